@@ -1,0 +1,132 @@
+"""Runs the clickflow pipeline on this machine: LocalDagRunner, SQLite ML Metadata, DuckDB data.
+
+    python local_runner.py                 # sample data is generated if there is none
+    python local_runner.py --data ads.csv  # any CSV/Parquet file with the ad-click columns
+    python local_runner.py --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipelines import local
+from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME, ConfigError
+from pipelines.data_source import DataError
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
+    return number
+
+
+def _rows(value: str) -> int:
+    number = _positive(value)
+    if number < 100:
+        raise argparse.ArgumentTypeError(f"expected at least 100 rows, got {number}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ws = local.WORKSPACE
+    p = argparse.ArgumentParser(
+        description="Run the clickflow TFX pipeline locally (no cloud account needed).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", type=Path, default=ws / "data",
+                   help="a .csv/.parquet file with the ad-click columns, or a folder of "
+                        "span-NNNNN/ Parquet spans; the default folder gets a generated span "
+                        "when it has none")
+    p.add_argument("--rows", type=_rows, default=1000,
+                   help="rows of sample data to generate when the default data folder is empty")
+    p.add_argument("--seed", type=int, default=42, help="seed of the generated sample data")
+    p.add_argument("--tune", action="store_true", help="run the Tuner before the Trainer")
+    p.add_argument("--max-trials", type=_positive, default=6, help="Tuner trials with --tune")
+    p.add_argument("--train-steps", type=_positive, default=300, help="Trainer steps")
+    p.add_argument("--eval-steps", type=_positive, default=20, help="validation steps")
+    p.add_argument("--min-auc", type=_fraction, default=0.75,
+                   help="the Evaluator blesses only models with at least this eval AUC")
+    p.add_argument("--max-auc-drop", type=_fraction, default=0.01,
+                   help="...and at most this much below the current blessed model's AUC")
+    p.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
+    p.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
+                   help="name under the serving folder (TF Serving's model name)")
+    p.add_argument("--pipeline-root", type=Path, default=ws / "pipeline_root",
+                   help="artifacts, the SQLite ML Metadata store and run_summary.json")
+    p.add_argument("--serving-dir", type=Path, default=ws / "serving_model",
+                   help="blessed models are pushed to SERVING_DIR/MODEL_NAME/VERSION/")
+    p.add_argument("--no-cache", action="store_true", help="re-run every component")
+    p.add_argument("--force", action="store_true",
+                   help="run the pipeline even when nothing changed since the last run")
+    p.add_argument("--verbose", action="store_true", help="show TFX, Beam and TensorFlow logs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    try:
+        if args.data == local.WORKSPACE / "data":
+            local.ensure_sample_data(args.data, args.rows, args.seed)
+        data = local.resolve_data(args.data)
+        from pipelines.config import PipelineConfig
+
+        config = PipelineConfig(
+            train_steps=args.train_steps, eval_steps=args.eval_steps, tune=args.tune,
+            max_trials=args.max_trials, min_auc=args.min_auc, max_auc_drop=args.max_auc_drop,
+            enable_cache=not args.no_cache)
+    except (DataError, ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    root = args.pipeline_root.resolve()
+    metadata_path = root / "metadata.sqlite"
+    serving_dir = (args.serving_dir / args.model_name).resolve()
+    settings = {"config": config, "pipeline": args.pipeline_name, "serving": str(serving_dir),
+                "root": str(root)}
+    fingerprint = local.fingerprint(data, settings)
+    previous = None if (args.force or args.no_cache) else local.up_to_date(
+        root, metadata_path, fingerprint)
+    if previous:
+        return local.report_up_to_date(root, previous, started)
+    local.quiet_logs(args.verbose)
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from pipelines.config import LOCAL_BEAM_ARGS
+    from pipelines.pipeline import LocalFiles, create_pipeline
+
+    pipeline = create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=str(root),
+        source=LocalFiles(input_base=data.input_base, file_pattern=data.file_pattern),
+        serving_model_dir=str(serving_dir),
+        config=config,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+            str(metadata_path)),
+        beam_pipeline_args=list(LOCAL_BEAM_ARGS),
+    )
+    os.makedirs(root, exist_ok=True)
+    return local.run_and_summarize(
+        lambda: LocalDagRunner().run(pipeline), root=root, metadata_path=metadata_path,
+        pipeline_name=args.pipeline_name, data=data, fingerprint=fingerprint, started=started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The Keras model: one pure builder shared by the Tuner and the Trainer, and TFX's ``run_fn``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+
+from models import features
+
+NUMERIC_INPUTS = (
+    *(features.transformed_name(k) for k in (*features.FLOAT_FEATURES, "Age", "Male")),
+    "hour_sin",
+    "hour_cos",
+)
+EMBEDDED_INPUTS = {
+    features.transformed_name(k): features.VOCAB_SIZE[k] + features.OOV_BUCKETS[k]
+    for k in features.VOCAB_FEATURES
+} | {"weekday": 7}
+TOPIC_INPUT = features.transformed_name(features.TEXT_FEATURE)
+MODEL_INPUTS = (*NUMERIC_INPUTS, *EMBEDDED_INPUTS, TOPIC_INPUT)
+OUTPUT_KEY = "probability"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    """Hyperparameters of the model and its training."""
+
+    learning_rate: float = 0.01
+    hidden_units: tuple[int, ...] = (32, 16)
+    dropout: float = 0.1
+    embedding_dim: int = 4
+    l2: float = 1e-4
+    batch_size: int = 64
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> HParams:
+        """From a dict (KerasTuner values or JSON); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown hyperparameters {unknown}; expected some of {sorted(known)}")
+        values = dict(values)
+        if "hidden_units" in values:
+            units = values["hidden_units"]
+            values["hidden_units"] = tuple(
+                int(u) for u in (units.split("-") if isinstance(units, str) else units))
+        return cls(**values)
+
+
+def build_model(hparams: HParams, feature_spec: Mapping[str, Any]) -> tf.keras.Model:
+    """A wide-and-deep binary classifier over the transformed features.
+
+    ``feature_spec`` is the transformed feature spec (name -> tf.io.FixedLenFeature); only the
+    features in ``MODEL_INPUTS`` are used. Pure: no I/O, no global state besides Keras'.
+    """
+    missing = [name for name in MODEL_INPUTS if name not in feature_spec]
+    if missing:
+        raise ValueError(f"transformed features {missing} are missing from the feature spec")
+    inputs = {
+        name: tf.keras.Input(shape=_width(feature_spec[name]), name=name,
+                             dtype=feature_spec[name].dtype)
+        for name in MODEL_INPUTS
+    }
+    reg = tf.keras.regularizers.l2(hparams.l2)
+    numeric = tf.keras.layers.Concatenate(name="numeric")(
+        [tf.cast(inputs[n], tf.float32) for n in NUMERIC_INPUTS])
+    embedded = [
+        tf.keras.layers.Flatten()(tf.keras.layers.Embedding(
+            size, hparams.embedding_dim, embeddings_regularizer=reg, name=f"{name}_embedding",
+        )(inputs[name]))
+        for name, size in EMBEDDED_INPUTS.items()
+    ]
+    topic = tf.keras.layers.Dense(hparams.embedding_dim, kernel_regularizer=reg,
+                                  name="topic")(inputs[TOPIC_INPUT])
+    deep = tf.keras.layers.Concatenate(name="deep_inputs")([numeric, topic, *embedded])
+    for i, units in enumerate(hparams.hidden_units):
+        deep = tf.keras.layers.Dense(units, activation="relu", kernel_regularizer=reg,
+                                     name=f"hidden_{i}")(deep)
+        if hparams.dropout:
+            deep = tf.keras.layers.Dropout(hparams.dropout)(deep)
+    logit = tf.keras.layers.Add(name="wide_and_deep")([
+        tf.keras.layers.Dense(1, name="wide")(numeric),
+        tf.keras.layers.Dense(1, kernel_regularizer=reg, name="deep")(deep),
+    ])
+    # float32 output even under a mixed-precision policy.
+    output = tf.keras.layers.Activation("sigmoid", dtype="float32", name=OUTPUT_KEY)(logit)
+    model = tf.keras.Model(inputs=inputs, outputs=output)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(hparams.learning_rate),
+        loss=tf.keras.losses.BinaryCrossentropy(),
+        metrics=[tf.keras.metrics.AUC(name="auc"), tf.keras.metrics.BinaryAccuracy()],
+    )
+    return model
+
+
+def _width(spec: Any) -> tuple[int, ...]:
+    shape = tuple(spec.shape) if spec.shape else (1,)
+    return shape
+
+
+def hparams_from(fn_args: Any) -> HParams:
+    """Tuner results (if any) overlaid by ``custom_config['hparams']`` (if any)."""
+    values: dict[str, Any] = {}
+    if getattr(fn_args, "hyperparameters", None):
+        hp = fn_args.hyperparameters
+        values.update(hp.get("values", hp) if isinstance(hp, dict) else hp)
+    custom = (getattr(fn_args, "custom_config", None) or {}).get("hparams") or {}
+    values.update(custom)
+    return HParams.from_dict(values)
+
+
+def input_dataset(file_pattern: list[str], data_accessor: Any,
+                  tf_transform_output: tft.TFTransformOutput, batch_size: int) -> tf.data.Dataset:
+    """Batches of (transformed features, label), repeated, from transformed examples."""
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_KEY),
+        tf_transform_output.transformed_metadata.schema,
+    )
+    return dataset.map(lambda x, y: ({k: x[k] for k in MODEL_INPUTS}, y))
+
+
+def _distribution() -> tf.distribute.Strategy:
+    """All visible GPUs with mixed precision, else the default (CPU) strategy."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        logging.info("Training on CPU (no GPU visible to TensorFlow).")
+        return tf.distribute.get_strategy()
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    logging.info("Training on %d GPU(s) with mixed precision.", len(gpus))
+    return tf.distribute.MirroredStrategy()
+
+
+def run_fn(fn_args: Any) -> None:
+    """TFX Trainer entry point: trains, then exports the serving SavedModel."""
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    hparams = hparams_from(fn_args)
+    train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+                          hparams.batch_size)
+    evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+                               hparams.batch_size)
+    with _distribution().scope():
+        model = build_model(hparams, tf_transform_output.transformed_feature_spec())
+    eval_steps = fn_args.eval_steps or 10
+    model.fit(train, epochs=1, steps_per_epoch=fn_args.train_steps,
+              validation_data=evaluation, validation_steps=eval_steps, verbose=0)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "hparams.json"), "w") as f:
+        json.dump(dataclasses.asdict(hparams), f)
+    export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
+
+
+def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
+                         export_dir: str) -> None:
+    """Saves the model with the transform graph and four signatures.
+
+    - ``serving_default``: raw JSON-friendly features, one tensor per column (TF Serving REST
+      ``{"instances": [{"Age": 35, ...}]}``) -> ``probability`` and ``clicked``.
+    - ``serving_tf_example``: serialized tf.Examples -> ``probability`` (the Evaluator).
+    - ``classification``: serialized tf.Examples -> ``classes``/``scores`` with TF Serving's
+      classify method name (REST ``:classify``).
+    - ``transform_features``: serialized tf.Examples -> transformed features (TFMA slicing).
+    """
+    model.tft_layer = tf_transform_output.transform_features_layer()
+    raw_spec = tf_transform_output.raw_feature_spec()
+    raw_spec.pop(features.LABEL_KEY, None)
+
+    def predict(raw: dict[str, tf.Tensor]) -> tf.Tensor:
+        transformed = model.tft_layer(raw)
+        return tf.reshape(model({k: transformed[k] for k in MODEL_INPUTS}), [-1])
+
+    @tf.function(input_signature=[{
+        name: tf.TensorSpec([None], spec.dtype, name=name) for name, spec in raw_spec.items()}])
+    def serve_raw(raw):
+        probability = predict({k: tf.reshape(v, [-1, 1]) for k, v in raw.items()})
+        return {OUTPUT_KEY: probability, "clicked": tf.cast(probability >= 0.5, tf.int64)}
+
+    def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return tf.io.parse_example(serialized, raw_spec)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(examples):
+        return {OUTPUT_KEY: predict(parse(examples))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify(inputs):
+        probability = predict(parse(inputs))
+        scores = tf.stack([1.0 - probability, probability], axis=1)
+        classes = tf.tile(tf.constant([["0", "1"]]), [tf.shape(inputs)[0], 1])
+        return {"classes": classes, "scores": scores}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(examples):
+        parsed = tf.io.parse_example(examples, tf_transform_output.raw_feature_spec())
+        return model.tft_layer(parsed)
+
+    signatures = {
+        "serving_default": serve_raw.get_concrete_function(),
+        "serving_tf_example": serve_examples.get_concrete_function(),
+        "classification": classify.get_concrete_function(),
+        "transform_features": transform_features.get_concrete_function(),
+    }
+    model.save(export_dir, save_format="tf", signatures=signatures)
+    _set_method_name(export_dir, "classification", CLASSIFY_METHOD)
+
+
+def _set_method_name(export_dir: str, signature: str, method_name: str) -> None:
+    """TF2 saves every signature as 'predict'; TF Serving's classify API needs its own name."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.path.join(export_dir, "saved_model.pb")
+    saved = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(path, "rb") as f:
+        saved.ParseFromString(f.read())
+    for meta_graph in saved.meta_graphs:
+        meta_graph.signature_def[signature].method_name = method_name
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(saved.SerializeToString())

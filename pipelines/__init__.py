@@ -1,0 +1,1 @@
+"""Pipelines, components and tools that feed and run the clickflow TFX pipeline."""

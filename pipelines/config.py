@@ -1,0 +1,64 @@
+"""Typed configuration of the pipeline: one place, no cloud auth and no clock at import time."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_PIPELINE_NAME = "clickflow"
+DEFAULT_MODEL_NAME = "clickflow"
+
+# Beam's in-process runner: a single worker in memory. On a laptop-sized input the default
+# multi-worker / multi-process modes spend more time starting and pickling than computing.
+LOCAL_BEAM_ARGS = (
+    "--direct_running_mode=in_memory",
+    "--direct_num_workers=1",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names it and what is expected."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """What the graph does, identical for every environment."""
+
+    train_steps: int = 300
+    eval_steps: int = 20
+    tune: bool = False
+    max_trials: int = 6
+    min_auc: float = 0.75
+    max_auc_drop: float = 0.01
+    train_buckets: int = 4
+    eval_buckets: int = 1
+    enable_cache: bool = True
+    hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "train_steps": self.train_steps >= 1,
+            "eval_steps": self.eval_steps >= 1,
+            "max_trials": self.max_trials >= 1,
+            "min_auc": 0.0 <= self.min_auc <= 1.0,
+            "max_auc_drop": 0.0 <= self.max_auc_drop <= 1.0,
+            "train_buckets": self.train_buckets >= 1,
+            "eval_buckets": self.eval_buckets >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            expected = {
+                "train_steps": ">= 1", "eval_steps": ">= 1", "max_trials": ">= 1",
+                "min_auc": "between 0 and 1", "max_auc_drop": "between 0 and 1",
+                "train_buckets": ">= 1", "eval_buckets": ">= 1",
+            }
+            raise ConfigError("; ".join(
+                f"{name}={getattr(self, name)!r} must be {expected[name]}" for name in bad))
+        if self.hparams:
+            from models.model import HParams
+
+            try:
+                HParams.from_dict(self.hparams)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"hparams: {err}") from None

@@ -1,0 +1,314 @@
+"""The local runner's parts that need no TFX: input checks, up-to-date check, run summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines import data_source
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = REPO_ROOT / "workspace"
+SUMMARY_FILE = "run_summary.json"
+CODE_GLOBS = ("models/*.py", "pipelines/*.py", "pipelines/sql/*.sql", "schema/*.pbtxt",
+              "local_runner.py", "requirements.txt", "constraints.txt")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedData:
+    """The input a run reads: TFX's input_base + file pattern, and what to report about it."""
+
+    input_base: str
+    file_pattern: str
+    kind: str  # "spans", "csv" or "parquet"
+    files: tuple[str, ...]
+    generated: bool
+
+    def describe(self) -> dict[str, Any]:
+        spans = sorted({Path(f).parent.name for f in self.files}) if self.kind == "spans" else []
+        return {
+            "path": self.input_base if self.kind == "spans" else self.files[0],
+            "kind": self.kind,
+            "files": len(self.files),
+            "bytes": sum(os.path.getsize(f) for f in self.files),
+            "spans": spans,
+            "generated": self.generated,
+        }
+
+
+def resolve_data(path: Path) -> ResolvedData:
+    """Checks a --data path (file or span folder) before any TFX work; DataError if unusable."""
+    from pipelines import data_generator
+
+    if not path.exists():
+        raise data_source.DataError(
+            f"--data {path}: no such file or folder. Give a .csv/.parquet file with the ad-click "
+            "columns, or a folder of span-NNNNN/ Parquet spans (make data writes one)")
+    if path.is_dir():
+        pattern = data_source.SPAN_GLOB
+        source = _spans_source(path)
+        kind = "spans"
+        input_base = str(path.resolve())
+    else:
+        fmt = data_source.file_format(path)
+        if not os.access(path, os.R_OK):
+            raise data_source.DataError(f"--data {path}: the file is not readable")
+        if path.stat().st_size == 0:
+            raise data_source.DataError(f"--data {path}: the file is empty")
+        source = data_source.SourceFiles((str(path.resolve()),), fmt)
+        pattern, kind, input_base = path.name, fmt, str(path.resolve().parent)
+    data_source.column_map(source)
+    generated = source.fmt == "parquet" and all(
+        data_generator.is_generated(f) for f in source.files)
+    return ResolvedData(input_base, pattern, kind, source.files, generated)
+
+
+def _spans_source(path: Path) -> data_source.SourceFiles:
+    try:
+        return data_source.SourceFiles.from_pattern(data_source.spans_pattern(path))
+    except data_source.DataError:
+        raise data_source.DataError(
+            f"--data {path}: the folder has no span-NNNNN/*.parquet files. Point --data at a "
+            "CSV/Parquet file, or add a span with `make data`") from None
+
+
+def fingerprint(data: ResolvedData, settings: dict[str, Any]) -> str:
+    """Hash of everything a run depends on: data files, code, schema, settings, pinned set."""
+    digest = hashlib.sha256()
+    for path in data.files:
+        stat = os.stat(path)
+        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    for pattern in CODE_GLOBS:
+        for path in sorted(REPO_ROOT.glob(pattern)):
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def read_summary(pipeline_root: Path) -> dict[str, Any] | None:
+    path = pipeline_root / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def up_to_date(pipeline_root: Path, metadata_path: Path, fp: str) -> dict[str, Any] | None:
+    """The last summary if it succeeded with the same fingerprint and its outputs still exist."""
+    last = read_summary(pipeline_root)
+    if not last or last.get("fingerprint") != fp or last.get("status") != "succeeded":
+        return None
+    if not metadata_path.exists():
+        return None
+    pushed = last.get("pushed_model")
+    if pushed and not Path(pushed).exists():
+        return None
+    return last
+
+
+def write_summary(pipeline_root: Path, summary: dict[str, Any]) -> Path:
+    """Writes run_summary.json atomically, and a copy under runs/<run id>/ for the history."""
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+    history = pipeline_root / "runs" / str(summary.get("run_id", "unknown"))
+    history.mkdir(parents=True, exist_ok=True)
+    (history / SUMMARY_FILE).write_text(text)
+    target = pipeline_root / SUMMARY_FILE
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    tmp.replace(target)
+    return target
+
+
+def run_id() -> str:
+    """A sortable id for this invocation (the clock is read when a run starts, not at import)."""
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+
+
+def ensure_sample_data(data_dir: Path, rows: int, seed: int) -> None:
+    """Writes span 1 of generated data into the default folder when it has no span yet."""
+    from pipelines import data_generator
+
+    if data_generator.list_spans(data_dir):
+        return
+    path = data_generator.write_span(data_dir, 1, rows, seed)
+    print(f"No data yet: generated {rows:,} sample rows into {path}")
+
+
+def quiet_logs(verbose: bool) -> None:
+    """Keeps TensorFlow, Beam and cloud-library chatter out of the console unless --verbose."""
+    import logging
+    import warnings
+
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def report_up_to_date(root: Path, previous: dict[str, Any], started: float) -> int:
+    """Prints that nothing changed and refreshes the summary's timing; no TFX import needed."""
+    summary = dict(previous)
+    summary["up_to_date"] = True
+    summary["reused_run_id"] = previous.get("run_id")
+    summary["run_id"] = run_id()
+    summary["component_seconds"] = {}
+    summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    path = write_summary(root, summary)
+    print(f"Up to date: data, code, schema and settings are unchanged since run "
+          f"{previous.get('run_id')} (use --force to run anyway).")
+    _print_result(summary, path)
+    return 0
+
+
+def _print_result(summary: dict[str, Any], path: Path) -> None:
+    metrics = summary.get("metrics") or {}
+    auc = metrics.get("auc")
+    best = summary.get("best_possible_auc")
+    parts = []
+    if auc is not None:
+        parts.append(f"eval AUC {auc:.4f}")
+    if best is not None:
+        parts.append(f"best possible {best:.4f}")
+    if metrics.get("binary_accuracy") is not None:
+        parts.append(f"accuracy {metrics['binary_accuracy']:.4f}")
+    parts.append("blessed" if summary.get("blessed") else "NOT blessed")
+    print("Result: " + ", ".join(parts))
+    print(f"Pushed model: {summary.get('pushed_model') or 'none'}")
+    print(f"Summary: {path}")
+
+
+def _log_handler(handler: Any) -> Any:
+    import logging
+
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.get_absl_handler().setLevel(
+            logging.INFO if root.handlers and _verbose() else logging.WARNING)
+    except ImportError:
+        pass
+    return handler
+
+
+def _verbose() -> bool:
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL") is None
+
+
+def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
+                      data: ResolvedData, fingerprint: str, started: float) -> int:
+    """Runs the pipeline with progress output, then writes and prints run_summary.json."""
+    import logging
+
+    from pipelines.progress import ComponentProgress
+
+    progress = ComponentProgress()
+    handler = _log_handler(progress)
+    for other in logging.getLogger().handlers:
+        if other is not handler and not _verbose():
+            other.setLevel(logging.WARNING)
+    summary: dict[str, Any] = {"run_id": run_id(), "fingerprint": fingerprint,
+                               "data": data.describe(), "up_to_date": False}
+    print(f"Running pipeline '{pipeline_name}' on {summary['data']['path']} "
+          f"({summary['data']['files']} file(s)); artifacts in {root}")
+    error: BaseException | None = None
+    try:
+        run()
+    except Exception as err:  # reported below with the failing component; never swallowed
+        error = err
+    finally:
+        logging.getLogger().removeHandler(handler)
+    summary["component_seconds"] = dict(progress.seconds)
+    summary["cached_components"] = sorted(progress.cached)
+    summary.update(collect_outputs(metadata_path, pipeline_name, data))
+    summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    if error is not None:
+        summary["status"] = "failed"
+        summary["failed_component"] = progress.running
+        summary["error"] = _error_text(error)
+        summary["blessed"], summary["pushed_model"] = False, None
+        path = write_summary(root, summary)
+        print(f"\nFAILED in {progress.running or 'the pipeline'}: {summary['error']}",
+              file=sys.stderr)
+        print("No model was pushed.", file=sys.stderr)
+        print(f"Summary: {path}", file=sys.stderr)
+        return 1
+    summary["status"] = "succeeded"
+    path = write_summary(root, summary)
+    print(f"Done in {summary['wall_seconds']:.1f} s.")
+    _print_result(summary, path)
+    return 0
+
+
+def _error_text(error: BaseException) -> str:
+    from pipelines.gate import DataValidationError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (DataValidationError, data_source.DataError)):
+            return str(current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0] if len(text) > 2000 else text
+
+
+def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
+                    ) -> dict[str, Any]:
+    """metrics, blessed, pushed_model, best_possible_auc and artifact URIs of the newest run."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipelines import run_summary
+
+    out: dict[str, Any] = {"metrics": {}, "blessed": False, "pushed_model": None,
+                           "best_possible_auc": None, "artifacts": {}}
+    if not metadata_path.exists():
+        return out
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(config)
+    outputs = run_summary.latest_run_artifacts(store, pipeline_name)
+    for node, by_key in outputs.items():
+        for key, artifacts in by_key.items():
+            out["artifacts"][f"{node}.{key}"] = artifacts[-1].uri
+    evaluation = _first(outputs, "Evaluator", "evaluation")
+    if evaluation is not None:
+        metrics = run_summary.overall_metrics(evaluation.uri)
+        out["metrics"] = {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}
+        out["sliced_metrics"] = run_summary.sliced_metrics(evaluation.uri)
+    blessing = _first(outputs, "Evaluator", "blessing")
+    if blessing is not None:
+        out["blessed"] = run_summary.custom_int(blessing, "blessed") == 1
+    pushed = _first(outputs, "Pusher", "pushed_model")
+    if pushed is not None and run_summary.custom_int(pushed, "pushed") == 1:
+        out["pushed_model"] = run_summary.custom_str(pushed, "pushed_destination")
+    examples = _first(outputs, "DuckDBExampleGen", "examples")
+    if data.generated and examples is not None:
+        from pipelines import data_generator
+
+        columns = run_summary.eval_examples(examples.uri)
+        if columns:
+            out["best_possible_auc"] = round(data_generator.best_possible_auc(columns), 4)
+    return out
+
+
+def _first(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:
+    artifacts = outputs.get(node, {}).get(key) or []
+    return artifacts[-1] if artifacts else None

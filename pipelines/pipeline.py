@@ -1,0 +1,212 @@
+"""The one clickflow pipeline definition that every runner (local, Kubeflow, Vertex) builds."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import tensorflow_model_analysis as tfma
+from tfx.components import (
+    Evaluator,
+    ExampleValidator,
+    Pusher,
+    StatisticsGen,
+    Trainer,
+    Transform,
+    Tuner,
+)
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy,
+)
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
+from tfx.types import Channel, standard_artifacts
+
+import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from models import features
+from pipelines import baseline, data_source
+from pipelines.config import PipelineConfig
+from pipelines.gate import AnomaliesGate
+
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.model.run_fn"
+TUNER_FN = "models.tuner.tuner_fn"
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "schema", "schema.pbtxt")
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalFiles:
+    """Examples from local CSV/Parquet files matching ``file_pattern`` under ``input_base``."""
+
+    input_base: str
+    file_pattern: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BigQueryTable:
+    """Examples from a BigQuery table (``project.dataset.table``)."""
+
+    table: str
+
+
+def output_config(config: PipelineConfig) -> example_gen_pb2.Output:
+    """Deterministic train/eval split by a hash of the event timestamp (a stable key)."""
+    return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+        splits=[
+            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.train_buckets),
+            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_buckets),
+        ],
+        partition_feature_name=features.TIMESTAMP_FEATURE,
+    ))
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """Metrics, slices and the two blessing thresholds (absolute AUC, no worse than baseline)."""
+    auc_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_auc}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.max_auc_drop}),
+    )
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="serving_tf_example",
+            label_key=features.LABEL_KEY,
+            prediction_key="probability",
+            preprocessing_function_names=["transform_features"],
+        )],
+        slicing_specs=[
+            tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=["Male"]),
+            tfma.SlicingSpec(feature_keys=["age_band"]),
+        ],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="AUC", threshold=auc_threshold),
+            tfma.MetricConfig(class_name="AUCPrecisionRecall"),
+            tfma.MetricConfig(class_name="BinaryAccuracy"),
+            tfma.MetricConfig(class_name="Precision"),
+            tfma.MetricConfig(class_name="Recall"),
+            tfma.MetricConfig(class_name="Calibration"),
+            tfma.MetricConfig(class_name="MeanLabel"),
+            tfma.MetricConfig(class_name="MeanPrediction"),
+            tfma.MetricConfig(class_name="CalibrationPlot"),
+            tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
+        ])],
+    )
+
+
+def _example_gen(source: LocalFiles | BigQueryTable, config: PipelineConfig) -> Any:
+    query = data_source.load_query()
+    if isinstance(source, BigQueryTable):
+        from tfx.extensions.google_cloud_big_query.example_gen.component import (
+            BigQueryExampleGen,
+        )
+
+        return BigQueryExampleGen(query=data_source.render_query(query, f"`{source.table}`"),
+                                  output_config=output_config(config))
+    from pipelines.example_gen import DuckDBExampleGen
+
+    return DuckDBExampleGen(input_base=source.input_base, file_pattern=source.file_pattern,
+                            query=query, output_config=output_config(config))
+
+
+def create_pipeline(
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    source: LocalFiles | BigQueryTable,
+    serving_model_dir: str,
+    config: PipelineConfig,
+    metadata_connection_config: Any = None,
+    beam_pipeline_args: list[str] | None = None,
+    schema_file: str = SCHEMA_FILE,
+    baseline_excludes_candidate: bool = True,
+) -> tfx_pipeline.Pipeline:
+    """Builds the clickflow graph.
+
+    ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
+    Transform -> [Tuner] -> Trainer -> Resolver(baseline) -> Evaluator -> Pusher.
+
+    ``baseline_excludes_candidate`` picks the baseline resolver: ours (skips the candidate so an
+    unchanged rerun stays cached) or TFX's LatestBlessedModelStrategy, the one that Kubeflow V2
+    / Vertex compile.
+    """
+    example_gen = _example_gen(source, config)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = ImportSchemaGen(schema_file=schema_file)
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    transform = Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        disable_statistics=True,
+    )
+    transform.add_upstream_node(gate)
+    components: list[Any] = [example_gen, statistics_gen, schema_gen, example_validator, gate,
+                             transform]
+
+    train_args = trainer_pb2.TrainArgs(num_steps=config.train_steps)
+    eval_args = trainer_pb2.EvalArgs(num_steps=config.eval_steps)
+    hyperparameters = None
+    if config.tune:
+        tuner = Tuner(
+            tuner_fn=TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            train_args=train_args,
+            eval_args=eval_args,
+            custom_config={"max_trials": config.max_trials},
+        )
+        hyperparameters = tuner.outputs["best_hyperparameters"]
+        components.append(tuner)
+    trainer = Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        hyperparameters=hyperparameters,
+        train_args=train_args,
+        eval_args=eval_args,
+        custom_config={"hparams": dict(config.hparams)},
+    )
+    if baseline_excludes_candidate:
+        model_resolver = Resolver(
+            strategy_class=baseline.BaselineModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+            candidate=trainer.outputs["model"],
+        ).with_id("baseline_model_resolver")
+    else:
+        model_resolver = Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id("baseline_model_resolver")
+    evaluator = Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(config),
+    )
+    pusher = Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
+    )
+    components += [trainer, model_resolver, evaluator, pusher]
+    return tfx_pipeline.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [],
+    )

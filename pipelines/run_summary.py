@@ -1,0 +1,121 @@
+"""What a pipeline run produced, read back from ML Metadata and its artifacts."""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+METRIC_KEYS = ("auc", "binary_accuracy", "precision", "recall", "calibration",
+               "auc_precision_recall", "example_count", "mean_label", "mean_prediction")
+
+
+def latest_run_artifacts(store: Any, pipeline_name: str) -> dict[str, dict[str, list[Any]]]:
+    """node id -> output key -> artifacts, for the newest run of ``pipeline_name``."""
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+            if c.name.startswith(f"{pipeline_name}.") or c.name == pipeline_name
+            or _in_pipeline(store, c, pipeline_name)]
+    if not runs:
+        return {}
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    executions = store.get_executions_by_context(run.id)
+    by_node: dict[str, dict[str, list[Any]]] = {}
+    events = store.get_events_by_execution_ids([e.id for e in executions])
+    artifact_ids = sorted({e.artifact_id for e in events})
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(artifact_ids)}
+    node_of = {e.id: _node_id(store, e) for e in executions}
+    for event in events:
+        if event.type != event.OUTPUT:
+            continue
+        key = event.path.steps[0].key if event.path.steps else "output"
+        node = node_of.get(event.execution_id) or "unknown"
+        by_node.setdefault(node, {}).setdefault(key, []).append(artifacts[event.artifact_id])
+    return by_node
+
+
+def _in_pipeline(store: Any, run_context: Any, pipeline_name: str) -> bool:
+    parents = store.get_parent_contexts_by_context(run_context.id)
+    return any(p.name == pipeline_name for p in parents)
+
+
+def _node_id(store: Any, execution: Any) -> str | None:
+    for context in store.get_contexts_by_execution(execution.id):
+        if context.type_id and context.name.count(".") >= 1:
+            kind = store.get_context_types_by_id([context.type_id])[0].name
+            if kind == "node":
+                return context.name.split(".", 1)[1]
+    return None
+
+
+def custom_int(artifact: Any, key: str) -> int | None:
+    if key in artifact.custom_properties:
+        return artifact.custom_properties[key].int_value
+    return None
+
+
+def custom_str(artifact: Any, key: str) -> str | None:
+    if key in artifact.custom_properties:
+        return artifact.custom_properties[key].string_value
+    return None
+
+
+def overall_metrics(evaluation_uri: str) -> dict[str, float]:
+    """Overall-slice metrics of the candidate model from a TFMA output folder."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key == ():
+            values = next(iter(metrics.values()))
+            values = values.get("", values)
+            return {k: _number(v) for k, v in values.items() if _number(v) is not None}
+    return {}
+
+
+def sliced_metrics(evaluation_uri: str, names: tuple[str, ...] = ("auc", "example_count")
+                   ) -> dict[str, dict[str, float]]:
+    """Slice name ('Male:1', 'age_band:30-39') -> selected metrics."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    out = {}
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key == ():
+            continue
+        values = next(iter(metrics.values()))
+        values = values.get("", values)
+        name = ",".join(f"{k}:{_text(v)}" for k, v in slice_key)
+        out[name] = {k: _number(values[k]) for k in names if k in values}
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("doubleValue", value.get("value"))
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def eval_examples(examples_uri: str, split: str = "eval") -> dict[str, Any]:
+    """Columns (name -> numpy array) of one split of an Examples artifact."""
+    import numpy as np
+    import tensorflow as tf
+    from tfx_bsl.coders import example_coder
+
+    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    columns: dict[str, list[Any]] = {}
+    for path in files:
+        records = list(tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator())
+        if not records:
+            continue
+        batch = decoder.DecodeBatch(records)
+        for name in batch.schema.names:
+            values = batch.column(name).flatten().to_numpy(zero_copy_only=False)
+            columns.setdefault(name, []).append(values)
+    return {k: np.concatenate(v) for k, v in columns.items()}
