@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(root, exist_ok=True)
     return local.run_and_summarize(
         lambda: LocalDagRunner().run(pipeline), root=root, metadata_path=metadata_path,
-        pipeline_name=args.pipeline_name, data=data, fingerprint=fingerprint, started=started)
+        pipeline_name=args.pipeline_name, data=data, fingerprint=fingerprint, started=started,
+        verbose=args.verbose)
 
 
 if __name__ == "__main__":

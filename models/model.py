@@ -13,7 +13,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
-from models import features
+from models import (
+    features,
+    tf_setup,  # noqa: F401  (AutoGraph must skip tf-keras)
+)
 
 NUMERIC_INPUTS = (
     *(features.transformed_name(k) for k in (*features.FLOAT_FEATURES, "Age", "Male")),
@@ -161,7 +164,7 @@ def run_fn(fn_args: Any) -> None:
 
 def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
                          export_dir: str) -> None:
-    """Saves the model with the transform graph and four signatures.
+    """Saves a SavedModel with the transform graph and four signatures (no Keras metadata).
 
     - ``serving_default``: raw JSON-friendly features, one tensor per column (TF Serving REST
       ``{"instances": [{"Age": 35, ...}]}``) -> ``probability`` and ``clicked``.
@@ -170,12 +173,14 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
       classify method name (REST ``:classify``).
     - ``transform_features``: serialized tf.Examples -> transformed features (TFMA slicing).
     """
-    model.tft_layer = tf_transform_output.transform_features_layer()
+    module = tf.Module()
+    module.model = _Weights(model)
+    module.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = tf_transform_output.raw_feature_spec()
     raw_spec.pop(features.LABEL_KEY, None)
 
     def predict(raw: dict[str, tf.Tensor]) -> tf.Tensor:
-        transformed = model.tft_layer(raw)
+        transformed = module.tft_layer(raw)
         return tf.reshape(model({k: transformed[k] for k in MODEL_INPUTS}), [-1])
 
     @tf.function(input_signature=[{
@@ -201,7 +206,7 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(examples):
         parsed = tf.io.parse_example(examples, tf_transform_output.raw_feature_spec())
-        return model.tft_layer(parsed)
+        return module.tft_layer(parsed)
 
     signatures = {
         "serving_default": serve_raw.get_concrete_function(),
@@ -209,8 +214,21 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
         "classification": classify.get_concrete_function(),
         "transform_features": transform_features.get_concrete_function(),
     }
-    model.save(export_dir, save_format="tf", signatures=signatures)
+    tf.saved_model.save(module, export_dir, signatures=signatures)
     _set_method_name(export_dir, "classification", CLASSIFY_METHOD)
+
+
+class _Weights(tf.Module):
+    """The model's variables without the Keras layer objects.
+
+    Saving the Keras model itself would also trace every layer's call function (tens of seconds
+    on a small machine); serving and the Evaluator only ever use the signatures, which close over
+    the model and need nothing but its variables.
+    """
+
+    def __init__(self, model: tf.keras.Model):
+        super().__init__(name="model")
+        self.weights = list(model.weights)
 
 
 def _set_method_name(export_dir: str, signature: str, method_name: str) -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features
+from models import (
+    features,
+    tf_setup,  # noqa: F401  (AutoGraph must skip tf-keras)
+)
 
 # Days-of-week offsets for Sakamoto's method, month by month.
 _MONTH_OFFSETS = (0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4)

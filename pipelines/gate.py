@@ -1,6 +1,5 @@
 """The data-validation gate: anomalies found by ExampleValidator stop the run before Transform."""
 
-from __future__ import annotations
 
 import glob
 import os
@@ -17,7 +16,7 @@ class DataValidationError(RuntimeError):
     """The examples break the schema; the message lists each feature and why."""
 
 
-def read_anomalies(uri: str) -> dict[str, anomalies_pb2.Anomalies]:
+def read_anomalies(uri: str) -> dict:
     """Split name -> Anomalies proto, from an ExampleAnomalies artifact folder."""
     result = {}
     for path in sorted(glob.glob(os.path.join(uri, "Split-*", ANOMALIES_FILE))):
@@ -28,7 +27,7 @@ def read_anomalies(uri: str) -> dict[str, anomalies_pb2.Anomalies]:
     return result
 
 
-def describe(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
+def describe(anomalies_by_split: dict) -> list:
     """One readable line per anomaly: split, feature, what is wrong."""
     lines = []
     for split, anomalies in anomalies_by_split.items():
@@ -50,8 +49,7 @@ def AnomaliesGate(
     """Fails the run, naming each feature and reason, when the examples have anomalies."""
     lines = describe(read_anomalies(anomalies.uri))
     report = "\n".join(lines) if lines else "no anomalies"
-    with open(os.path.join(gate_report.uri, "report.txt"), "w") as f:
-        f.write(report + "\n")
+    gate_report.value = report
     if lines:
         raise DataValidationError(
             "the data breaks the schema (schema/schema.pbtxt):\n  " + "\n  ".join(lines))

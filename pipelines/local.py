@@ -150,7 +150,7 @@ def quiet_logs(verbose: bool) -> None:
     if verbose:
         logging.getLogger().setLevel(logging.INFO)
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -188,50 +188,60 @@ def _print_result(summary: dict[str, Any], path: Path) -> None:
     print(f"Summary: {path}")
 
 
-def _log_handler(handler: Any) -> Any:
-    import logging
+class _ProgressLogging:
+    """Routes TFX's per-component log lines to a handler while the pipeline runs.
 
-    root = logging.getLogger()
-    root.addHandler(handler)
-    if root.level > logging.INFO or root.level == logging.NOTSET:
+    LocalDagRunner announces each component through absl at INFO level, and some executors
+    (Transform) lower absl's level mid-run, which would silence the progress lines: the absl
+    logger's level is held at INFO until the run ends. Without --verbose every other handler
+    shows errors only.
+    """
+
+    def __init__(self, handler: Any, verbose: bool):
+        self.handler, self.verbose = handler, verbose
+
+    def __enter__(self) -> Any:
+        import logging
+
+        root = logging.getLogger()
+        self._root_level = root.level
         root.setLevel(logging.INFO)
-    try:
-        from absl import logging as absl_logging
+        root.addHandler(self.handler)
+        if not self.verbose:
+            logging.getLogger("tensorflow").setLevel(logging.ERROR)
+            for other in root.handlers:
+                if other is not self.handler:
+                    other.setLevel(logging.ERROR)
+        self._absl = logging.getLogger("absl")
+        self._absl.setLevel(logging.INFO)
+        self._absl.setLevel = lambda level: None
+        return self.handler
 
-        absl_logging.get_absl_handler().setLevel(
-            logging.INFO if root.handlers and _verbose() else logging.WARNING)
-    except ImportError:
-        pass
-    return handler
+    def __exit__(self, *exc: Any) -> None:
+        import logging
 
-
-def _verbose() -> bool:
-    return os.environ.get("TF_CPP_MIN_LOG_LEVEL") is None
+        del self._absl.setLevel
+        logging.getLogger().removeHandler(self.handler)
+        logging.getLogger().setLevel(self._root_level)
 
 
 def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
-                      data: ResolvedData, fingerprint: str, started: float) -> int:
+                      data: ResolvedData, fingerprint: str, started: float,
+                      verbose: bool = False) -> int:
     """Runs the pipeline with progress output, then writes and prints run_summary.json."""
-    import logging
-
     from pipelines.progress import ComponentProgress
 
     progress = ComponentProgress()
-    handler = _log_handler(progress)
-    for other in logging.getLogger().handlers:
-        if other is not handler and not _verbose():
-            other.setLevel(logging.WARNING)
     summary: dict[str, Any] = {"run_id": run_id(), "fingerprint": fingerprint,
                                "data": data.describe(), "up_to_date": False}
     print(f"Running pipeline '{pipeline_name}' on {summary['data']['path']} "
           f"({summary['data']['files']} file(s)); artifacts in {root}")
     error: BaseException | None = None
     try:
-        run()
+        with _ProgressLogging(progress, verbose):
+            run()
     except Exception as err:  # reported below with the failing component; never swallowed
         error = err
-    finally:
-        logging.getLogger().removeHandler(handler)
     summary["component_seconds"] = dict(progress.seconds)
     summary["cached_components"] = sorted(progress.cached)
     summary.update(collect_outputs(metadata_path, pipeline_name, data))

@@ -25,8 +25,10 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
-import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from models import features
+from models import (
+    features,
+    tf_setup,  # noqa: F401  (tf-keras, and AutoGraph must skip it)
+)
 from pipelines import baseline, data_source
 from pipelines.config import PipelineConfig
 from pipelines.gate import AnomaliesGate
