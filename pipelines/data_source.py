@@ -95,7 +95,9 @@ class SourceFiles:
         """A DuckDB table function reading every file."""
         listing = ", ".join("'" + f.replace("'", "''") + "'" for f in self.files)
         if self.fmt == "csv":
-            return f"read_csv([{listing}], header=true, union_by_name=true, sample_size=-1)"
+            # Text, not a guessed date type, for Timestamp: its format is checked as written.
+            return (f"read_csv([{listing}], header=true, union_by_name=true, sample_size=-1, "
+                    "auto_type_candidates=['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR'])")
         return f"read_parquet([{listing}], union_by_name=true)"
 
 
@@ -136,6 +138,9 @@ def column_map(source: SourceFiles, con: duckdb.DuckDBPyConnection | None = None
     ``YYYY-MM-DD HH:MM:SS`` and that the label holds only 0 and 1.
     """
     con = con or _connect()
+    empty = [f for f in source.files if os.path.getsize(f) == 0]
+    if empty:
+        raise DataError(f"{empty[0]} is empty (0 bytes); expected a header and at least one row")
     described = _describe(con, source)
     by_norm = {_norm(name): name for name in described}
     mapping, problems = {}, []
@@ -179,7 +184,10 @@ def _type_problem(con, reader: str, column: str, actual: str, duck_type: str) ->
         bad = con.execute(
             f"SELECT {quoted} FROM {reader} WHERE {quoted} <> round({quoted}) LIMIT 1"
         ).fetchone()
-        ok = bad is None
+        if bad is not None:
+            return (f"column {column!r} should hold {_EXPECTED[kind]} but has {duck_type} "
+                    f"values such as {bad[0]!r}")
+        ok = True
     if not ok:
         target = "BIGINT" if kind == "int" else "DOUBLE"
         bad = con.execute(

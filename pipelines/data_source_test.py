@@ -186,12 +186,6 @@ def test_bad_timestamp_format(tmp_path: Path, value: str) -> None:
     assert str(path) in str(err.value) and value in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DuckDB's CSV sniffer types the column TIMESTAMP, so '27/03/16 0:53' is read as "
-    "year 0027 and passes the check, and '2016/03/27 ...' is reported with a good value "
-    "(see data_source.SourceFiles.reader_sql)",
-)
 @pytest.mark.parametrize("value", ["27/03/16 0:53", "2016/03/27 00:53:11"])
 def test_bad_timestamp_sniffed_as_a_date(tmp_path: Path, value: str) -> None:
     path = _with_value(tmp_path, "Timestamp", value)

@@ -60,13 +60,18 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def partition_key(value: bytes) -> bytes:
-    """The bytes TFX hashes for ``partition_feature_name``: the serialized one-value Feature."""
+def partition_key(value: bytes | None) -> bytes:
+    """The bytes TFX hashes for ``partition_feature_name``: the serialized Feature.
+
+    A missing value is an empty bytes list, as TFX sees it in a tf.Example.
+    """
+    if value is None:
+        return b"\n\x00"
     bytes_list = b"\n" + _varint(len(value)) + value
     return b"\n" + _varint(len(bytes_list)) + bytes_list
 
 
-def split_index(value: bytes, buckets: list[int]) -> int:
+def split_index(value: bytes | None, buckets: list[int]) -> int:
     """Output split of an example whose partition feature is ``value`` (as TFX computes it)."""
     bucket = int(hashlib.sha256(partition_key(value)).hexdigest(), 16) % buckets[-1]
     return bisect.bisect(buckets, bucket)
@@ -87,7 +92,7 @@ class _QueryDoFn(beam.DoFn):
             keys = batch.column(self._partition_feature).cast(pa.binary()).to_pylist()
             for key, record in zip(keys, encoder.encode(data_source.to_example_batch(batch)),
                                    strict=True):
-                yield split_index(key or b"", self._buckets), record
+                yield split_index(key, self._buckets), record
 
 
 class Executor(BaseExampleGenExecutor):

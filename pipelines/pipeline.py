@@ -149,6 +149,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         disable_statistics=True,
+        force_tf_compat_v1=True,
     )
     transform.add_upstream_node(gate)
     components: list[Any] = [example_gen, statistics_gen, schema_gen, example_validator, gate,
