@@ -37,11 +37,11 @@ CLASSIFY_METHOD = "tensorflow/serving/classify"
 class HParams:
     """Hyperparameters of the model and its training."""
 
-    learning_rate: float = 0.01
+    learning_rate: float = 0.003
     hidden_units: tuple[int, ...] = (32, 16)
     dropout: float = 0.1
     embedding_dim: int = 4
-    l2: float = 1e-4
+    l2: float = 0.003
     batch_size: int = 64
 
     @classmethod
@@ -91,7 +91,7 @@ def build_model(hparams: HParams, feature_spec: Mapping[str, Any]) -> tf.keras.M
         if hparams.dropout:
             deep = tf.keras.layers.Dropout(hparams.dropout)(deep)
     logit = tf.keras.layers.Add(name="wide_and_deep")([
-        tf.keras.layers.Dense(1, name="wide")(numeric),
+        tf.keras.layers.Dense(1, kernel_regularizer=reg, name="wide")(numeric),
         tf.keras.layers.Dense(1, kernel_regularizer=reg, name="deep")(deep),
     ])
     # float32 output even under a mixed-precision policy.

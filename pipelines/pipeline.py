@@ -88,7 +88,10 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         ],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="AUC", threshold=auc_threshold),
+            # Gate on the whole eval set only: small slices are reported, not judged.
+            tfma.MetricConfig(class_name="AUC", per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                             threshold=auc_threshold)]),
             tfma.MetricConfig(class_name="AUCPrecisionRecall"),
             tfma.MetricConfig(class_name="BinaryAccuracy"),
             tfma.MetricConfig(class_name="Precision"),

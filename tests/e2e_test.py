@@ -1,0 +1,104 @@
+"""The real graph, end to end, on a few hundred generated rows in a temporary folder."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import local_runner
+from pipelines import data_generator
+
+pytestmark = pytest.mark.e2e
+
+COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+              "AnomaliesGate", "Transform", "Trainer", "Evaluator", "Pusher")
+
+
+def _args(tmp_path: Path, data: Path, *extra: str) -> list[str]:
+    return ["--data", str(data), "--pipeline-root", str(tmp_path / "root"),
+            "--serving-dir", str(tmp_path / "serving"), "--train-steps", "200", *extra]
+
+
+def _summary(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "root" / "run_summary.json").read_text())
+
+
+def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    data_generator.write_span(data, 1, 600, seed=11)
+
+    assert local_runner.main(_args(tmp_path, data)) == 0
+    out = capsys.readouterr().out
+    summary = _summary(tmp_path)
+
+    assert summary["status"] == "succeeded"
+    assert summary["blessed"] is True
+    for component in COMPONENTS:
+        assert f"▶ {component}" in out and f"✔ {component} finished" in out
+        assert component in summary["component_seconds"]
+    metrics = summary["metrics"]
+    assert metrics["auc"] > 0.85 and metrics["binary_accuracy"] > 0.75
+    assert 0.85 < summary["best_possible_auc"] <= 1.0
+    assert metrics["auc"] >= summary["best_possible_auc"] - 0.05
+    assert summary["data"]["generated"] is True and summary["data"]["spans"] == ["span-00001"]
+    assert summary["wall_seconds"] > 0
+
+    pushed = Path(summary["pushed_model"])
+    assert pushed.parent == tmp_path / "serving" / "clickflow" and pushed.name.isdigit()
+    assert (pushed / "saved_model.pb").is_file()
+
+    import tensorflow as tf
+
+    model = tf.saved_model.load(str(pushed))
+    assert {"serving_default", "serving_tf_example", "classification"} <= set(model.signatures)
+    request = {"instances": [
+        {"DailyTimeSpentOnSite": 35.0, "Age": 55, "AreaIncome": 25000.0,
+         "DailyInternetUsage": 110.0, "AdTopicLine": "Cloned 5thgeneration orchestration",
+         "City": "Wrightburgh", "Male": 0, "Country": "Tunisia",
+         "Timestamp": "2016-03-27 00:53:11"},
+        {"DailyTimeSpentOnSite": 85.0, "Age": 25, "AreaIncome": 70000.0,
+         "DailyInternetUsage": 250.0, "AdTopicLine": "Monitored national standardization",
+         "City": "A city never seen", "Male": 1, "Country": "Nowhere",
+         "Timestamp": "2016-04-04 01:39:02"},
+    ]}
+    serve = model.signatures["serving_default"]
+    specs = serve.structured_input_signature[1]
+    inputs = {name: tf.constant([row[name] for row in request["instances"]], dtype=spec.dtype)
+              for name, spec in specs.items()}
+    probability = serve(**inputs)["probability"].numpy()
+    assert probability.shape == (2,)
+    assert probability[0] > 0.5 > probability[1]
+
+    # Unchanged rerun: nothing to do, answered from the previous run without TFX.
+    assert local_runner.main(_args(tmp_path, data)) == 0
+    again = _summary(tmp_path)
+    assert again["up_to_date"] is True and again["reused_run_id"] == summary["run_id"]
+    assert again["pushed_model"] == summary["pushed_model"]
+    assert "Up to date" in capsys.readouterr().out
+
+
+def test_corrupt_data_stops_at_the_gate_and_pushes_nothing(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    span = data_generator.write_span(data, 1, 300, seed=12)
+    part = next(span.glob("*.parquet"))
+    table = pq.read_table(part)
+    ages = table.column("Age").to_numpy().copy()
+    ages[:10] = 500
+    table = table.set_column(table.schema.get_field_index("Age"), "Age",
+                             [ages.astype(np.int64)])
+    pq.write_table(table, part)
+
+    assert local_runner.main(_args(tmp_path, data)) == 1
+    captured = capsys.readouterr()
+    assert "FAILED in AnomaliesGate" in captured.err
+    assert "Age" in captured.err and "schema" in captured.err
+    assert "No model was pushed" in captured.err
+    assert "Traceback" not in captured.err
+
+    summary = _summary(tmp_path)
+    assert summary["status"] == "failed" and summary["failed_component"] == "AnomaliesGate"
+    assert summary["pushed_model"] is None and summary["blessed"] is False
+    assert "Transform" not in summary["component_seconds"]
+    assert not (tmp_path / "serving").exists()
