@@ -1,0 +1,169 @@
+"""Pipeline speed benchmark: clickflow's configuration against TFX's defaults, in one invocation.
+
+    .venv/bin/python experiments/benchmarks/pipeline_benchmark.py            # 1k rows: 3 runs
+    .venv/bin/python experiments/benchmarks/pipeline_benchmark.py --large 100000 1000000
+
+Each run is a separate process (imports included in its wall time, as a user sees it), measured
+with os.wait4 for its peak RSS. Runs:
+  1. full   - `local_runner.py` on a fresh 1,000-row span and a fresh pipeline root (`make run`);
+  2. naive  - the same graph with TFX's defaults: `module_file=` user code (TFX packages and
+              pip-installs it), default Beam options, Transform statistics on, TF2 Transform,
+              TFX's stock LatestBlessedModelStrategy baseline resolver;
+  3. rerun  - run 1 again, unchanged (the up-to-date check);
+  4. cached - run 1 again with --force (every component answered from TFX's cache);
+  5. large  - optional: full runs on N rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+
+NAIVE_RUNNER = '''
+import json, os, sys, time
+sys.path.insert(0, {repo!r})
+started = time.perf_counter()
+from pipelines import local
+from pipelines.config import PipelineConfig
+from pipelines.pipeline import LocalFiles, create_pipeline
+from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+root, data_dir, module_file = sys.argv[1], sys.argv[2], sys.argv[3]
+pipeline = create_pipeline(
+    pipeline_name="clickflow", pipeline_root=root,
+    source=LocalFiles(input_base=data_dir, file_pattern="span-*/*.parquet"),
+    serving_model_dir=os.path.join(root, "serving", "clickflow"), config=PipelineConfig(),
+    metadata_connection_config=metadata.sqlite_metadata_connection_config(
+        os.path.join(root, "metadata.sqlite")),
+    beam_pipeline_args=[], baseline_excludes_candidate=False)
+for component in pipeline.components:
+    props = component.exec_properties
+    if component.id == "Transform":
+        props.pop("preprocessing_fn")
+        props["module_file"] = module_file
+        props["disable_statistics"] = False
+        props["force_tf_compat_v1"] = False
+    if component.id == "Trainer":
+        props.pop("run_fn")
+        props["module_file"] = module_file
+from pipelines.progress import ComponentProgress
+import logging
+progress = ComponentProgress(open(os.devnull, "w"))
+logging.getLogger().addHandler(progress)
+logging.getLogger().setLevel(logging.INFO)
+logging.getLogger("absl").setLevel(logging.INFO)
+logging.getLogger("absl").setLevel = lambda level: None
+LocalDagRunner().run(pipeline)
+json.dump({{"component_seconds": progress.seconds,
+           "wall_seconds": time.perf_counter() - started}},
+          open(os.path.join(root, "run_summary.json"), "w"))
+'''
+
+NAIVE_MODULE = '''
+"""User module as TFX's module_file= expects it: one file with the callbacks."""
+from models.model import run_fn  # noqa: F401
+from models.preprocessing import preprocessing_fn  # noqa: F401
+'''
+
+
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MiB, exit code) of one child process."""
+    started = time.perf_counter()
+    with open(os.devnull, "w") as devnull:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=devnull, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(f"  ! exit {code}: {err.strip().splitlines()[-1:] if err else ''}", flush=True)
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def generate(data_dir: Path, rows: int, env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "-m", "pipelines.data_generator", "append", "--data-dir",
+                    str(data_dir), "--rows", str(rows), "--seed", "42"],
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def summary(root: Path) -> dict:
+    path = root / "run_summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", type=int, nargs="*", default=[],
+                        help="also run the full pipeline on these row counts")
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONWARNINGS="ignore")
+    work = Path(tempfile.mkdtemp(prefix="clickflow-bench-"))
+    results: list[tuple[str, float, float, dict]] = []
+
+    def record(name: str, wall: float, rss: float, root: Path) -> None:
+        info = summary(root)
+        results.append((name, wall, rss, info))
+        extra = ""
+        if info.get("metrics"):
+            extra = f", AUC {info['metrics'].get('auc', 0):.4f}"
+            if info.get("best_possible_auc"):
+                extra += f" (best {info['best_possible_auc']:.4f})"
+        print(f"{name:>12}: {wall:7.1f} s wall, {rss:7.0f} MiB peak{extra}", flush=True)
+
+    data = work / "data-1k"
+    generate(data, 1000, env)
+    full_root = work / "full"
+    full = [PYTHON, "local_runner.py", "--data", str(data), "--pipeline-root", str(full_root),
+            "--serving-dir", str(work / "full-serving")]
+    record("full 1k", *run(full, env)[:2], full_root)
+    if not args.skip_naive:
+        naive_root = work / "naive"
+        naive_root.mkdir()
+        module_dir = work / "naive_module"
+        module_dir.mkdir()
+        (module_dir / "user_module.py").write_text(NAIVE_MODULE)
+        script = work / "naive_runner.py"
+        script.write_text(NAIVE_RUNNER.format(repo=str(REPO)))
+        naive_env = dict(env, PYTHONPATH=str(REPO))
+        record("naive 1k", *run([PYTHON, str(script), str(naive_root), str(data),
+                                 str(module_dir / "user_module.py")], naive_env)[:2], naive_root)
+    record("rerun 1k", *run(full, env)[:2], full_root)
+    record("cached 1k", *run([*full, "--force"], env)[:2], full_root)
+    for rows in args.large:
+        big = work / f"data-{rows}"
+        generate(big, rows, env)
+        root = work / f"full-{rows}"
+        record(f"full {rows:,}", *run(
+            [PYTHON, "local_runner.py", "--data", str(big), "--pipeline-root", str(root),
+             "--serving-dir", str(work / f"serving-{rows}")], env)[:2], root)
+
+    print()
+    header = f"| run | wall s | peak RSS MiB | {' | '.join(COMPONENTS)} |"
+    print(header)
+    print("|" + "---|" * (3 + len(COMPONENTS)))
+    for name, wall, rss, info in results:
+        seconds = info.get("component_seconds", {})
+        cells = [f"{seconds[c]:.1f}" if c in seconds else "-" for c in COMPONENTS]
+        print(f"| {name} | {wall:.1f} | {rss:.0f} | {' | '.join(cells)} |")
+    by_name = {name: wall for name, wall, _, _ in results}
+    if "naive 1k" in by_name:
+        print(f"\nnaive / full = {by_name['naive 1k'] / by_name['full 1k']:.2f}x")
+    print(f"work folder: {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
