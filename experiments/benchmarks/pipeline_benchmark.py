@@ -80,11 +80,13 @@ from models.preprocessing import preprocessing_fn  # noqa: F401
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, exit code) of one child process."""
     started = time.perf_counter()
-    with open(os.devnull, "w") as devnull:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=devnull, stderr=subprocess.PIPE)
+    # Output goes to files, not pipes: a chatty child would fill a pipe and block forever.
+    with open(os.devnull, "w") as devnull, tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=devnull, stderr=stderr)
         _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        wall = time.perf_counter() - started
+        stderr.seek(0)
+        err = stderr.read().decode(errors="replace")
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         print(f"  ! exit {code}: {err.strip().splitlines()[-1:] if err else ''}", flush=True)
