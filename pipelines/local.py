@@ -154,6 +154,8 @@ def quiet_logs(verbose: bool) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
+    # TFMA divides by zero for thresholds no prediction reaches; the metrics are still right.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="tensorflow_model_analysis")
 
 
 def report_up_to_date(root: Path, previous: dict[str, Any], started: float) -> int:
