@@ -106,8 +106,7 @@ def build_model(hparams: HParams, feature_spec: Mapping[str, Any]) -> tf.keras.M
 
 
 def _width(spec: Any) -> tuple[int, ...]:
-    shape = tuple(spec.shape) if spec.shape else (1,)
-    return shape
+    return tuple(spec.shape) if spec.shape else (1,)
 
 
 def hparams_from(fn_args: Any) -> HParams:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from models import features
@@ -263,8 +264,6 @@ def to_example_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _as_list(column: pa.Array) -> pa.Array:
-    import numpy as np
-
     valid = (
         np.ones(len(column), dtype=bool)
         if column.null_count == 0
@@ -275,8 +274,3 @@ def _as_list(column: pa.Array) -> pa.Array:
     values = column.filter(pa.array(valid)) if column.null_count else column
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
-
-def describe_files(files: Sequence[str]) -> dict[str, object]:
-    """What a run read, for the run summary."""
-    total = sum(os.path.getsize(f) for f in files)
-    return {"files": len(files), "bytes": total, "first": files[0] if files else None}

@@ -334,10 +334,3 @@ def test_file_names_with_quotes(tmp_path: Path) -> None:
     path = dg.write_csv(tmp_path / "it's.csv", 6, 0)
     assert _query_table(_source(path)).num_rows == 6
 
-
-def test_describe_files(tmp_path: Path) -> None:
-    a = dg.write_csv(tmp_path / "a.csv", 5, 0)
-    b = dg.write_csv(tmp_path / "b.csv", 5, 1)
-    info = ds.describe_files([str(a), str(b)])
-    assert info == {"files": 2, "bytes": a.stat().st_size + b.stat().st_size, "first": str(a)}
-    assert ds.describe_files([]) == {"files": 0, "bytes": 0, "first": None}

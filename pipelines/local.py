@@ -190,7 +190,7 @@ def _print_result(summary: dict[str, Any], path: Path) -> None:
     print(f"Summary: {path}")
 
 
-class _ProgressLogging:
+class ProgressLogging:
     """Routes TFX's per-component log lines to a handler while the pipeline runs.
 
     LocalDagRunner announces each component through absl at INFO level, and some executors
@@ -240,7 +240,7 @@ def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_nam
           f"({summary['data']['files']} file(s)); artifacts in {root}")
     error: BaseException | None = None
     try:
-        with _ProgressLogging(progress, verbose):
+        with ProgressLogging(progress, verbose):
             run()
     except Exception as err:  # reported below with the failing component; never swallowed
         error = err
@@ -302,9 +302,8 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
             out["artifacts"][f"{node}.{key}"] = artifacts[-1].uri
     evaluation = _first(outputs, "Evaluator", "evaluation")
     if evaluation is not None:
-        metrics = run_summary.overall_metrics(evaluation.uri)
+        metrics, out["sliced_metrics"] = run_summary.evaluation_metrics(evaluation.uri)
         out["metrics"] = {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}
-        out["sliced_metrics"] = run_summary.sliced_metrics(evaluation.uri)
     blessing = _first(outputs, "Evaluator", "blessing")
     if blessing is not None:
         out["blessed"] = run_summary.custom_int(blessing, "blessed") == 1

@@ -12,39 +12,31 @@ METRIC_KEYS = ("auc", "binary_accuracy", "precision", "recall", "calibration",
 
 def latest_run_artifacts(store: Any, pipeline_name: str) -> dict[str, dict[str, list[Any]]]:
     """node id -> output key -> artifacts, for the newest run of ``pipeline_name``."""
-    runs = [c for c in store.get_contexts_by_type("pipeline_run")
-            if c.name.startswith(f"{pipeline_name}.") or c.name == pipeline_name
-            or _in_pipeline(store, c, pipeline_name)]
+    pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline is None:
+        return {}
+    runs = store.get_children_contexts_by_context(pipeline.id)
     if not runs:
         return {}
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
     executions = store.get_executions_by_context(run.id)
-    by_node: dict[str, dict[str, list[Any]]] = {}
+    node_type = store.get_context_type("node").id
+    node_of = {}
+    for execution in executions:
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type_id == node_type:
+                node_of[execution.id] = context.name.split(".", 1)[1]
     events = store.get_events_by_execution_ids([e.id for e in executions])
-    artifact_ids = sorted({e.artifact_id for e in events})
-    artifacts = {a.id: a for a in store.get_artifacts_by_id(artifact_ids)}
-    node_of = {e.id: _node_id(store, e) for e in executions}
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(
+        sorted({e.artifact_id for e in events}))}
+    by_node: dict[str, dict[str, list[Any]]] = {}
     for event in events:
         if event.type != event.OUTPUT:
             continue
         key = event.path.steps[0].key if event.path.steps else "output"
-        node = node_of.get(event.execution_id) or "unknown"
+        node = node_of.get(event.execution_id, "unknown")
         by_node.setdefault(node, {}).setdefault(key, []).append(artifacts[event.artifact_id])
     return by_node
-
-
-def _in_pipeline(store: Any, run_context: Any, pipeline_name: str) -> bool:
-    parents = store.get_parent_contexts_by_context(run_context.id)
-    return any(p.name == pipeline_name for p in parents)
-
-
-def _node_id(store: Any, execution: Any) -> str | None:
-    for context in store.get_contexts_by_execution(execution.id):
-        if context.type_id and context.name.count(".") >= 1:
-            kind = store.get_context_types_by_id([context.type_id])[0].name
-            if kind == "node":
-                return context.name.split(".", 1)[1]
-    return None
 
 
 def custom_int(artifact: Any, key: str) -> int | None:
@@ -59,34 +51,23 @@ def custom_str(artifact: Any, key: str) -> str | None:
     return None
 
 
-def overall_metrics(evaluation_uri: str) -> dict[str, float]:
-    """Overall-slice metrics of the candidate model from a TFMA output folder."""
+def evaluation_metrics(evaluation_uri: str, slice_metric_names: tuple[str, ...] = (
+        "auc", "example_count")) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Overall-slice metrics of the candidate, and per slice ('Male:1', 'age_band:30-39')
+    the selected ones, from one read of a TFMA output folder."""
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_eval_result(evaluation_uri)
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key == ():
-            values = next(iter(metrics.values()))
-            values = values.get("", values)
-            return {k: _number(v) for k, v in values.items() if _number(v) is not None}
-    return {}
-
-
-def sliced_metrics(evaluation_uri: str, names: tuple[str, ...] = ("auc", "example_count")
-                   ) -> dict[str, dict[str, float]]:
-    """Slice name ('Male:1', 'age_band:30-39') -> selected metrics."""
-    import tensorflow_model_analysis as tfma
-
-    result = tfma.load_eval_result(evaluation_uri)
-    out = {}
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key == ():
-            continue
+    overall: dict[str, float] = {}
+    sliced: dict[str, dict[str, float]] = {}
+    for slice_key, metrics in tfma.load_eval_result(evaluation_uri).slicing_metrics:
         values = next(iter(metrics.values()))
         values = values.get("", values)
-        name = ",".join(f"{k}:{_text(v)}" for k, v in slice_key)
-        out[name] = {k: _number(values[k]) for k in names if k in values}
-    return out
+        if slice_key == ():
+            overall = {k: _number(v) for k, v in values.items() if _number(v) is not None}
+        else:
+            name = ",".join(f"{k}:{_text(v)}" for k, v in slice_key)
+            sliced[name] = {k: _number(values[k]) for k in slice_metric_names if k in values}
+    return overall, sliced
 
 
 def _text(value: Any) -> str:

@@ -58,13 +58,9 @@ for component in pipeline.components:
         props.pop("run_fn")
         props["module_file"] = module_file
 from pipelines.progress import ComponentProgress
-import logging
 progress = ComponentProgress(open(os.devnull, "w"))
-logging.getLogger().addHandler(progress)
-logging.getLogger().setLevel(logging.INFO)
-logging.getLogger("absl").setLevel(logging.INFO)
-logging.getLogger("absl").setLevel = lambda level: None
-LocalDagRunner().run(pipeline)
+with local.ProgressLogging(progress, verbose=False):
+    LocalDagRunner().run(pipeline)
 json.dump({{"component_seconds": progress.seconds,
            "wall_seconds": time.perf_counter() - started}},
           open(os.path.join(root, "run_summary.json"), "w"))
