@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import tensorflow_model_analysis as tfma
@@ -53,6 +54,29 @@ class BigQueryTable:
     """Examples from a BigQuery table (``project.dataset.table``)."""
 
     table: str
+
+
+@dataclasses.dataclass(frozen=True)
+class VertexTraining:
+    """Trainer and Tuner as Vertex AI custom jobs (TFX's Google Cloud extensions).
+
+    ``worker_pool_specs`` is Vertex's CustomJobSpec list: machine type, accelerator, image.
+    """
+
+    project: str
+    region: str
+    worker_pool_specs: tuple[Mapping[str, Any], ...]
+
+    def custom_config(self, args_key: str) -> dict[str, Any]:
+        from tfx.extensions.google_cloud_ai_platform import constants
+
+        return {
+            constants.ENABLE_VERTEX_KEY: True,
+            constants.VERTEX_REGION_KEY: self.region,
+            args_key: {"project": self.project,
+                       "job_spec": {"worker_pool_specs": [dict(w) for w in
+                                                          self.worker_pool_specs]}},
+        }
 
 
 def output_config(config: PipelineConfig) -> example_gen_pb2.Output:
@@ -131,6 +155,8 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     schema_file: str = SCHEMA_FILE,
     baseline_excludes_candidate: bool = True,
+    vertex_training: VertexTraining | None = None,
+    training_resources: Any = None,
 ) -> tfx_pipeline.Pipeline:
     """Builds the clickflow graph.
 
@@ -140,6 +166,10 @@ def create_pipeline(
     ``baseline_excludes_candidate`` picks the baseline resolver: ours (skips the candidate so an
     unchanged rerun stays cached) or TFX's LatestBlessedModelStrategy, the one that Kubeflow V2
     / Vertex compile.
+
+    In the cloud, ``vertex_training`` runs the Trainer and Tuner as Vertex AI custom jobs (on
+    the GPU its worker pool names) and ``training_resources`` (a KFP ``ResourceSpec``) sets
+    their step's CPU, memory and accelerator on Kubeflow Pipelines.
     """
     example_gen = _example_gen(source, config)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
@@ -160,19 +190,33 @@ def create_pipeline(
 
     train_args = trainer_pb2.TrainArgs(num_steps=config.train_steps)
     eval_args = trainer_pb2.EvalArgs(num_steps=config.eval_steps)
+    trainer_class, tuner_class = Trainer, Tuner
+    trainer_cloud: dict[str, Any] = {}
+    tuner_cloud: dict[str, Any] = {}
+    if vertex_training is not None:
+        from tfx.extensions.google_cloud_ai_platform.trainer import component as vertex_trainer
+        from tfx.extensions.google_cloud_ai_platform.trainer import executor as trainer_executor
+        from tfx.extensions.google_cloud_ai_platform.tuner import component as vertex_tuner
+        from tfx.extensions.google_cloud_ai_platform.tuner import executor as tuner_executor
+
+        trainer_class, tuner_class = vertex_trainer.Trainer, vertex_tuner.Tuner
+        trainer_cloud = vertex_training.custom_config(trainer_executor.TRAINING_ARGS_KEY)
+        tuner_cloud = vertex_training.custom_config(tuner_executor.TUNING_ARGS_KEY)
     hyperparameters = None
     if config.tune:
-        tuner = Tuner(
+        tuner = tuner_class(
             tuner_fn=TUNER_FN,
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             train_args=train_args,
             eval_args=eval_args,
-            custom_config={"max_trials": config.max_trials},
+            custom_config={"max_trials": config.max_trials, **tuner_cloud},
         )
+        if training_resources is not None:
+            tuner.with_platform_config(training_resources)
         hyperparameters = tuner.outputs["best_hyperparameters"]
         components.append(tuner)
-    trainer = Trainer(
+    trainer = trainer_class(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -180,8 +224,10 @@ def create_pipeline(
         hyperparameters=hyperparameters,
         train_args=train_args,
         eval_args=eval_args,
-        custom_config={"hparams": dict(config.hparams)},
+        custom_config={"hparams": dict(config.hparams), **trainer_cloud},
     )
+    if training_resources is not None:
+        trainer.with_platform_config(training_resources)
     if baseline_excludes_candidate:
         model_resolver = Resolver(
             strategy_class=baseline.BaselineModelStrategy,

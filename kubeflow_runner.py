@@ -1,0 +1,155 @@
+"""Compiles, submits and schedules the clickflow pipeline on Vertex AI Pipelines or Kubeflow
+Pipelines 2.x: the same create_pipeline() as local_runner.py, fed by BigQuery.
+
+    python kubeflow_runner.py compile --config configs/cloud.yaml --output build/pipeline.json
+    python kubeflow_runner.py submit --config configs/cloud.yaml [--target kfp] [--tune]
+    python kubeflow_runner.py schedule --config configs/cloud.yaml [--target kfp]
+    python kubeflow_runner.py SUBCOMMAND --help
+
+Settings come from the YAML file, then CLICKFLOW_<SETTING> environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import warnings
+from pathlib import Path
+
+from pipelines.cloud_config import TARGETS, CloudConfig, ConfigError, load_cloud_config
+from pipelines.cloud_pipeline import CompileError
+
+DEFAULT_OUTPUT = Path("build") / "pipeline.json"
+DEFAULT_SPEC_DIR = Path("build")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path,
+                        help="YAML file of cloud settings (see configs/cloud.example.yaml); "
+                             "CLICKFLOW_<SETTING> environment variables override it")
+    common.add_argument("--target", choices=TARGETS,
+                        help="vertex: Vertex AI Pipelines; kfp: Kubeflow Pipelines 2.x "
+                             "(default: the config's 'target', else vertex)")
+    common.add_argument("--verbose", action="store_true", help="show TFX and client logs")
+    p = argparse.ArgumentParser(
+        description="Compile, run and schedule the clickflow pipeline on Vertex AI Pipelines "
+                    "or Kubeflow Pipelines 2.x.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{compile,submit,schedule}")
+    c = sub.add_parser("compile", parents=[common],
+                       help="write the KFP v2 pipeline spec (offline, no credentials)")
+    c.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
+                   help="spec file to write, .json, .yaml or .yml (default: build/pipeline.json)")
+    c.add_argument("--tune", action="store_true", help="compile the variant with the Tuner")
+    s = sub.add_parser("submit", parents=[common],
+                       help="compile and start one run; prints the run's URL")
+    s.add_argument("--tune", action="store_true", help="run the Tuner before the Trainer")
+    s.add_argument("--run-name", help="name of the run (default: pipeline name and UTC time)")
+    s.add_argument("--spec-dir", type=Path, default=DEFAULT_SPEC_DIR,
+                   help="where the compiled spec is written (default: build)")
+    r = sub.add_parser("schedule", parents=[common],
+                       help="create or update the daily run and the weekly run with tuning "
+                            "(idempotent)")
+    r.add_argument("--spec-dir", type=Path, default=DEFAULT_SPEC_DIR,
+                   help="where the compiled specs are written (default: build)")
+    return p
+
+
+def _quiet(verbose: bool) -> None:
+    if verbose:
+        return
+    import logging
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.getLogger().setLevel(logging.ERROR)
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _compile(config: CloudConfig, target: str, tune: bool, output: Path):
+    import models  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from pipelines import cloud_pipeline
+    from pipelines.kfp_client import CompiledSpec
+
+    spec = cloud_pipeline.compile_spec(config, target=target, tune=tune)
+    path = cloud_pipeline.write_spec(spec, output)
+    return CompiledSpec(path=path, fingerprint=cloud_pipeline.spec_fingerprint(spec))
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from kfp_server_api.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        errors += [ApiException, HTTPError]
+    except ImportError:
+        pass
+    try:
+        from google.api_core.exceptions import GoogleAPIError
+        from google.auth.exceptions import GoogleAuthError
+
+        errors += [GoogleAPIError, GoogleAuthError]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def run(args: argparse.Namespace, config: CloudConfig) -> int:
+    target = args.target or config.target
+    if args.command == "compile":
+        spec = _compile(config, target, args.tune, args.output)
+        print(f"Wrote the {target} pipeline spec ({'with' if args.tune else 'without'} tuning, "
+              f"fingerprint {spec.fingerprint}) to {spec.path}")
+        return 0
+    if target == "kfp":
+        config.require_kfp_host()
+    from pipelines import cloud_pipeline, kfp_client, vertex
+
+    if args.command == "submit":
+        name = cloud_pipeline.display_name(config, tune=args.tune)
+        spec = _compile(config, target, args.tune, args.spec_dir / f"{name}.json")
+        run_name = args.run_name or (
+            f"{name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}")
+        if target == "vertex":
+            url = vertex.submit(config, spec, run_name)
+        else:
+            url = kfp_client.submit(kfp_client.connect(config), config, spec, run_name)
+        print(f"Started run {run_name!r} on {target}: {url}")
+        return 0
+    specs = {s.name: _compile(config, target, s.tune, args.spec_dir / f"{s.name}.json")
+             for s in config.schedules}
+    if target == "vertex":
+        results = vertex.schedule(config, specs)
+    else:
+        results = kfp_client.schedule(kfp_client.connect(config), config, specs)
+    for result in results:
+        print(f"{result.name}: {result.action} (cron '{result.cron}', id {result.recurring_run_id})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet(args.verbose)
+    try:
+        config = load_cloud_config(args.config)
+        return run(args, config)
+    except (ConfigError, CompileError) as err:
+        hint = "" if args.config else (
+            "\n(no --config given: settings came from CLICKFLOW_* environment variables only)")
+        print(f"error: {err}{hint}", file=sys.stderr)
+        return 2
+    except _client_errors() as err:
+        target = args.target or "the pipelines service"
+        print(f"error: the request to {target} failed: {type(err).__name__}: "
+              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
