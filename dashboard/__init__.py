@@ -1,0 +1,1 @@
+"""The clickflow dashboard: a Streamlit app over the serving REST API and ML Metadata."""

@@ -1,0 +1,38 @@
+"""The clickflow dashboard: `make dashboard` (streamlit run dashboard/app.py).
+
+Four pages over two sources: the serving REST API (predict, score a file, serving health) and
+the pipeline's ML Metadata store (model history). Settings come from CLICKFLOW_* variables.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repository root that
+# the `dashboard`, `models` and `pipelines` packages live in.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard.config import DashboardConfig, DashboardConfigError  # noqa: E402
+
+st.set_page_config(page_title="clickflow", page_icon=":material/ads_click:", layout="wide")
+page = st.navigation([
+    st.Page("pages/predict.py", title="Predict", icon=":material/ads_click:", default=True),
+    st.Page("pages/batch.py", title="Score a file", icon=":material/upload_file:"),
+    st.Page("pages/history.py", title="Model history", icon=":material/history:"),
+    st.Page("pages/health.py", title="Serving health", icon=":material/monitor_heart:"),
+])
+with st.sidebar:
+    st.markdown("### clickflow")
+    st.caption("Ad-click prediction: a TFX continuous-training template.")
+    try:
+        cfg = DashboardConfig.from_env()
+        st.caption(f"Model server: `{cfg.serving_url}`  \nModel: `{cfg.model_name}`  \n"
+                   f"Pipeline root: `{cfg.pipeline_root}`")
+    except DashboardConfigError:
+        st.caption(":red[Invalid settings: see the page.]")
+page.run()

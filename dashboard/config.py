@@ -1,0 +1,72 @@
+"""Typed dashboard settings from environment variables, read when a page runs (never at import)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVING_URL = "http://127.0.0.1:8501"
+DEFAULT_PIPELINE_ROOT = REPO_ROOT / "workspace" / "pipeline_root"
+METADATA_FILE = "metadata.sqlite"
+_MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+ENV_SERVING_URL = "CLICKFLOW_SERVING_URL"
+ENV_MODEL_NAME = "CLICKFLOW_MODEL_NAME"
+ENV_PIPELINE_ROOT = "CLICKFLOW_PIPELINE_ROOT"
+ENV_PIPELINE_NAME = "CLICKFLOW_PIPELINE_NAME"
+
+
+class DashboardConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable and what is expected."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DashboardConfig:
+    """Where the dashboard finds the model server and the pipeline's metadata."""
+
+    serving_url: str = DEFAULT_SERVING_URL
+    model_name: str = DEFAULT_MODEL_NAME
+    pipeline_root: Path = DEFAULT_PIPELINE_ROOT
+    pipeline_name: str = DEFAULT_PIPELINE_NAME
+
+    def __post_init__(self) -> None:
+        problems = []
+        url = urlsplit(self.serving_url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            problems.append(
+                f"{ENV_SERVING_URL}={self.serving_url!r} must be an http(s) URL with a host, "
+                f"such as {DEFAULT_SERVING_URL} (local server) or "
+                "http://<GKE service address>:8501")
+        elif url.query or url.fragment:
+            problems.append(f"{ENV_SERVING_URL}={self.serving_url!r} must not have a query or "
+                            "fragment; give the server's base URL")
+        if not _MODEL_NAME_RE.match(self.model_name):
+            problems.append(f"{ENV_MODEL_NAME}={self.model_name!r} must be a TF Serving model "
+                            "name (letters, digits, '_', '.', '-')")
+        if not self.pipeline_name.strip():
+            problems.append(f"{ENV_PIPELINE_NAME} must not be empty")
+        if problems:
+            raise DashboardConfigError("; ".join(problems))
+        object.__setattr__(self, "serving_url", self.serving_url.rstrip("/"))
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.pipeline_root / METADATA_FILE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DashboardConfig:
+        env = os.environ if env is None else env
+        root = env.get(ENV_PIPELINE_ROOT)
+        return cls(
+            serving_url=env.get(ENV_SERVING_URL) or DEFAULT_SERVING_URL,
+            model_name=env.get(ENV_MODEL_NAME) or DEFAULT_MODEL_NAME,
+            pipeline_root=Path(root).expanduser().resolve() if root else DEFAULT_PIPELINE_ROOT,
+            pipeline_name=env.get(ENV_PIPELINE_NAME) or DEFAULT_PIPELINE_NAME,
+        )

@@ -1,0 +1,149 @@
+"""Input fields of the prediction form, derived from the curated schema (schema/schema.pbtxt).
+
+Ranges come from the schema's int/float domains, choices from its string domains (when a
+feature has one; City and Country are open vocabularies, so they are free text), help texts
+from its annotations. The same specs check uploaded batch files, so the form and the batch
+check cannot disagree with the schema or with each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from models import features
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.pbtxt"
+
+# The first row of the public "advertising" data set: a realistic starting point for the form.
+EXAMPLE_ROW: dict[str, Any] = {
+    "DailyTimeSpentOnSite": 68.95,
+    "Age": 35,
+    "AreaIncome": 61833.90,
+    "DailyInternetUsage": 256.09,
+    "AdTopicLine": "Cloned 5thgeneration orchestration",
+    "City": "Wrightburgh",
+    "Male": 0,
+    "Country": "Tunisia",
+    "Timestamp": "2016-03-27 00:53:11",
+}
+
+
+class SchemaError(ValueError):
+    """The schema file is missing, unreadable or lacks a serving feature."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """One serving feature as the form shows it and the batch check enforces it."""
+
+    name: str
+    kind: str  # "float", "int", "string" or "timestamp"
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    help: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` does not fit this field, or None."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return f"{self.name} is missing"
+        if self.kind == "timestamp":
+            try:
+                datetime.strptime(str(value), features.TIMESTAMP_FORMAT)
+            except ValueError:
+                return f"{self.name} should be 'YYYY-MM-DD HH:MM:SS', got {value!r}"
+            return None
+        if self.kind == "string":
+            if not str(value).strip():
+                return f"{self.name} is empty"
+            if self.choices is not None and str(value) not in self.choices:
+                return f"{self.name} {value!r} is not one of the schema's values"
+            return None
+        if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum):
+            return f"{self.name} {value!r} is outside the schema's range {self.range_text()}"
+        return None
+
+    def range_text(self) -> str:
+        low = "-inf" if self.minimum is None else _number_text(self.minimum)
+        high = "inf" if self.maximum is None else _number_text(self.maximum)
+        return f"{low}..{high}"
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def load_schema(path: Path = SCHEMA_FILE) -> schema_pb2.Schema:
+    """The curated schema, as the pipeline's ImportSchemaGen reads it."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise SchemaError(f"cannot read the schema {path}: {err.strerror or err}") from None
+    try:
+        return text_format.Parse(text, schema_pb2.Schema())
+    except text_format.ParseError as err:
+        raise SchemaError(f"{path} is not a valid schema (text proto): {err}") from None
+
+
+def _string_choices(schema: schema_pb2.Schema, feature: schema_pb2.Feature
+                    ) -> tuple[str, ...] | None:
+    which = feature.WhichOneof("domain_info")
+    if which == "string_domain":
+        return tuple(feature.string_domain.value) or None
+    if which == "domain":
+        for domain in schema.string_domain:
+            if domain.name == feature.domain:
+                return tuple(domain.value) or None
+    return None
+
+
+def form_fields(schema: schema_pb2.Schema) -> list[FieldSpec]:
+    """A FieldSpec for each serving feature, in the order of ``features.SERVING_FEATURES``."""
+    by_name = {f.name: f for f in schema.feature}
+    missing = [n for n in features.SERVING_FEATURES if n not in by_name]
+    if missing:
+        raise SchemaError(f"the schema has no feature {', '.join(missing)}; the model serves "
+                          f"{', '.join(features.SERVING_FEATURES)}")
+    fields = []
+    for name in features.SERVING_FEATURES:
+        feature = by_name[name]
+        help_text = " ".join(feature.annotation.tag)
+        kind = features.RAW_TYPES[name]
+        default = EXAMPLE_ROW[name]
+        minimum = maximum = None
+        choices = None
+        if name == features.TIMESTAMP_FEATURE:
+            kind = "timestamp"
+        elif kind == "string":
+            choices = _string_choices(schema, feature)
+            if choices and default not in choices:
+                default = choices[0]
+        elif feature.HasField("int_domain"):
+            domain = feature.int_domain
+            minimum = float(domain.min) if domain.HasField("min") else None
+            maximum = float(domain.max) if domain.HasField("max") else None
+        elif feature.HasField("float_domain"):
+            domain = feature.float_domain
+            minimum = domain.min if domain.HasField("min") else None
+            maximum = domain.max if domain.HasField("max") else None
+        if minimum is not None:
+            default = max(default, type(default)(minimum))
+        if maximum is not None:
+            default = min(default, type(default)(maximum))
+        fields.append(FieldSpec(name, kind, default, minimum, maximum, choices, help_text))
+    return fields
+
+
+def row_problems(row: Mapping[str, Any], fields: list[FieldSpec]) -> list[str]:
+    """Every way ``row`` breaks the schema (missing feature, out of range, bad timestamp)."""
+    return [p for f in fields if (p := f.problem(row.get(f.name))) is not None]
