@@ -9,13 +9,14 @@ its AUC are known exactly.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -360,6 +361,117 @@ def generate_batches(
         yield _gen_chunk(rng, min(chunk_rows, rows - offset), start64, n_seconds)
 
 
+# Drifted traffic: what the live system sees after the world changed. Applied on top of the
+# normal generator, so the same seed gives the same rows before the drift is applied.
+DRIFTED_SCHEMA = SCHEMA.remove_metadata()  # its labels no longer follow click_probability
+
+
+@dataclasses.dataclass(frozen=True)
+class Drift:
+    """How drifted traffic differs from the training distribution.
+
+    Covariate shift: ``age_shift`` years added to Age, DailyTimeSpentOnSite multiplied by
+    ``time_on_site_scale``, ``male_fraction`` of the users male (None keeps the 0.48),
+    ``country_focus`` of the rows moved to ``focus_countries``. Concept shift: the click
+    mechanism uses ``coefficients`` (name -> coefficient of its z-score, missing names keep
+    COEFFICIENTS) and ``intercept``.
+    """
+
+    age_shift: float = 0.0
+    time_on_site_scale: float = 1.0
+    male_fraction: float | None = None
+    country_focus: float = 0.0
+    focus_countries: tuple[str, ...] = ("United States of America", "India", "Brazil")
+    coefficients: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    intercept: float = INTERCEPT
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.time_on_site_scale <= 10.0:
+            raise ValueError(
+                f"time_on_site_scale must be in (0, 10], got {self.time_on_site_scale!r}")
+        if self.male_fraction is not None and not 0.0 <= self.male_fraction <= 1.0:
+            raise ValueError(f"male_fraction must be in [0, 1], got {self.male_fraction!r}")
+        if not 0.0 <= self.country_focus <= 1.0:
+            raise ValueError(f"country_focus must be in [0, 1], got {self.country_focus!r}")
+        if not abs(self.age_shift) <= 40:
+            raise ValueError(f"age_shift must be within +-40 years, got {self.age_shift!r}")
+        unknown = sorted(set(self.focus_countries) - set(COUNTRIES))
+        if unknown or not self.focus_countries:
+            raise ValueError(f"focus_countries must be non-empty names from COUNTRIES, got "
+                             f"unknown {unknown}")
+        bad = sorted(set(self.coefficients) - set(COEFFICIENTS))
+        if bad:
+            raise ValueError(f"coefficients: unknown feature(s) {bad}; expected some of "
+                             f"{sorted(COEFFICIENTS)}")
+
+
+# Named drifts for demos and tests: the features move, the click mechanism changes, or both.
+DRIFT_PRESETS: dict[str, Drift] = {
+    "none": Drift(),
+    "covariate": Drift(age_shift=8.0, time_on_site_scale=0.8, male_fraction=0.7,
+                       country_focus=0.3),
+    "concept": Drift(coefficients={"DailyTimeSpentOnSite": 1.0, "Age": -1.0,
+                                   "DailyInternetUsage": -0.5}),
+}
+DRIFT_PRESETS["both"] = dataclasses.replace(
+    DRIFT_PRESETS["covariate"], coefficients=DRIFT_PRESETS["concept"].coefficients)
+
+
+def drifted_click_probability(batch: Mapping[str, np.ndarray], drift: Drift) -> np.ndarray:
+    """P(ClickedOnAd = 1) under the (possibly changed) click mechanism of ``drift``."""
+    logit = drift.intercept + MALE_COEF * (np.asarray(batch["Male"], dtype=np.float64) - 0.5)
+    for name, coef in COEFFICIENTS.items():
+        z = (np.asarray(batch[name], dtype=np.float64) - MEANS[name]) / STDS[name]
+        logit = logit + drift.coefficients.get(name, coef) * z
+    return _sigmoid(logit)
+
+
+def apply_drift(batch: pa.RecordBatch, drift: Drift, rng: np.random.Generator) -> pa.RecordBatch:
+    """``batch`` with its features shifted and its labels redrawn as ``drift`` says."""
+    n = batch.num_rows
+    cols = {name: batch.column(name) for name in batch.schema.names}
+    numeric = {name: cols[name].to_numpy() for name in (*COEFFICIENTS, "Male")}
+    age = np.clip(np.rint(numeric["Age"] + drift.age_shift), 18, 100).astype(np.int64)
+    time_on_site = np.round(np.clip(numeric["DailyTimeSpentOnSite"] * drift.time_on_site_scale,
+                                    1.0, 1440.0), 2)
+    male = numeric["Male"]
+    if drift.male_fraction is not None:
+        male = (rng.random(n) < drift.male_fraction).astype(np.int64)
+    numeric.update({"Age": age, "DailyTimeSpentOnSite": time_on_site, "Male": male})
+    country = cols["Country"]
+    if drift.country_focus > 0:
+        moved = rng.random(n) < drift.country_focus
+        focus = pa.array(drift.focus_countries, pa.string())
+        picked = focus.take(rng.integers(0, len(focus), n))
+        country = pc.if_else(pa.array(moved), picked, country)
+    label = (rng.random(n) < drifted_click_probability(numeric, drift)).astype(np.int64)
+    arrays = {
+        **cols,
+        **{name: pa.array(values) for name, values in numeric.items()},
+        "Country": country,
+        features.LABEL_KEY: pa.array(label),
+    }
+    return pa.RecordBatch.from_arrays([arrays[c] for c in DRIFTED_SCHEMA.names],
+                                      schema=DRIFTED_SCHEMA)
+
+
+def generate_drifted_batches(
+    rows: int,
+    seed: int,
+    drift: Drift,
+    *,
+    start: datetime,
+    days: float = 1.0,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Iterator[pa.RecordBatch]:
+    """``generate_batches(rows, seed, ...)`` with ``drift`` applied (deterministic per seed)."""
+    batches = generate_batches(rows, seed, start=start, days=days, chunk_rows=chunk_rows)
+    for index, batch in enumerate(batches):
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index, 1))))
+        yield apply_drift(batch, drift, rng)
+
+
 def _check_int(name: str, value: int, minimum: int) -> None:
     """Raise ValueError naming ``name`` unless ``value`` is an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -395,9 +507,28 @@ def write_span(
     rows_per_file: int = ROWS_PER_FILE,
 ) -> Path:
     """Atomically write span ``span`` as ``<data_dir>/span-NNNNN/part-NNNNN.parquet`` files."""
-    name = span_dir_name(span)
     _check_int("rows", rows, 1)
     _check_int("chunk_rows", chunk_rows, 1)
+    batches = generate_batches(
+        rows, span_seed(seed, span), start=span_start(span), chunk_rows=chunk_rows
+    )
+    return write_span_batches(data_dir, span, batches, rows_per_file=rows_per_file)
+
+
+def write_span_batches(
+    data_dir: str | os.PathLike[str],
+    span: int,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    schema: pa.Schema = SCHEMA,
+    rows_per_file: int = ROWS_PER_FILE,
+) -> Path:
+    """Atomically write ``batches`` (columns of ``schema``) as span ``span``.
+
+    The span is written to a hidden folder and renamed, so a reader never sees half a span.
+    Used for generated data and for labelled serving traffic ingested as a new span.
+    """
+    name = span_dir_name(span)
     _check_int("rows_per_file", rows_per_file, 1)
     data_path = Path(data_dir)
     final = data_path / name
@@ -409,10 +540,9 @@ def write_span(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        batches = generate_batches(
-            rows, span_seed(seed, span), start=span_start(span), chunk_rows=chunk_rows
-        )
-        _write_parts(tmp, batches, rows_per_file)
+        _write_parts(tmp, iter(batches), rows_per_file, schema)
+        if not any(tmp.iterdir()):
+            raise ValueError(f"span {span}: no rows to write")
         if final.exists():
             raise FileExistsError(f"span folder {final} appeared while writing; not replacing it")
         tmp.rename(final)
@@ -422,7 +552,12 @@ def write_span(
     return final
 
 
-def _write_parts(folder: Path, batches: Iterator[pa.RecordBatch], rows_per_file: int) -> None:
+def _write_parts(
+    folder: Path,
+    batches: Iterator[pa.RecordBatch],
+    rows_per_file: int,
+    schema: pa.Schema = SCHEMA,
+) -> None:
     """Write ``batches`` to ``folder`` as part files of at most ``rows_per_file`` rows each."""
     part = 0
     writer: pq.ParquetWriter | None = None
@@ -433,7 +568,7 @@ def _write_parts(folder: Path, batches: Iterator[pa.RecordBatch], rows_per_file:
                 if writer is None or in_file == rows_per_file:
                     if writer is not None:
                         writer.close()
-                    writer = pq.ParquetWriter(folder / PART_FILE_FORMAT.format(part), SCHEMA)
+                    writer = pq.ParquetWriter(folder / PART_FILE_FORMAT.format(part), schema)
                     part += 1
                     in_file = 0
                 take = min(batch.num_rows, rows_per_file - in_file)

@@ -1,0 +1,331 @@
+"""One monitoring run: read a window of the request log, measure skew, drift and live
+accuracy, decide, write the report, record it in ML Metadata and (optionally) retrain."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.monitoring import lineage, live, plots, policy, request_log, statistics, trigger
+from pipelines.monitoring.config import MonitorConfig
+from pipelines.monitoring.request_log import utc
+
+REPORT_FILE = "monitoring_report.json"
+ANOMALIES_FILE = "anomalies.pbtxt"
+SCHEMA_FILE = "schema_with_thresholds.pbtxt"
+TRIGGER_MODES = ("none", "local", "cloud")
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """The half-open time range [start, end) of logged requests to judge (UTC)."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", utc(self.start))
+        object.__setattr__(self, "end", utc(self.end))
+        if not self.start < self.end:
+            raise ValueError(f"the window start {self.start.isoformat()} must be before its "
+                             f"end {self.end.isoformat()}")
+
+    def previous(self) -> Window:
+        return Window(self.start - (self.end - self.start), self.start)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorSettings:
+    log_dir: Path
+    labels_dir: Path
+    window: Window
+    out_dir: Path
+    pipeline_root: Path
+    schema_path: Path
+    pipeline_name: str = "clickflow"
+    model_name: str | None = None  # judge only this model's requests (None: all)
+    config: MonitorConfig = dataclasses.field(default_factory=MonitorConfig)
+    labels_cutoff: datetime | None = None  # labels stamped later have not arrived (None: now)
+    record_metadata: bool = True
+    trigger_mode: str = "none"
+    data_dir: Path | None = None  # where labelled traffic becomes a span (local trigger)
+    cloud_config: Path | None = None
+    cloud_target: str = "vertex"
+    runner_args: tuple[str, ...] = ()
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.pipeline_root / "metadata.sqlite"
+
+
+@dataclasses.dataclass
+class Outcome:
+    report: dict[str, Any]
+    report_dir: Path
+    decision: policy.Decision
+
+
+def _load_log(settings: MonitorSettings, window: Window) -> tuple[pa.Table, dict[str, Any]]:
+    table, problems = request_log.read_request_log(settings.log_dir, window.start, window.end)
+    other_models = 0
+    if settings.model_name is not None and table.num_rows:
+        mine = pc.equal(table["model_name"], settings.model_name)
+        other_models = table.num_rows - (pc.sum(mine).as_py() or 0)
+        table = table.filter(mine)
+    deduped = live.dedupe_requests(table)
+    return deduped.table, {"records": table.num_rows, "requests": deduped.table.num_rows,
+                           "duplicates": deduped.duplicates, "other_models": other_models,
+                           "problems": problems}
+
+
+def _lineages(settings: MonitorSettings, versions: list[int]
+              ) -> tuple[dict[int, lineage.ModelLineage], str | None]:
+    try:
+        store = lineage.open_store(settings.metadata_path, readonly=True)
+    except FileNotFoundError as err:
+        return {}, str(err)
+    found = {v: lineage.model_lineage(store, v) for v in versions}
+    return {v: found_lineage for v, found_lineage in found.items() if found_lineage}, None
+
+
+def _reference_auc(evaluation_uri: str | None) -> float | None:
+    if not evaluation_uri:
+        return None
+    from pipelines import run_summary
+
+    overall, _ = run_summary.evaluation_metrics(evaluation_uri)
+    return overall.get("auc")
+
+
+def run_monitor(settings: MonitorSettings, *, now: datetime) -> Outcome:
+    """Everything one monitoring run does; the report is returned and written to disk."""
+    began = time.perf_counter()
+    now = utc(now)
+    cfg = settings.config
+    seconds: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        seconds[name] = round(time.perf_counter() - since, 3)
+        return time.perf_counter()
+
+    t = time.perf_counter()
+    requests, log_info = _load_log(settings, settings.window)
+    previous, previous_info = _load_log(settings, settings.window.previous())
+    t = lap("read_log", t)
+
+    schema = statistics.with_comparators(statistics.load_schema(settings.schema_path),
+                                         cfg.thresholds)
+    versions = sorted(pc.unique(requests["model_version"]).to_pylist()) if requests.num_rows \
+        else []
+    anomaly_parts: dict[str, Any] = {}
+    drift: dict[str, Any] = {}
+    served_anomalies: dict[str, list[str]] = {}
+    per_version: dict[int, dict[str, Any]] = {v: {} for v in versions}
+    version_stats: dict[int, Any] = {}
+    if requests.num_rows:
+        window_stats, version_stats = statistics.statistics_by_version(requests)
+        previous_stats = statistics.table_statistics(previous) if previous.num_rows else None
+        t = lap("statistics", t)
+        measured, drift_anomalies = statistics.measure_drift(window_stats, previous_stats, schema)
+        drift = {name: m.as_dict() for name, m in sorted(measured.items())}
+        served_anomalies = statistics.schema_anomalies(drift_anomalies)
+        anomaly_parts["drift"] = drift_anomalies
+    lineages, metadata_problem = _lineages(settings, versions)
+    for version in versions:
+        entry = per_version[version]
+        found = lineages.get(version)
+        entry["lineage"] = found.describe() if found else None
+        entry["skew"] = {}
+        if found is None:
+            entry["skew_unavailable"] = metadata_problem or (
+                f"no PushedModel with pushed_version {version} in {settings.metadata_path}")
+            continue
+        if not found.train_statistics_uri:
+            entry["skew_unavailable"] = "ML Metadata has no training statistics for this model"
+            continue
+        try:
+            training = statistics.load_statistics(found.train_statistics_uri, "train")
+        except (FileNotFoundError, OSError) as err:
+            entry["skew_unavailable"] = f"training statistics unreadable: {err}"
+            continue
+        measured, skew_anomalies = statistics.measure_skew(training, version_stats[version],
+                                                           schema)
+        entry["skew"] = {name: m.as_dict() for name, m in sorted(measured.items())}
+        anomaly_parts[f"skew/v{version}"] = skew_anomalies
+    t = lap("skew_drift", t)
+
+    labels, label_problems = request_log.read_labels(settings.labels_dir)
+    joined = live.join_labels(requests, labels, settings.labels_cutoff or now)
+    metrics = live.metrics_by_version(joined.table) if requests.num_rows else {}
+    for version, values in metrics.items():
+        per_version[version]["live"] = values
+    t = lap("labels_and_metrics", t)
+
+    judged_version = _judged_version(metrics, cfg.policy.min_labelled)
+    live_auc = metrics.get(judged_version, {}).get("auc") if judged_version is not None else None
+    reference_auc = None
+    if (live_auc is not None and "live_auc_drop" in cfg.policy.signals
+            and metrics[judged_version]["labelled"] >= cfg.policy.min_labelled):
+        found = lineages.get(judged_version)
+        reference_auc = _reference_auc(found.evaluation_uri if found else None)
+        per_version[judged_version]["eval_auc"] = reference_auc
+    signals = policy.Signals(
+        requests=requests.num_rows, labelled=joined.labelled,
+        skew_breaches=tuple(f"v{v}/{name}" for v, e in per_version.items()
+                            for name, m in e.get("skew", {}).items() if m["breached"]),
+        drift_breaches=tuple(name for name, m in drift.items() if m["breached"]),
+        drift_measured=bool(drift),
+        skew_measured=any(e.get("skew") for e in per_version.values()),
+        live_auc=live_auc, reference_auc=reference_auc)
+    last = _last_trigger(settings)
+    decision = policy.decide(signals, cfg.policy, now=now, last_trigger=last)
+
+    report_dir = _new_report_dir(settings.out_dir, now)
+    report: dict[str, Any] = {
+        "generated_at": now.isoformat(),
+        "window": settings.window.as_dict(),
+        "previous_window": settings.window.previous().as_dict(),
+        "status": "not enough data" if decision.action == policy.NOT_ENOUGH_DATA else "judged",
+        "request_log": {"dir": str(settings.log_dir), **log_info},
+        "previous_window_log": {k: previous_info[k] for k in ("requests", "duplicates")},
+        "labels": {"dir": str(settings.labels_dir), "read": labels.num_rows,
+                   "cutoff": utc(settings.labels_cutoff or now).isoformat(),
+                   **joined.counts(), "problems": label_problems},
+        "drift": drift,
+        "serving_schema_anomalies": served_anomalies,
+        "versions": {str(v): e for v, e in per_version.items()},
+        "judged_version": judged_version,
+        "config": cfg.as_dict(),
+        "decision": decision.as_dict(),
+        "trigger": None,
+        "metadata": None,
+        "files": {},
+    }
+    _write_artifacts(report_dir, report, schema, anomaly_parts, per_version, drift)
+    lap("report", t)
+    if settings.record_metadata:
+        report["metadata"] = _record(settings, report_dir, report, decision, lineages)
+    if decision.trigger and settings.trigger_mode != "none":
+        trigger.write_state(settings.out_dir, now, list(decision.reasons), str(report_dir))
+        report["trigger"] = _trigger(settings, joined.table, decision, report_dir, now).as_dict()
+    report["seconds"] = {**seconds, "total": round(time.perf_counter() - began, 3)}
+    _write_json(report_dir / REPORT_FILE, report)
+    return Outcome(report, report_dir, decision)
+
+
+def _judged_version(metrics: dict[int, dict[str, Any]], min_labelled: int) -> int | None:
+    """The newest version with enough labels, else the newest version with any."""
+    enough = [v for v, m in metrics.items() if m["labelled"] >= min_labelled]
+    if enough:
+        return max(enough)
+    some = [v for v, m in metrics.items() if m["labelled"]]
+    return max(some) if some else None
+
+
+def _last_trigger(settings: MonitorSettings) -> datetime | None:
+    times = []
+    state = trigger.read_state(settings.out_dir)
+    if state is not None:
+        times.append(state)
+    if settings.metadata_path.is_file():
+        recorded = lineage.last_trigger(lineage.open_store(settings.metadata_path, readonly=True))
+        if recorded:
+            times.append(utc(datetime.fromisoformat(recorded)))
+    return max(times) if times else None
+
+
+def _new_report_dir(out_dir: Path, now: datetime) -> Path:
+    base = out_dir / f"{now:%Y%m%dT%H%M%SZ}"
+    path, n = base, 1
+    while path.exists():
+        path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    path.mkdir(parents=True)
+    return path
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _write_artifacts(report_dir: Path, report: dict[str, Any], schema: Any,
+                     anomaly_parts: dict[str, Any], per_version: dict[int, dict[str, Any]],
+                     drift: dict[str, Any]) -> None:
+    from google.protobuf import text_format
+
+    anomalies = statistics.merge_anomalies(anomaly_parts)
+    (report_dir / ANOMALIES_FILE).write_text(text_format.MessageToString(anomalies))
+    (report_dir / SCHEMA_FILE).write_text(text_format.MessageToString(schema))
+    curves = {f"v{v}": e["live"]["reliability"] for v, e in per_version.items()
+              if e.get("live", {}).get("reliability")}
+    (report_dir / "reliability.svg").write_text(plots.reliability_svg(curves))
+    rows = [(f"drift {name}", m["value"], m["threshold"]) for name, m in drift.items()]
+    rows += [(f"skew v{v} {name}", m["value"], m["threshold"])
+             for v, e in per_version.items() for name, m in e.get("skew", {}).items()]
+    (report_dir / "skew_drift.svg").write_text(
+        plots.measurements_svg(rows, "Skew and drift (bar) against thresholds (line)"))
+    report["files"] = {name: str(report_dir / name) for name in (
+        REPORT_FILE, ANOMALIES_FILE, SCHEMA_FILE, "reliability.svg", "skew_drift.svg")}
+
+
+def _record(settings: MonitorSettings, report_dir: Path, report: dict[str, Any],
+            decision: policy.Decision, lineages: dict[int, lineage.ModelLineage]
+            ) -> dict[str, Any]:
+    try:
+        store = lineage.open_store(settings.metadata_path, readonly=False)
+    except FileNotFoundError as err:
+        return {"recorded": False, "reason": str(err)}
+    judged = []
+    for found in lineages.values():
+        judged.append(("pushed_model", found.pushed_model))
+        if found.model is not None:
+            judged.append(("model", found.model))
+    signals = {"drift": {k: v["value"] for k, v in report["drift"].items()},
+               "skew": {v: {k: m["value"] for k, m in e.get("skew", {}).items()}
+                        for v, e in report["versions"].items()},
+               "live_auc": {v: e.get("live", {}).get("auc")
+                            for v, e in report["versions"].items()}}
+    execution_id, artifact_id = lineage.record_report(
+        store, pipeline_name=settings.pipeline_name, report_uri=str(report_dir),
+        window=report["window"], signals=signals, breached=list(decision.breached),
+        decision=decision.as_dict(),
+        triggered=decision.trigger and settings.trigger_mode != "none", judged=judged)
+    return {"recorded": True, "store": str(settings.metadata_path),
+            "execution_id": execution_id, "artifact_id": artifact_id}
+
+
+def _trigger(settings: MonitorSettings, joined: pa.Table, decision: policy.Decision,
+             report_dir: Path, now: datetime) -> trigger.TriggerResult:
+    reason = f"monitor: {', '.join(decision.breached)} (report {report_dir})"
+    log_file = report_dir / "trigger.log"
+    if settings.trigger_mode == "cloud":
+        command = trigger.cloud_command(target=settings.cloud_target,
+                                        config=settings.cloud_config,
+                                        reason_tag="-".join(decision.breached).replace("_", "-"),
+                                        now=now)
+        return trigger.TriggerResult("cloud", command, trigger.run_command(command, log_file),
+                                     log_file=str(log_file))
+    data_dir = settings.data_dir or settings.pipeline_root.parent / "data"
+    examples = trigger.labelled_examples(joined)
+    path = trigger.ingest_span(data_dir, examples)[1] if examples.num_rows else None
+    command = trigger.local_command(data_dir=data_dir, pipeline_root=settings.pipeline_root,
+                                    pipeline_name=settings.pipeline_name, reason=reason,
+                                    extra_args=settings.runner_args)
+    return trigger.TriggerResult("local", command, trigger.run_command(command, log_file),
+                                 span=str(path) if path else None, span_rows=examples.num_rows,
+                                 log_file=str(log_file))
+
+
+def default_window(end: datetime, last: timedelta) -> Window:
+    return Window(end - last, end)

@@ -1,0 +1,199 @@
+"""The serving request log and the delayed labels, as Parquet files (layout in the README).
+
+Request log: ``<log-dir>/date=YYYY-MM-DD/part-<HHMMSS>-<pid>-<seq>.parquet``; labels:
+``<labels-dir>/part-*.parquet``. Writers write a temporary name and rename it, so a reader never
+sees half a file; a reader skips (and reports) temporary, unreadable and malformed files instead
+of failing, because one bad file must not stop the monitor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from models import features
+
+_ARROW = {"float": pa.float64(), "int": pa.int64(), "string": pa.string()}
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+FEATURE_FIELDS = [pa.field(c, _ARROW[features.RAW_TYPES[c]]) for c in features.SERVING_FEATURES]
+LOG_SCHEMA = pa.schema([
+    pa.field("request_id", pa.string()),
+    pa.field("logged_at", TIMESTAMP),
+    pa.field("model_name", pa.string()),
+    pa.field("model_version", pa.int64()),
+    pa.field("signature", pa.string()),
+    *FEATURE_FIELDS,
+    pa.field("probability", pa.float64()),
+])
+LABEL_SCHEMA = pa.schema([
+    pa.field("request_id", pa.string()),
+    pa.field(features.LABEL_KEY, pa.int64()),
+    pa.field("labelled_at", TIMESTAMP),
+])
+# Rows without these values cannot be attributed, joined or scored; they are dropped and counted.
+LOG_REQUIRED = ("request_id", "logged_at", "model_version", "probability")
+_DATE_DIR = re.compile(r"date=(\d{4})-(\d{2})-(\d{2})")
+_PART = re.compile(r"part-.*\.parquet")
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime (a naive one is taken to be UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _atomic_write(table: pa.Table, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_request_log_file(log_dir: str | os.PathLike[str], table: pa.Table, *,
+                           written_at: datetime, seq: int = 0) -> Path:
+    """Write one request-log file of ``table`` (LOG_SCHEMA columns) as the server does."""
+    when = utc(written_at)
+    name = f"part-{when:%H%M%S}-{os.getpid()}-{seq}.parquet"
+    path = Path(log_dir) / f"date={when:%Y-%m-%d}" / name
+    return _atomic_write(table.select(LOG_SCHEMA.names).cast(LOG_SCHEMA), path)
+
+
+def write_labels_file(labels_dir: str | os.PathLike[str], table: pa.Table, name: str) -> Path:
+    """Write one labels file ``<labels_dir>/part-<name>.parquet`` (LABEL_SCHEMA columns)."""
+    path = Path(labels_dir) / f"part-{name}.parquet"
+    return _atomic_write(table.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA), path)
+
+
+def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> tuple[pa.Table | None, str]:
+    """``table`` cast to ``schema``, or None and why not (missing column, uncastable type)."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        return None, f"{path}: missing column(s) {missing}; skipped"
+    columns = []
+    for field in schema:
+        column = table[field.name]
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None, (f"{path}: column {field.name} is {column.type}, expected "
+                              f"{field.type}; skipped")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema), ""
+
+
+def _read_files(paths: Sequence[Path], schema: pa.Schema
+                ) -> tuple[list[pa.Table], list[str], list[Path]]:
+    tables, problems, used = [], [], []
+    for path in paths:
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as err:
+            problems.append(f"{path}: unreadable Parquet ({_first_line(err)}); skipped")
+            continue
+        conformed, problem = _conform(table, schema, path)
+        if conformed is None:
+            problems.append(problem)
+            continue
+        tables.append(conformed)
+        used.append(path)
+    return tables, problems, used
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:200]
+
+
+def request_log_files(log_dir: str | os.PathLike[str], start: datetime | None = None,
+                      end: datetime | None = None) -> tuple[list[Path], list[str]]:
+    """Complete log files whose date folder can hold records of [start, end), and the names of
+    temporary/foreign files skipped. A file is dated by when it was written, so one day of
+    slack on each side keeps records written just after midnight."""
+    root = Path(log_dir)
+    files: list[Path] = []
+    problems: list[str] = []
+    if not root.is_dir():
+        return files, problems
+    first = utc(start).date() - timedelta(days=1) if start else None
+    last = utc(end).date() + timedelta(days=1) if end else None
+    for folder in sorted(root.iterdir()):
+        match = _DATE_DIR.fullmatch(folder.name)
+        if not folder.is_dir() or not match:
+            continue
+        day = datetime(*map(int, match.groups())).date()
+        if (first and day < first) or (last and day > last):
+            continue
+        for path in sorted(folder.iterdir()):
+            if _PART.fullmatch(path.name) and path.is_file():
+                files.append(path)
+            elif path.name.endswith(".tmp") or ".tmp" in path.name:
+                problems.append(f"{path}: temporary file (being written or left by a crash); "
+                                "skipped")
+    return files, problems
+
+
+def _drop_incomplete(table: pa.Table, columns: Sequence[str], what: str
+                     ) -> tuple[pa.Table, list[str]]:
+    problems = []
+    for name in columns:
+        nulls = table[name].null_count
+        if nulls:
+            table = table.filter(pc.is_valid(table[name]))
+            problems.append(f"{nulls} {what} record(s) without {name}; dropped")
+    return table, problems
+
+
+def read_request_log(log_dir: str | os.PathLike[str], start: datetime | None = None,
+                     end: datetime | None = None) -> tuple[pa.Table, list[str]]:
+    """Records logged in [start, end) (LOG_SCHEMA columns), and the problems met reading them.
+
+    Files that are temporary, unreadable or lack a column are skipped and reported; records
+    without a request id, time, version or probability are dropped and counted. Records are
+    NOT deduplicated here (see ``monitor.dedupe_requests``)."""
+    paths, problems = request_log_files(log_dir, start, end)
+    tables, read_problems, _ = _read_files(paths, LOG_SCHEMA)
+    problems.extend(read_problems)
+    table = pa.concat_tables(tables) if tables else LOG_SCHEMA.empty_table()
+    if start is not None:
+        table = table.filter(pc.greater_equal(table["logged_at"], pa.scalar(utc(start),
+                                                                            TIMESTAMP)))
+    if end is not None:
+        table = table.filter(pc.less(table["logged_at"], pa.scalar(utc(end), TIMESTAMP)))
+    table, dropped = _drop_incomplete(table, LOG_REQUIRED, "request-log")
+    return table, problems + dropped
+
+
+def read_labels(labels_dir: str | os.PathLike[str]) -> tuple[pa.Table, list[str]]:
+    """Every label in ``<labels_dir>/part-*.parquet`` (LABEL_SCHEMA), and the problems met."""
+    root = Path(labels_dir)
+    problems: list[str] = []
+    paths: list[Path] = []
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            if _PART.fullmatch(path.name) and path.is_file():
+                paths.append(path)
+            elif ".tmp" in path.name:
+                problems.append(f"{path}: temporary file; skipped")
+    tables, read_problems, _ = _read_files(paths, LABEL_SCHEMA)
+    problems.extend(read_problems)
+    table = pa.concat_tables(tables) if tables else LABEL_SCHEMA.empty_table()
+    table, dropped = _drop_incomplete(table, LABEL_SCHEMA.names, "label")
+    bad = pc.sum(pc.invert(pc.is_in(table[features.LABEL_KEY], pa.array([0, 1])))).as_py() or 0
+    if bad:
+        table = table.filter(pc.is_in(table[features.LABEL_KEY], pa.array([0, 1])))
+        problems.append(f"{bad} label(s) with {features.LABEL_KEY} other than 0/1; dropped")
+    return table, problems + dropped

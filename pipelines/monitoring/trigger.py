@@ -1,0 +1,100 @@
+"""Closing the loop: labelled traffic becomes a new span and the pipeline runs again, locally
+(``local_runner.py``) or in the cloud (``kubeflow_runner.py submit``). Every triggered run is
+told why (``--trigger-reason``) so its summary and ML Metadata say it was triggered."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from models import features
+from pipelines import data_generator
+from pipelines.monitoring.request_log import utc
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_FILE = "trigger_state.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerResult:
+    mode: str  # "local" or "cloud"
+    command: list[str]
+    returncode: int | None  # None: not run (dry run)
+    span: str | None = None  # the span written from labelled traffic (local)
+    span_rows: int = 0
+    log_file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def labelled_examples(joined: pa.Table) -> pa.Table:
+    """The labelled logged requests as training examples (the raw columns, in order)."""
+    labelled = joined.filter(pc.is_valid(joined[features.LABEL_KEY]))
+    schema = data_generator.DRIFTED_SCHEMA  # no ground-truth marker: real traffic
+    return pa.Table.from_arrays([labelled[name].cast(schema.field(name).type)
+                                 for name in schema.names], schema=schema)
+
+
+def ingest_span(data_dir: str | Path, examples: pa.Table) -> tuple[int, Path]:
+    """Write ``examples`` as the next span of ``data_dir`` (atomically, like `make data`)."""
+    if examples.num_rows == 0:
+        raise ValueError("no labelled requests to ingest as a span")
+    span = max(data_generator.list_spans(data_dir), default=0) + 1
+    path = data_generator.write_span_batches(
+        data_dir, span, examples.to_batches(), schema=data_generator.DRIFTED_SCHEMA)
+    return span, path
+
+
+def local_command(*, data_dir: Path, pipeline_root: Path, pipeline_name: str, reason: str,
+                  extra_args: tuple[str, ...] = ()) -> list[str]:
+    return [sys.executable, str(REPO_ROOT / "local_runner.py"), "--data", str(data_dir),
+            "--pipeline-root", str(pipeline_root), "--pipeline-name", pipeline_name,
+            "--trigger-reason", reason, *extra_args]
+
+
+def cloud_command(*, target: str, config: Path | None, reason_tag: str,
+                  now: datetime) -> list[str]:
+    """``kubeflow_runner.py submit`` naming the run after the monitor's trigger."""
+    command = [sys.executable, str(REPO_ROOT / "kubeflow_runner.py"), "submit",
+               "--target", target, "--run-name", f"clickflow-monitor-{reason_tag}-"
+               f"{utc(now):%Y%m%d-%H%M%S}"]
+    if config is not None:
+        command += ["--config", str(config)]
+    return command
+
+
+def run_command(command: list[str], log_file: Path) -> int:
+    """Run ``command`` from the repository root, its output to ``log_file``; its exit status."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w") as out:
+        return subprocess.run(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+                              check=False).returncode
+
+
+def read_state(out_dir: Path) -> datetime | None:
+    """When the last trigger happened according to ``<out_dir>/trigger_state.json``."""
+    try:
+        data = json.loads((out_dir / STATE_FILE).read_text())
+        return utc(datetime.fromisoformat(data["last_trigger_at"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{out_dir / STATE_FILE}: unreadable trigger state ({err}); fix or "
+                         "delete it") from None
+
+
+def write_state(out_dir: Path, when: datetime, reasons: list[str], report: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps({"last_trigger_at": utc(when).isoformat(), "reasons": reasons,
+                               "report": report}, indent=2) + "\n")
+    tmp.replace(out_dir / STATE_FILE)
