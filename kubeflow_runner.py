@@ -111,9 +111,11 @@ def run(args: argparse.Namespace, config: CloudConfig) -> int:
         config.require_kfp_host()
     from pipelines import cloud_pipeline, kfp_client, vertex
 
+    # The kfp client reads a spec file only as YAML (or an archive of one).
+    suffix = ".yaml" if target == "kfp" else ".json"
     if args.command == "submit":
         name = cloud_pipeline.display_name(config, tune=args.tune)
-        spec = _compile(config, target, args.tune, args.spec_dir / f"{name}.json")
+        spec = _compile(config, target, args.tune, args.spec_dir / f"{name}{suffix}")
         run_name = args.run_name or (
             f"{name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}")
         if target == "vertex":
@@ -122,14 +124,15 @@ def run(args: argparse.Namespace, config: CloudConfig) -> int:
             url = kfp_client.submit(kfp_client.connect(config), config, spec, run_name)
         print(f"Started run {run_name!r} on {target}: {url}")
         return 0
-    specs = {s.name: _compile(config, target, s.tune, args.spec_dir / f"{s.name}.json")
+    specs = {s.name: _compile(config, target, s.tune, args.spec_dir / f"{s.name}{suffix}")
              for s in config.schedules}
     if target == "vertex":
         results = vertex.schedule(config, specs)
     else:
         results = kfp_client.schedule(kfp_client.connect(config), config, specs)
     for result in results:
-        print(f"{result.name}: {result.action} (cron '{result.cron}', id {result.recurring_run_id})")
+        print(f"{result.name}: {result.action} (cron '{result.cron}', "
+              f"id {result.recurring_run_id})")
     return 0
 
 

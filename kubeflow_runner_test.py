@@ -1,0 +1,438 @@
+"""kubeflow_runner.py end to end, offline: the compiled KFP v2 spec, submit/schedule against a
+real ``kfp`` client talking to a recording fake of the KFP v2beta1 API on 127.0.0.1, and the
+Vertex AI objects built (never sent) for runs and schedules."""
+
+import models  # noqa: F401
+
+# isort: split
+
+import contextlib
+import itertools
+import json
+import os
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kubeflow_runner
+from pipelines import data_source, vertex
+from pipelines.cloud_config import load_cloud_config
+from pipelines.cloud_pipeline import dataflow_beam_args, spec_fingerprint
+from pipelines.kfp_client import CompiledSpec
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLE = ROOT / "configs" / "cloud.example.yaml"
+IMAGE = "us-central1-docker.pkg.dev/my-gcp-project/clickflow/pipeline:0.1.0"
+ORDER = ["BigQueryExampleGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate", "Transform",
+         "Trainer", "Evaluator", "Pusher"]
+BEAM_COMPONENTS = ["BigQueryExampleGen", "StatisticsGen", "Transform", "Evaluator"]
+
+
+@contextlib.contextmanager
+def _env(**values):
+    saved = {k: v for k, v in os.environ.items() if k.startswith("CLICKFLOW_")}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update({f"CLICKFLOW_{k.upper()}": str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith("CLICKFLOW_")]:
+            del os.environ[key]
+        os.environ.update(saved)
+
+
+def _compile(out: Path, target: str, tune: bool = False, **env) -> dict:
+    args = ["compile", "--config", str(EXAMPLE), "--target", target, "--output", str(out)]
+    with _env(**env):
+        assert kubeflow_runner.main([*args, *(["--tune"] if tune else [])]) == 0
+    return json.loads(out.read_text()) if out.suffix == ".json" else yaml.safe_load(
+        out.read_text())
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("specs")
+    return {(target, tune): _compile(out / f"{target}-{tune}.json", target, tune)
+            for target, tune in itertools.product(("vertex", "kfp"), (False, True))}
+
+
+def _param(spec: dict, task: str, name: str) -> str:
+    params = spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"]
+    return params[name]["runtimeValue"]["constantValue"]["stringValue"]
+
+
+def _direct_upstream(task: dict) -> set[str]:
+    artifacts = task.get("inputs", {}).get("artifacts", {}).values()
+    return set(task.get("dependentTasks", [])) | {
+        a["taskOutputArtifact"]["producerTask"] for a in artifacts if "taskOutputArtifact" in a}
+
+
+def _upstream(spec: dict, task: str) -> set[str]:
+    tasks = spec["root"]["dag"]["tasks"]
+    seen, todo = set(), list(_direct_upstream(tasks[task]))
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += _direct_upstream(tasks[name])
+    return seen
+
+
+def _container(spec: dict, task: str) -> dict:
+    return spec["deploymentSpec"]["executors"][f"{task}_executor"]["container"]
+
+
+@pytest.mark.parametrize("target", ["vertex", "kfp"])
+def test_spec_has_every_component_in_dependency_order(specs, target) -> None:
+    for tune in (False, True):
+        spec = specs[(target, tune)]
+        tasks = set(spec["root"]["dag"]["tasks"])
+        assert set(ORDER) | {"ImportSchemaGen"} <= tasks
+        assert ("Tuner" in tasks) is tune
+        for before, after in itertools.pairwise(ORDER):
+            assert before in _upstream(spec, after), (before, after)
+        if tune:
+            assert "Tuner" in _upstream(spec, "Trainer")
+            assert "Transform" in _upstream(spec, "Tuner")
+        resolvers = {t for t in tasks if t.startswith("baseline_model_resolver")}
+        assert resolvers and resolvers <= _upstream(spec, "Evaluator")
+        assert spec["defaultPipelineRoot"] == "gs://my-clickflow-bucket/pipeline_root"
+
+
+def test_vertex_trainer_and_tuner_run_as_gpu_custom_jobs(specs) -> None:
+    spec = specs[("vertex", True)]
+    for task, key in (("Trainer", "ai_platform_training_args"),
+                      ("Tuner", "ai_platform_tuning_args")):
+        custom = json.loads(_param(spec, task, "custom_config"))
+        assert custom["ai_platform_enable_vertex"] is True
+        assert custom["ai_platform_vertex_region"] == "us-central1"
+        assert custom[key]["project"] == "my-gcp-project"
+        (pool,) = custom[key]["job_spec"]["worker_pool_specs"]
+        assert pool["machine_spec"] == {"machine_type": "n1-standard-8",
+                                        "accelerator_type": "NVIDIA_TESLA_T4",
+                                        "accelerator_count": 1}
+        assert pool["container_spec"]["image_uri"] == IMAGE
+        assert "resources" not in _container(spec, task)
+        assert "google_cloud_ai_platform" in spec["deploymentSpec"]["executors"][
+            f"{task}_executor"]["container"]["args"][1]
+    assert json.loads(_param(spec, "Tuner", "custom_config"))["max_trials"] == 10
+
+
+def test_kfp_trainer_and_tuner_steps_request_the_gpu(specs) -> None:
+    spec = specs[("kfp", True)]
+    for task in ("Trainer", "Tuner"):
+        assert _container(spec, task)["resources"] == {
+            "accelerator": {"type": "nvidia.com/gpu", "count": "1"}}
+        assert "ai_platform" not in _param(spec, task, "custom_config")
+    for task in ORDER:
+        if task != "Trainer":
+            assert "resources" not in _container(spec, task), task
+
+
+def test_accelerator_count_zero_trains_on_cpu(tmp_path) -> None:
+    kfp = _compile(tmp_path / "kfp.json", "kfp", accelerator_count=0)
+    assert "resources" not in _container(kfp, "Trainer")
+    vertex_spec = _compile(tmp_path / "vertex.json", "vertex", accelerator_count=0)
+    custom = json.loads(_param(vertex_spec, "Trainer", "custom_config"))
+    (pool,) = custom["ai_platform_training_args"]["job_spec"]["worker_pool_specs"]
+    assert pool["machine_spec"] == {"machine_type": "n1-standard-8"}
+
+
+def test_example_gen_runs_the_shared_query_on_the_configured_table(specs) -> None:
+    expected = data_source.render_query(data_source.load_query(),
+                                        "`my-gcp-project.ads.ad_clicks`")
+    for spec in specs.values():
+        assert _param(spec, "BigQueryExampleGen", "input_config") == json.dumps(
+            {"splits": [{"name": "single_split", "pattern": expected}]}, indent=2)
+
+
+def test_beam_components_run_on_dataflow_from_the_pipeline_image(specs) -> None:
+    config = load_cloud_config(EXAMPLE, environ={})
+    flags = dataflow_beam_args(config)
+    assert f"--sdk_container_image={IMAGE}" in flags and "--runner=DataflowRunner" in flags
+    assert "--temp_location=gs://my-clickflow-bucket/dataflow/tmp" in flags
+    for spec in specs.values():
+        for task in BEAM_COMPONENTS:
+            args = _container(spec, task)["args"]
+            assert args[-len(flags):] == flags, task
+        for name, executor in spec["deploymentSpec"]["executors"].items():
+            if "container" in executor:
+                assert executor["container"]["image"] == IMAGE, name
+
+
+def test_pusher_writes_to_the_serving_model_base_path(specs) -> None:
+    destination = json.loads(_param(specs[("vertex", False)], "Pusher", "push_destination"))
+    assert destination == {"filesystem": {
+        "base_directory": "gs://my-clickflow-bucket/serving_model/clickflow"}}
+
+
+def test_yaml_output_holds_the_same_spec(tmp_path, specs) -> None:
+    assert _compile(tmp_path / "spec.yaml", "vertex") == specs[("vertex", False)]
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--output", "build/pipeline.txt"], {}, "expected a file name ending in .json"),
+    ([], {"pipeline_image": "gcr.io/p/pipeline:latest"}, "pipeline_image="),
+    ([], {"accelerator_count": "two"}, "CLICKFLOW_ACCELERATOR_COUNT): expected a whole number"),
+])
+def test_compile_errors_name_the_setting(tmp_path, capsys, args, env, message) -> None:
+    with _env(**env):
+        rc = kubeflow_runner.main(["compile", "--config", str(EXAMPLE), "--output",
+                                   str(tmp_path / "p.json"), *args])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_without_a_config_every_missing_setting_is_named(capsys) -> None:
+    with _env():
+        assert kubeflow_runner.main(["compile"]) == 2
+    err = capsys.readouterr().err
+    for key in ("project", "region", "bucket", "bigquery_table", "pipeline_image"):
+        assert f"{key} is not set" in err
+    assert "CLICKFLOW_* environment variables only" in err
+
+
+# ---- Kubeflow Pipelines: the real kfp client against a recording fake of its REST API ----
+
+class FakeKfp(ThreadingHTTPServer):
+    """The KFP v2beta1 endpoints that submit and schedule use, with state, recording requests."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.requests: list[tuple[str, str, dict, dict]] = []
+        self.experiments: dict[str, dict] = {}
+        self.recurring: dict[str, dict] = {}
+        self.runs: dict[str, dict] = {}
+        self.ids = itertools.count(1)
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def calls(self, method: str, path: str) -> list[tuple[dict, dict]]:
+        return [(q, b) for m, p, q, b in self.requests if m == method and p == path]
+
+    def handle_api(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
+        self.requests.append((method, path, query, body))
+        base = "/apis/v2beta1/"
+        try:
+            name = _display_name_filter(query)
+        except ValueError as err:
+            return 400, {"error": str(err), "code": 3}
+        if (method, path) == ("GET", base + "healthz"):
+            return 200, {"multi_user": False}
+        if (method, path) == ("GET", base + "experiments"):
+            found = [e for e in self.experiments.values() if name in (None, e["display_name"])]
+            return 200, {"experiments": found, "total_size": len(found)}
+        if (method, path) == ("POST", base + "experiments"):
+            experiment = {**body, "experiment_id": f"exp-{next(self.ids)}"}
+            self.experiments[experiment["experiment_id"]] = experiment
+            return 200, experiment
+        if (method, path) == ("POST", base + "runs"):
+            run = {**body, "run_id": f"run-{next(self.ids)}", "state": "PENDING"}
+            self.runs[run["run_id"]] = run
+            return 200, run
+        if (method, path) == ("GET", base + "recurringruns"):
+            found = [r for r in self.recurring.values()
+                     if r["experiment_id"] == query.get("experiment_id")
+                     and name in (None, r["display_name"])]
+            return 200, {"recurringRuns": found, "total_size": len(found)}
+        if (method, path) == ("POST", base + "recurringruns"):
+            run = {**body, "recurring_run_id": f"rr-{next(self.ids)}", "status": "ENABLED"}
+            self.recurring[run["recurring_run_id"]] = run
+            return 200, run
+        if method == "DELETE" and path.startswith(base + "recurringruns/"):
+            if self.recurring.pop(path.rsplit("/", 1)[1], None) is None:
+                return 404, {"error": "recurring run not found", "code": 5}
+            return 200, {}
+        return 404, {"error": f"no route {method} {path}", "code": 5}
+
+
+def _display_name_filter(query: dict) -> str | None:
+    if "filter" not in query:
+        return None
+    (predicate,) = json.loads(query["filter"])["predicates"]
+    # kfp 2.5 sends the EQUALS enum by number, as protojson accepts.
+    if predicate["key"] != "display_name" or predicate["operation"] not in (1, "EQUALS"):
+        raise ValueError(f"unsupported filter {predicate}")
+    return predicate["stringValue"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def _serve(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else {}
+        status, payload = self.server.handle_api(self.command, url.path, query, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def kfp_server():
+    server = FakeKfp()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _kfp(tmp_path, server, command: str, *args: str, **env) -> int:
+    with _env(kfp_host=server.host, **env):
+        return kubeflow_runner.main([command, "--config", str(EXAMPLE), "--target", "kfp",
+                                     "--spec-dir", str(tmp_path), *args])
+
+
+def test_kfp_submit_starts_a_run_and_prints_its_url(tmp_path, kfp_server, capsys) -> None:
+    assert _kfp(tmp_path, kfp_server, "submit", "--run-name", "nightly-1") == 0
+    (experiment,) = [b for _, b in kfp_server.calls("POST", "/apis/v2beta1/experiments")]
+    assert experiment["display_name"] == "clickflow"
+    ((_, run),) = kfp_server.calls("POST", "/apis/v2beta1/runs")
+    assert run["display_name"] == "nightly-1"
+    assert run["experiment_id"] == next(iter(kfp_server.experiments))
+    assert run["runtime_config"]["pipeline_root"] == "gs://my-clickflow-bucket/pipeline_root"
+    assert run["pipeline_spec"]["pipelineInfo"]["name"] == "clickflow"
+    assert "Tuner" not in run["pipeline_spec"]["root"]["dag"]["tasks"]
+    run_id = next(iter(kfp_server.runs))
+    assert f"{kfp_server.host}/#/runs/details/{run_id}" in capsys.readouterr().out
+
+
+def test_kfp_schedule_is_idempotent_and_updates_what_changed(tmp_path, kfp_server,
+                                                             capsys) -> None:
+    assert _kfp(tmp_path, kfp_server, "schedule") == 0
+    created = {b["display_name"]: b for _, b in kfp_server.calls(
+        "POST", "/apis/v2beta1/recurringruns")}
+    assert set(created) == {"clickflow-daily", "clickflow-weekly-tuning"}
+    daily, weekly = created["clickflow-daily"], created["clickflow-weekly-tuning"]
+    assert daily["trigger"] == {"cron_schedule": {"cron": "0 0 3 * * *"}}
+    assert weekly["trigger"] == {"cron_schedule": {"cron": "0 0 4 * * 0"}}
+    assert "Tuner" not in daily["pipeline_spec"]["root"]["dag"]["tasks"]
+    assert "Tuner" in weekly["pipeline_spec"]["root"]["dag"]["tasks"]
+    assert daily["mode"] == "ENABLE" and int(daily["max_concurrency"]) == 1
+    assert daily["no_catchup"] is True
+    assert len(kfp_server.calls("GET", "/apis/v2beta1/recurringruns")) == 2
+
+    kfp_server.requests.clear()
+    assert _kfp(tmp_path, kfp_server, "schedule") == 0
+    assert kfp_server.calls("POST", "/apis/v2beta1/recurringruns") == []
+    assert not [r for r in kfp_server.requests if r[0] == "DELETE"]
+    assert not kfp_server.calls("POST", "/apis/v2beta1/experiments")
+    assert capsys.readouterr().out.count(": unchanged") == 2
+
+    kfp_server.requests.clear()
+    old_daily = next(i for i, r in kfp_server.recurring.items()
+                     if r["display_name"] == "clickflow-daily")
+    assert _kfp(tmp_path, kfp_server, "schedule", daily_cron="30 2 * * 1-5") == 0
+    deleted = [p for m, p, _, _ in kfp_server.requests if m == "DELETE"]
+    assert deleted == [f"/apis/v2beta1/recurringruns/{old_daily}"]
+    ((_, new_daily),) = kfp_server.calls("POST", "/apis/v2beta1/recurringruns")
+    assert new_daily["trigger"]["cron_schedule"]["cron"] == "0 30 2 * * 1-5"
+    assert sorted(r["display_name"] for r in kfp_server.recurring.values()) == [
+        "clickflow-daily", "clickflow-weekly-tuning"]
+    out = capsys.readouterr().out
+    assert "clickflow-daily: updated" in out and "clickflow-weekly-tuning: unchanged" in out
+
+
+def test_kfp_schedule_removes_duplicates_left_by_others(tmp_path, kfp_server) -> None:
+    assert _kfp(tmp_path, kfp_server, "schedule") == 0
+    daily = next(r for r in kfp_server.recurring.values()
+                 if r["display_name"] == "clickflow-daily")
+    kfp_server.recurring["rr-copy"] = {**daily, "recurring_run_id": "rr-copy"}
+    assert _kfp(tmp_path, kfp_server, "schedule") == 0
+    assert sorted(r["display_name"] for r in kfp_server.recurring.values()) == [
+        "clickflow-daily", "clickflow-weekly-tuning"]
+
+
+def test_kfp_refuses_a_time_zone_its_scheduler_does_not_use(tmp_path, kfp_server,
+                                                            capsys) -> None:
+    assert _kfp(tmp_path, kfp_server, "schedule", weekly_time_zone="Europe/Berlin") == 2
+    err = capsys.readouterr().err
+    assert "clickflow-weekly-tuning" in err and "kfp_scheduler_time_zone='UTC'" in err
+    assert not [r for r in kfp_server.requests if r[1].endswith("recurringruns")]
+
+
+def test_kfp_needs_a_host_and_reports_an_unreachable_one(tmp_path, capsys) -> None:
+    with _env(kfp_host=""):
+        rc = kubeflow_runner.main(["submit", "--config", str(EXAMPLE), "--target", "kfp",
+                                   "--spec-dir", str(tmp_path)])
+    assert rc == 2
+    assert "kfp_host is not set (env CLICKFLOW_KFP_HOST)" in capsys.readouterr().err
+    with _env(kfp_host="http://127.0.0.1:9"):
+        rc = kubeflow_runner.main(["submit", "--config", str(EXAMPLE), "--target", "kfp",
+                                   "--spec-dir", str(tmp_path)])
+    assert rc == 1
+    assert "error: the request to kfp failed" in capsys.readouterr().err
+
+
+# ---- Vertex AI: the objects built for PipelineJob / PipelineJobSchedule, never sent ----
+
+@pytest.fixture(scope="module")
+def vertex_specs(specs, tmp_path_factory) -> dict[str, CompiledSpec]:
+    out = tmp_path_factory.mktemp("vertex")
+    result = {}
+    for name, tune in (("clickflow-daily", False), ("clickflow-weekly-tuning", True)):
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(specs[("vertex", tune)]))
+        result[name] = CompiledSpec(path, spec_fingerprint(specs[("vertex", tune)]))
+    return result
+
+
+def test_vertex_pipeline_job_for_a_run(vertex_specs) -> None:
+    from google.auth.credentials import AnonymousCredentials
+
+    config = load_cloud_config(EXAMPLE, environ={})
+    spec = vertex_specs["clickflow-daily"]
+    kwargs = vertex.pipeline_job_kwargs(config, spec, display_name="clickflow-run-1")
+    assert kwargs == {
+        "display_name": "clickflow-run-1", "template_path": str(spec.path),
+        "pipeline_root": "gs://my-clickflow-bucket/pipeline_root", "project": "my-gcp-project",
+        "location": "us-central1", "enable_caching": True,
+        "labels": {"clickflow-spec": spec.fingerprint}}
+    job = vertex.build_pipeline_job(kwargs, credentials=AnonymousCredentials())
+    resource = job._gca_resource
+    assert resource.display_name == "clickflow-run-1"
+    assert resource.runtime_config.gcs_output_directory == kwargs["pipeline_root"]
+    assert job.pipeline_spec["pipelineInfo"]["name"] == "clickflow"
+    assert "Tuner" not in job.pipeline_spec["root"]["dag"]["tasks"]
+
+
+def test_vertex_schedules_carry_cron_time_zone_and_spec(vertex_specs) -> None:
+    from google.auth.credentials import AnonymousCredentials
+
+    config = load_cloud_config(EXAMPLE, environ={"CLICKFLOW_WEEKLY_TIME_ZONE": "Europe/Berlin",
+                                                 "CLICKFLOW_SERVICE_ACCOUNT":
+                                                 "runner@my-gcp-project.iam.gserviceaccount.com"})
+    daily, weekly = vertex.schedule_requests(config, vertex_specs)
+    assert (daily.display_name, daily.cron) == ("clickflow-daily", "TZ=UTC 0 3 * * *")
+    assert (weekly.display_name, weekly.cron) == ("clickflow-weekly-tuning",
+                                                  "TZ=Europe/Berlin 0 4 * * 0")
+    assert weekly.create_kwargs == {
+        "cron": "TZ=Europe/Berlin 0 4 * * 0", "max_concurrent_run_count": 1,
+        "service_account": "runner@my-gcp-project.iam.gserviceaccount.com"}
+    for request, tune in ((daily, False), (weekly, True)):
+        schedule = vertex.build_schedule(request, credentials=AnonymousCredentials())
+        resource = schedule._gca_resource
+        assert resource.display_name == request.display_name
+        job_request = resource.create_pipeline_job_request
+        assert job_request.parent == "projects/my-gcp-project/locations/us-central1"
+        assert dict(job_request.pipeline_job.labels) == {
+            "clickflow-spec": vertex_specs[request.display_name].fingerprint,
+            "clickflow-schedule": request.display_name}
+        tasks = job_request.pipeline_job.pipeline_spec["root"]["dag"]["tasks"]
+        assert ("Tuner" in tasks) is tune
