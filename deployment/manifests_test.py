@@ -352,3 +352,29 @@ def test_cli_reports_problems_and_exit_codes(tmp_path: Path, capsys) -> None:
     assert "spec.maxReplicas: 'two' is not of type 'integer'" in err
     assert m.main(["render", str(tmp_path / "nowhere")]) == 2
     assert "no kustomization.yaml" in capsys.readouterr().err
+
+
+def test_cloud_pipeline_pushes_where_the_overlays_read(rendered) -> None:
+    from pipelines.cloud_config import load_cloud_config
+
+    example = m.REPO / "configs" / "cloud.example.yaml"
+    config = load_cloud_config(example, environ={})
+    pushed_to = config.resolved_serving_model_base_path
+    assert config.model_name == DEFAULT_MODEL_NAME
+    assert pushed_to == f"gs://{config.bucket}/serving_model/{DEFAULT_MODEL_NAME}"
+    for objects in rendered.values():
+        base_path = _one(objects, "ConfigMap", m.SERVING_ENV_CONFIG_MAP)["data"][m.BASE_PATH_KEY]
+        assert base_path.rsplit("/", 2)[1:] == pushed_to.rsplit("/", 2)[1:]
+
+
+def test_dashboard_accepts_the_deployment_environment(rendered) -> None:
+    from dashboard.config import ENV_MODEL_NAME, ENV_SERVING_URL, DashboardConfig
+
+    for objects in rendered.values():
+        container = _one(objects, "Deployment", m.DASHBOARD_DEPLOYMENT)["spec"]["template"][
+            "spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert {ENV_MODEL_NAME, ENV_SERVING_URL} <= set(env)
+        config = DashboardConfig.from_env(env)
+        assert config.model_name == DEFAULT_MODEL_NAME
+        assert config.serving_url == "http://clickflow-serving:8501"

