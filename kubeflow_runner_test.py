@@ -171,6 +171,15 @@ def test_pusher_writes_to_the_serving_model_base_path(specs) -> None:
         "base_directory": "gs://my-clickflow-bucket/serving_model/clickflow"}}
 
 
+def test_spec_names_files_in_the_image_not_on_this_machine(specs) -> None:
+    dockerfile = (ROOT / "deployment" / "pipeline" / "Dockerfile").read_text()
+    assert "WORKDIR /pipeline\n" in dockerfile and "COPY schema/ schema/\n" in dockerfile
+    assert "ENV PYTHONPATH=/pipeline\n" in dockerfile
+    for spec in specs.values():
+        assert _param(spec, "ImportSchemaGen", "schema_file") == "/pipeline/schema/schema.pbtxt"
+        assert str(ROOT) not in json.dumps(spec)
+
+
 def test_yaml_output_holds_the_same_spec(tmp_path, specs) -> None:
     assert _compile(tmp_path / "spec.yaml", "vertex") == specs[("vertex", False)]
 

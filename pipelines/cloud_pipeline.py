@@ -21,6 +21,10 @@ import yaml
 from pipelines.cloud_config import CloudConfig
 
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
+# Where deployment/pipeline/Dockerfile puts the code (WORKDIR, on PYTHONPATH): paths in the spec
+# must name files inside the image, never the machine that compiled it.
+IMAGE_CODE_DIR = "/pipeline"
+IMAGE_SCHEMA_FILE = f"{IMAGE_CODE_DIR}/schema/schema.pbtxt"
 
 
 class CompileError(ValueError):
@@ -98,6 +102,7 @@ def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
         serving_model_dir=c.resolved_serving_model_base_path,
         config=c.pipeline_config(tune=tune),
         beam_pipeline_args=dataflow_beam_args(c),
+        schema_file=IMAGE_SCHEMA_FILE,
         # KubeflowV2 compiles only TFX's own resolver strategies.
         baseline_excludes_candidate=False,
         vertex_training=vertex_training,
