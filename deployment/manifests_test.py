@@ -378,3 +378,40 @@ def test_dashboard_accepts_the_deployment_environment(rendered) -> None:
         config = DashboardConfig.from_env(env)
         assert config.model_name == DEFAULT_MODEL_NAME
         assert config.serving_url == "http://clickflow-serving:8501"
+
+
+def test_local_server_reads_the_same_model_config(tmp_path: Path) -> None:
+    from deployment.server import config as server_config
+
+    pushed = tmp_path / "serving_model" / DEFAULT_MODEL_NAME
+    pushed.mkdir(parents=True)
+    args = server_config.build_parser().parse_args([
+        "--model-config-file", str(m.BASE / "models.config"), "--model-base-path", str(pushed)])
+    [model] = server_config.config_from_args(args).models
+    assert model.name == DEFAULT_MODEL_NAME
+    assert Path(model.base_path) == pushed
+    assert model.policy == server_config.VersionPolicy("latest", num_versions=2)
+    assert server_config.DEFAULT_BASE_PATH.parts[-2:] == ("serving_model", DEFAULT_MODEL_NAME)
+
+
+def test_dashboard_image_matches_its_deployment(rendered) -> None:
+    dockerfile = m.REPO / "deployment" / "dashboard.Dockerfile"
+    lines = [line.strip() for line in dockerfile.read_text().splitlines()]
+    instructions: dict[str, list[str]] = {}
+    for line in lines:
+        if line and not line.startswith("#") and line.split()[0].isupper():
+            instructions.setdefault(line.split()[0], []).append(line.split(None, 1)[1])
+    pod = _one(rendered["prod"], "Deployment", m.DASHBOARD_DEPLOYMENT)["spec"]["template"]["spec"]
+    [user] = instructions["USER"]
+    assert user == f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}"
+    assert instructions["EXPOSE"] == [str(pod["containers"][0]["ports"][0]["containerPort"])]
+    assert instructions["FROM"][0].startswith("python:3.10")
+    for copy_line in instructions["COPY"]:
+        *sources, _ = copy_line.split()
+        for source in sources:
+            assert (m.REPO / source).exists(), f"dashboard.Dockerfile copies missing {source}"
+    command = " ".join(dockerfile.read_text().split("CMD", 1)[1].split())
+    for part in ('"streamlit", "run", "dashboard/app.py"', '"--server.port", "8501"',
+                 '"--server.address", "0.0.0.0"'):
+        assert part in command
+    assert (m.REPO / "dashboard" / "app.py").is_file()
