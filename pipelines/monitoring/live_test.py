@@ -83,7 +83,7 @@ def test_live_metrics_one_class_and_empty() -> None:
 
 def test_metrics_by_version_uses_only_labelled_rows() -> None:
     a, la = logged_requests(generated(400, 1), version=1, start=T0, seconds=60, id_prefix="a")
-    b, lb = logged_requests(generated(300, 2), version=2, start=T0, seconds=60, id_prefix="b")
+    b, _ = logged_requests(generated(300, 2), version=2, start=T0, seconds=60, id_prefix="b")
     joined = live.join_labels(pa.concat_tables([a, b]), la.slice(0, 100),
                               cutoff=T0 + timedelta(days=1))
     by_version = live.metrics_by_version(joined.table)

@@ -99,7 +99,7 @@ def _serve(tmp_path: Path, rows: pa.Table, start: datetime, prefix: str, files: 
     per = -(-log.num_rows // files)
     for i in range(files):
         request_log.write_request_log_file(tmp_path / "log", log.slice(i * per, per),
-                                           written_at=start + timedelta(minutes=59), seq=i)
+                                           seq=len(prefix) * 100 + i)
     request_log.write_labels_file(tmp_path / "labels", labels.slice(0, label_rows), prefix)
     return log
 
@@ -110,16 +110,16 @@ def test_drifted_window_is_judged_recorded_and_breaches(tmp_path: Path,
     log = _serve(tmp_path, generated(2000, 2, dg.DRIFT_PRESETS["both"]), T0, "c", files=3)
     # the same file delivered twice, and a corrupt file: counted once, reported
     day = tmp_path / "log" / f"date={T0:%Y-%m-%d}"
-    first = sorted(day.glob(f"part-{T0 + timedelta(minutes=59):%H%M%S}-*.parquet"))[0]
-    (day / "part-copy-1-9.parquet").write_bytes(first.read_bytes())
-    (day / "part-bad-1-8.parquet").write_bytes(first.read_bytes()[:100])
+    first = sorted(day.glob(f"part-{T0:%H%M%S}-*.parquet"))[0]
+    (day / "part-235959-1-9.parquet").write_bytes(first.read_bytes())
+    (day / "part-235959-1-8.parquet").write_bytes(first.read_bytes()[:100])
 
     outcome = monitor.run_monitor(_settings(tmp_path, pipeline_root), now=NOW)
     report = json.loads((outcome.report_dir / monitor.REPORT_FILE).read_text())
     assert report["request_log"]["requests"] == log.num_rows
     assert report["request_log"]["duplicates"] == -(-log.num_rows // 3)
     assert len(report["request_log"]["problems"]) == 1
-    assert "part-bad-1-8.parquet: unreadable" in report["request_log"]["problems"][0]
+    assert "part-235959-1-8.parquet: unreadable" in report["request_log"]["problems"][0]
     version = report["versions"][str(VERSION)]
     assert version["lineage"]["train_statistics_uri"].endswith("StatisticsGen/statistics/3")
     assert {n for n, m in version["skew"].items() if m["breached"]} == {
@@ -176,7 +176,7 @@ def test_empty_window_is_not_enough_data(tmp_path: Path, pipeline_root: Path) ->
 
 def test_unknown_version_reports_skew_unavailable(tmp_path: Path, pipeline_root: Path) -> None:
     log, _ = logged_requests(generated(50, 5), version=42, start=T0, seconds=60, id_prefix="u")
-    request_log.write_request_log_file(tmp_path / "log", log, written_at=T0)
+    request_log.write_request_log_file(tmp_path / "log", log)
     outcome = monitor.run_monitor(_settings(tmp_path, pipeline_root, record_metadata=False),
                                   now=NOW)
     assert "no PushedModel with pushed_version 42" in (

@@ -1,9 +1,11 @@
 """The serving request log and the delayed labels, as Parquet files (layout in the README).
 
-Request log: ``<log-dir>/date=YYYY-MM-DD/part-<HHMMSS>-<pid>-<seq>.parquet``; labels:
+Request log: ``<log-dir>/date=YYYY-MM-DD/part-<HHMMSS>-<pid>-<seq>.parquet``, written by the
+server (``deployment/server/request_log.py``, whose reader is used here); labels:
 ``<labels-dir>/part-*.parquet``. Writers write a temporary name and rename it, so a reader never
-sees half a file; a reader skips (and reports) temporary, unreadable and malformed files instead
-of failing, because one bad file must not stop the monitor.
+sees half a file; readers skip (and report) temporary, unreadable and malformed files instead
+of failing, because one bad file must not stop the monitor. The writers here produce exactly
+the server's layout, for tests, the benchmark and the traffic simulator's labels.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,7 +41,6 @@ LABEL_SCHEMA = pa.schema([
 ])
 # Rows without these values cannot be attributed, joined or scored; they are dropped and counted.
 LOG_REQUIRED = ("request_id", "logged_at", "model_version", "probability")
-_DATE_DIR = re.compile(r"date=(\d{4})-(\d{2})-(\d{2})")
 _PART = re.compile(r"part-.*\.parquet")
 
 
@@ -63,12 +64,18 @@ def _atomic_write(table: pa.Table, path: Path) -> Path:
 
 
 def write_request_log_file(log_dir: str | os.PathLike[str], table: pa.Table, *,
-                           written_at: datetime, seq: int = 0) -> Path:
-    """Write one request-log file of ``table`` (LOG_SCHEMA columns) as the server does."""
-    when = utc(written_at)
-    name = f"part-{when:%H%M%S}-{os.getpid()}-{seq}.parquet"
-    path = Path(log_dir) / f"date={when:%Y-%m-%d}" / name
-    return _atomic_write(table.select(LOG_SCHEMA.names).cast(LOG_SCHEMA), path)
+                           seq: int = 0) -> list[Path]:
+    """Write ``table`` (LOG_SCHEMA columns) as the server does: one file per UTC day of
+    ``logged_at`` in ``date=YYYY-MM-DD/``, named after its first record's time."""
+    table = table.select(LOG_SCHEMA.names).cast(LOG_SCHEMA)
+    days = pc.strftime(table["logged_at"], format="%Y-%m-%d")
+    paths = []
+    for index, day in enumerate(sorted(set(days.to_pylist()))):
+        part = table.filter(pc.equal(days, day))
+        first = utc(part["logged_at"][0].as_py())
+        name = f"part-{first:%H%M%S}-{os.getpid()}-{seq * 1000 + index:06d}.parquet"
+        paths.append(_atomic_write(part, Path(log_dir) / f"date={day}" / name))
+    return paths
 
 
 def write_labels_file(labels_dir: str | os.PathLike[str], table: pa.Table, name: str) -> Path:
@@ -118,34 +125,6 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def request_log_files(log_dir: str | os.PathLike[str], start: datetime | None = None,
-                      end: datetime | None = None) -> tuple[list[Path], list[str]]:
-    """Complete log files whose date folder can hold records of [start, end), and the names of
-    temporary/foreign files skipped. A file is dated by when it was written, so one day of
-    slack on each side keeps records written just after midnight."""
-    root = Path(log_dir)
-    files: list[Path] = []
-    problems: list[str] = []
-    if not root.is_dir():
-        return files, problems
-    first = utc(start).date() - timedelta(days=1) if start else None
-    last = utc(end).date() + timedelta(days=1) if end else None
-    for folder in sorted(root.iterdir()):
-        match = _DATE_DIR.fullmatch(folder.name)
-        if not folder.is_dir() or not match:
-            continue
-        day = datetime(*map(int, match.groups())).date()
-        if (first and day < first) or (last and day > last):
-            continue
-        for path in sorted(folder.iterdir()):
-            if _PART.fullmatch(path.name) and path.is_file():
-                files.append(path)
-            elif path.name.endswith(".tmp") or ".tmp" in path.name:
-                problems.append(f"{path}: temporary file (being written or left by a crash); "
-                                "skipped")
-    return files, problems
-
-
 def _drop_incomplete(table: pa.Table, columns: Sequence[str], what: str
                      ) -> tuple[pa.Table, list[str]]:
     problems = []
@@ -159,21 +138,16 @@ def _drop_incomplete(table: pa.Table, columns: Sequence[str], what: str
 
 def read_request_log(log_dir: str | os.PathLike[str], start: datetime | None = None,
                      end: datetime | None = None) -> tuple[pa.Table, list[str]]:
-    """Records logged in [start, end) (LOG_SCHEMA columns), and the problems met reading them.
+    """Records logged in [start, end), read by the server's own reader (it skips and reports
+    temporary, unreadable and malformed files); records without a request id, time, version
+    or probability cannot be judged and are dropped and counted here. Not deduplicated
+    (``live.dedupe_requests`` does that)."""
+    from deployment.server import request_log as server_log
 
-    Files that are temporary, unreadable or lack a column are skipped and reported; records
-    without a request id, time, version or probability are dropped and counted. Records are
-    NOT deduplicated here (see ``monitor.dedupe_requests``)."""
-    paths, problems = request_log_files(log_dir, start, end)
-    tables, read_problems, _ = _read_files(paths, LOG_SCHEMA)
-    problems.extend(read_problems)
-    table = pa.concat_tables(tables) if tables else LOG_SCHEMA.empty_table()
-    if start is not None:
-        table = table.filter(pc.greater_equal(table["logged_at"], pa.scalar(utc(start),
-                                                                            TIMESTAMP)))
-    if end is not None:
-        table = table.filter(pc.less(table["logged_at"], pa.scalar(utc(end), TIMESTAMP)))
-    table, dropped = _drop_incomplete(table, LOG_REQUIRED, "request-log")
+    table, problems = server_log.read_request_log(log_dir, start, end)
+    if not Path(log_dir).is_dir():
+        problems = []  # nothing logged yet is an empty window, not a problem
+    table, dropped = _drop_incomplete(table.cast(LOG_SCHEMA), LOG_REQUIRED, "request-log")
     return table, problems + dropped
 
 

@@ -1,0 +1,78 @@
+"""The command line: help, window flags, clear errors."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipelines.monitoring import __main__ as cli
+from pipelines.monitoring.testing import generated, logged_requests
+
+
+def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--start", "--end", "--last", "--log-dir", "--labels-dir", "--trigger",
+                 "--config"):
+        assert flag in out
+
+
+@pytest.mark.parametrize(("text", "expected"), [("90m", timedelta(minutes=90)),
+                                                ("1.5d", timedelta(hours=36)),
+                                                ("2w", timedelta(weeks=2))])
+def test_duration(text: str, expected: timedelta) -> None:
+    assert cli.duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1x", "-1h", "0h", "h"])
+def test_bad_duration(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="positive duration"):
+        cli.duration(text)
+
+
+def test_instant_defaults_to_utc() -> None:
+    assert cli.instant("2026-01-02T03:04") == datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+    assert cli.instant("2026-01-02T03:04Z") == datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--last", "yesterday"], "argument --last: expected a positive duration"),
+    (["--start", "01/02/2026"], "argument --start: expected an ISO 8601 time"),
+    (["--start", "2026-01-02", "--end", "2026-01-01"], "must be before its end"),
+    (["--start", "2026-01-01", "--end", "2026-01-02", "--last", "1h"], "at most two of"),
+])
+def test_bad_window_flags(argv: list[str], message: str, tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        code = cli.main(["run", "--out-dir", str(tmp_path), *argv])
+        raise SystemExit(code)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "m.yaml"
+    config.write_text("policy:\n  cooldown: 1\n")
+    assert cli.main(["run", "--config", str(config), "--out-dir", str(tmp_path)]) == 2
+    assert "unknown key(s) ['cooldown']" in capsys.readouterr().err
+
+
+def test_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.monitoring.request_log import write_request_log_file
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    log, _ = logged_requests(generated(30, 1), version=5, start=start, seconds=60, id_prefix="a")
+    write_request_log_file(tmp_path / "log", log)
+    code = cli.main(["run", "--start", "2026-01-01T00:00", "--last", "1h", "--log-dir",
+                     str(tmp_path / "log"), "--labels-dir", str(tmp_path / "labels"),
+                     "--pipeline-root", str(tmp_path / "root"), "--out-dir",
+                     str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "30 request(s)" in out and "Decision: not_enough_data" in out
+    assert "no ML Metadata store at" in out

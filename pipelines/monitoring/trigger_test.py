@@ -1,0 +1,67 @@
+"""The retraining trigger: labelled traffic as a span, the runner commands, the state file."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipelines import data_generator as dg
+from pipelines import data_source, local
+from pipelines.monitoring import live, trigger
+from pipelines.monitoring.request_log import LABEL_SCHEMA
+from pipelines.monitoring.testing import generated, logged_requests
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def test_labelled_traffic_becomes_the_next_readable_span(tmp_path: Path) -> None:
+    dg.write_span(tmp_path, 1, 100, 0)
+    log, labels = logged_requests(generated(300, 1), version=1, start=T0, seconds=60,
+                                  id_prefix="r")
+    joined = live.join_labels(log, labels.slice(0, 200), cutoff=T0 + timedelta(days=1))
+    examples = trigger.labelled_examples(joined.table)
+    assert examples.num_rows == 200
+    span, path = trigger.ingest_span(tmp_path, examples)
+    assert span == 2 and path == tmp_path / "span-00002"
+    resolved = local.resolve_data(tmp_path)  # the local runner accepts it as is
+    assert len(resolved.files) == 2 and not resolved.generated
+    source = data_source.SourceFiles.from_pattern(data_source.spans_pattern(tmp_path))
+    data_source.column_map(source)
+
+
+def test_ingest_refuses_nothing(tmp_path: Path) -> None:
+    log, _ = logged_requests(generated(5, 1), version=1, start=T0, seconds=60, id_prefix="r")
+    empty = live.join_labels(log, LABEL_SCHEMA.empty_table(), T0)
+    with pytest.raises(ValueError, match="no labelled requests"):
+        trigger.ingest_span(tmp_path, trigger.labelled_examples(empty.table))
+    assert dg.list_spans(tmp_path) == []
+
+
+def test_local_command_marks_the_run_as_triggered(tmp_path: Path) -> None:
+    command = trigger.local_command(data_dir=tmp_path / "data", pipeline_root=tmp_path / "root",
+                                    pipeline_name="clickflow", reason="monitor: drift")
+    assert command[1].endswith("local_runner.py")
+    assert command[command.index("--trigger-reason") + 1] == "monitor: drift"
+    assert command[command.index("--data") + 1] == str(tmp_path / "data")
+
+
+def test_cloud_command_is_accepted_by_the_kubeflow_runner(tmp_path: Path) -> None:
+    kubeflow_runner = pytest.importorskip("kubeflow_runner")
+    command = trigger.cloud_command(target="kfp", config=tmp_path / "cloud.yaml",
+                                    reason_tag="drift", now=T0)
+    assert command[1].endswith("kubeflow_runner.py")
+    args = kubeflow_runner.build_parser().parse_args(command[2:])
+    assert args.command == "submit" and args.target == "kfp"
+    assert args.run_name == "clickflow-monitor-drift-20260301-000000"
+    assert args.config == tmp_path / "cloud.yaml"
+
+
+def test_state_file_round_trip_and_bad_state(tmp_path: Path) -> None:
+    assert trigger.read_state(tmp_path) is None
+    trigger.write_state(tmp_path, T0, ["drift"], "r")
+    assert trigger.read_state(tmp_path) == T0
+    (tmp_path / trigger.STATE_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match=r"trigger_state\.json: unreadable"):
+        trigger.read_state(tmp_path)
