@@ -1,0 +1,1 @@
+"""Serving: the local TF Serving-compatible server (``deployment.server``) and GKE manifests."""

@@ -1,0 +1,76 @@
+"""``python -m deployment.server``: serve pushed models over TF Serving's REST API v1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from deployment.server.config import ConfigError, ServerConfig, build_parser, config_from_args
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    access = logging.StreamHandler(sys.stderr)
+    access.setFormatter(logging.Formatter("%(message)s"))  # already one JSON object per line
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    access_logger = logging.getLogger("deployment.server.access")
+    access_logger.handlers[:] = [access]
+    access_logger.propagate = False
+    for noisy in ("tensorflow", "absl"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _listen(config: ServerConfig) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as err:
+        sock.close()
+        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {err.strerror}. "
+                          "Is another server using the port? Pick another with --port, or "
+                          "--host for another address") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        sock = _listen(config)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    _configure_logging(config.log_level)
+
+    import uvicorn
+
+    from deployment.server.app import Server, create_app
+
+    host, port = sock.getsockname()[:2]
+    models = ", ".join(f"{m.name} ({m.base_path}, {m.policy.describe()})" for m in config.models)
+    logging.getLogger("deployment.server").info(
+        "serving %s on http://%s:%d/v1/models/%s (metrics /metrics, ready /readyz); request "
+        "log: %s", models, host, port, config.models[0].name,
+        config.request_log.directory or "off")
+    app = create_app(Server(config))
+    uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,
+                                    lifespan="on", timeout_graceful_shutdown=10,
+                                    log_config=None)
+    uvicorn.Server(uvicorn_config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,448 @@
+"""The HTTP application: TF Serving's REST API v1, metrics, health, access and request logs.
+
+``Server`` owns the parts (model registry, batcher, metrics, request log writer); ``create_app``
+wraps it in a Starlette app whose lifespan starts and stops their threads. Response bodies and
+status codes follow TF Serving's REST API: ``{"predictions": ...}`` / ``{"outputs": ...}``,
+``{"results": ...}`` for classify, ``{"error": "..."}`` with 400 for bad input and 404 for an
+unknown model, version or label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deployment.server import convert
+from deployment.server import servable as servable_lib
+from deployment.server.batching import Batcher
+from deployment.server.config import ServerConfig
+from deployment.server.convert import RequestError
+from deployment.server.metrics import ServerMetrics
+from deployment.server.registry import ModelRegistry
+from deployment.server.request_log import LogEntry, RequestLogWriter
+
+log = logging.getLogger("deployment.server")
+access_log = logging.getLogger("deployment.server.access")
+
+MODEL_URL = re.compile(
+    r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<suffix>/metadata|:predict|:classify)?$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+PROBABILITY_OUTPUT = "probability"
+PREDICT_KEYS = {"signature_name", "instances", "inputs"}
+CLASSIFY_KEYS = {"signature_name", "examples", "context"}
+
+
+class Server:
+    """The server's parts, wired together; ``start``/``stop`` run in the app's lifespan."""
+
+    def __init__(self, config: ServerConfig, *, watch: bool = True,
+                 registry: ModelRegistry | None = None):
+        self.config = config
+        self.watch = watch
+        self.metrics = ServerMetrics()
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(4, 2 * config.batching.num_threads), thread_name_prefix="tf-call")
+        self.registry = registry or ModelRegistry(
+            config.models, on_change=self._on_change, on_load=self._on_load)
+        self.batcher = Batcher(config.batching, self.executor, self.metrics)
+        directory = config.request_log.directory
+        self.request_log = None if directory is None else RequestLogWriter(
+            directory, roll_seconds=config.request_log.roll_seconds,
+            roll_records=config.request_log.roll_records,
+            queue_size=config.request_log.queue_size, metrics=self.metrics)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _on_change(self, model: str, served: Mapping[int, Any]) -> None:
+        self.metrics.set_loaded(model, sorted(served))
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            versions = set(served)
+            loop.call_soon_threadsafe(
+                self.batcher.forget, lambda key: key[0] != model or key[1] in versions)
+
+    def _on_load(self, model: str, version: int, seconds: float, outcome: str) -> None:
+        self.metrics.loads.labels(model, outcome).inc()
+        if outcome == "ok":
+            self.metrics.load_seconds.labels(model).observe(seconds)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.request_log is not None:
+            self.request_log.start()
+        if self.watch:
+            self.registry.start(self.config.poll_seconds)
+
+    def stop(self) -> None:
+        self.registry.stop()
+        self.batcher.close()
+        if self.request_log is not None:
+            self.request_log.close()
+        self.executor.shutdown(wait=True, cancel_futures=False)
+        self._loop = None
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+                  ) -> Response:
+    # allow_nan: TF Serving writes NaN/Infinity for non-finite outputs; clients expect it.
+    text = json.dumps(body, allow_nan=True, separators=(",", ":"))
+    return Response(text, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(err: RequestError) -> Response:
+    return json_response({"error": err.message}, err.status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise RequestError(f"Content-Length header {length!r} is not a number")
+        if int(length) > limit:
+            raise RequestError(f"request body is {int(length)} bytes; the limit is {limit} "
+                               "(--max-body-bytes): send fewer instances per request", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(f"request body is over the limit of {limit} bytes "
+                               "(--max-body-bytes): send fewer instances per request", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json_object(body: bytes, allowed: set[str]) -> dict[str, Any]:
+    if not body.strip():
+        raise RequestError("JSON Parse error: the request body is empty; expected a JSON object")
+    try:
+        value = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RequestError(f"JSON Parse error: {err}") from None
+    if not isinstance(value, dict):
+        raise RequestError("JSON Parse error: the request body must be a JSON object, got "
+                           f"{type(value).__name__}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise RequestError(f"unknown key '{unknown[0]}' in the request; expected keys "
+                           f"{sorted(allowed)}")
+    return value
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    if given is None:
+        return uuid.uuid4().hex
+    if not REQUEST_ID.match(given):
+        raise RequestError("X-Request-Id header must be 1-128 characters of letters, digits, "
+                           f"'.', '_', ':', '-', got {given[:40]!r}")
+    return given
+
+
+def _signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signature:
+    if not isinstance(name, str):
+        raise RequestError(f"'signature_name' must be a string, got {name!r}")
+    signature = servable.signatures.get(name)
+    if signature is None:
+        raise RequestError(f'Serving signature name: "{name}" not found in signature def; '
+                           f"model {servable.model_name} version {servable.version} has "
+                           f"{sorted(servable.signatures)}")
+    return signature
+
+
+def _classify_signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signature:
+    if name is None:
+        default = servable.signatures.get(servable_lib.DEFAULT_SIGNATURE)
+        if default is not None and default.method_name == servable_lib.CLASSIFY_METHOD:
+            return default
+        classify = [s for s in servable.signatures.values()
+                    if s.method_name == servable_lib.CLASSIFY_METHOD]
+        if len(classify) == 1:
+            return classify[0]
+        name = servable_lib.DEFAULT_SIGNATURE
+    signature = _signature(servable, name)
+    if signature.method_name != servable_lib.CLASSIFY_METHOD:
+        raise RequestError(f"Expected classification signature method_name to be "
+                           f"{servable_lib.CLASSIFY_METHOD}. Was: {signature.method_name} "
+                           f"(signature '{signature.name}')")
+    if len(signature.inputs) != 1 or next(iter(signature.inputs.values())).kind != "string":
+        raise RequestError(f"classification signature '{signature.name}' must take one "
+                           "string tensor of serialized tf.Examples")
+    return signature
+
+
+class Handlers:
+    """TF Serving's REST API v1 over a ``Server``."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.config = server.config
+        self.registry = server.registry
+
+    async def model_api(self, request: Request) -> Response:
+        state = request.state
+        state.api = "other"
+        match = MODEL_URL.match(request.path_params["rest"])
+        if match is None:
+            raise RequestError(f"Malformed request: {request.method} {request.url.path}", 404)
+        name, suffix = match["name"], match["suffix"]
+        if name in self.registry.model_names:
+            state.model = name
+        version = int(match["version"]) if match["version"] is not None else None
+        label = match["label"]
+        post = suffix in (":predict", ":classify")
+        if request.method != ("POST" if post else "GET"):
+            raise RequestError(f"Malformed request: {request.method} {request.url.path} "
+                               f"(use {'POST' if post else 'GET'})", 405)
+        if suffix is None:
+            state.api = "status"
+            return self.status(name, version, label)
+        if suffix == "/metadata":
+            state.api = "metadata"
+            return self.metadata(name, version, label)
+        state.api = suffix[1:]
+        request_id = _request_id(request)
+        state.request_id = request_id
+        body = await read_body(request, self.config.max_body_bytes)
+        servable = self.registry.resolve(name, version, label)
+        state.version = str(servable.version)
+        if suffix == ":predict":
+            response = await self.predict(request, servable, body, request_id)
+        else:
+            response = await self.classify(request, servable, body, request_id)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    def status(self, name: str, version: int | None, label: str | None) -> Response:
+        if name not in self.registry.model_names:
+            raise RequestError(f"Could not find any versions of model {name}", 404)
+        if label is not None:
+            labels = self.registry.model_config(name).version_labels
+            if label not in labels:
+                raise RequestError(f"Unrecognized servable version label: {label}; model "
+                                   f"{name} has labels {sorted(labels)}", 404)
+            version = labels[label]
+        statuses = self.registry.statuses(name)
+        if version is not None:
+            statuses = [s for s in statuses if s.version == version]
+            if not statuses:
+                raise RequestError(f"Could not find version {version} of model {name}", 404)
+        if not statuses:
+            raise RequestError(f"Could not find any versions of model {name} (none under its "
+                               f"base path yet)", 404)
+        return json_response({"model_version_status": [s.to_json() for s in statuses]})
+
+    def metadata(self, name: str, version: int | None, label: str | None) -> Response:
+        servable = self.registry.resolve(name, version, label)
+        return json_response({
+            "model_spec": {"name": name, "signature_name": "", "version": str(servable.version)},
+            "metadata": servable.signature_def_json,
+        })
+
+    async def _call(self, request: Request, servable: servable_lib.Servable,
+                    signature: servable_lib.Signature, inputs: dict[str, np.ndarray],
+                    count: int) -> dict[str, np.ndarray]:
+        request.state.signature = signature.name
+        request.state.instances = count
+        key = (servable.model_name, servable.version, signature.name)
+        try:
+            return await self.server.batcher.run(
+                key, (servable.model_name, signature.name), signature, inputs, count,
+                batchable=signature.batchable)
+        except RequestError:
+            raise
+        except Exception as err:
+            import tensorflow as tf
+
+            if isinstance(err, tf.errors.InvalidArgumentError | ValueError | TypeError):
+                raise RequestError(convert.tf_error_message(err)) from None
+            raise
+
+    async def predict(self, request: Request, servable: servable_lib.Servable, body: bytes,
+                      request_id: str) -> Response:
+        payload = parse_json_object(body, PREDICT_KEYS)
+        signature = _signature(servable, payload.get("signature_name",
+                                                     servable_lib.DEFAULT_SIGNATURE))
+        if ("instances" in payload) == ("inputs" in payload):
+            raise RequestError("the request needs exactly one of 'instances' (row format) or "
+                               "'inputs' (columnar format)")
+        row_format = "instances" in payload
+        convert_fn = convert.instances_to_inputs if row_format else convert.columns_to_inputs
+        inputs, count = convert_fn(payload["instances" if row_format else "inputs"],
+                                   signature.inputs, signature.name, self.config.max_instances)
+        received = time.time()
+        outputs = await self._call(request, servable, signature, inputs, count)
+        self._log_prediction(request_id, received, servable, signature, inputs, outputs)
+        self.server.metrics.instances.labels(servable.model_name, str(servable.version),
+                                             "predict").inc(count)
+        if row_format:
+            return json_response({"predictions": convert.outputs_to_rows(outputs, count)})
+        return json_response({"outputs": convert.outputs_to_columns(outputs)})
+
+    async def classify(self, request: Request, servable: servable_lib.Servable, body: bytes,
+                       request_id: str) -> Response:
+        payload = parse_json_object(body, CLASSIFY_KEYS)
+        signature = _classify_signature(servable, payload.get("signature_name"))
+        if "examples" not in payload:
+            raise RequestError("the classify request needs 'examples': a list of feature "
+                               "objects")
+        serialized, examples = convert.examples_to_serialized(
+            payload["examples"], payload.get("context"), servable.feature_specs(),
+            self.config.max_instances)
+        input_name = next(iter(signature.inputs))
+        array = np.empty(len(serialized), dtype=object)
+        array[:] = serialized
+        received = time.time()
+        outputs = await self._call(request, servable, signature, {input_name: array},
+                                   len(serialized))
+        results = convert.classify_results(outputs)
+        scores = outputs.get("scores")
+        if scores is not None and self.server.request_log is not None:
+            self.server.request_log.submit(LogEntry(
+                request_id=request_id, logged_at=received, model_name=servable.model_name,
+                model_version=servable.version, signature=signature.name,
+                probability=scores[:, -1], examples=examples))
+        self.server.metrics.instances.labels(servable.model_name, str(servable.version),
+                                             "classify").inc(len(serialized))
+        return json_response({"results": results})
+
+    def _log_prediction(self, request_id: str, received: float,
+                        servable: servable_lib.Servable, signature: servable_lib.Signature,
+                        inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]
+                        ) -> None:
+        writer = self.server.request_log
+        probability = outputs.get(PROBABILITY_OUTPUT)
+        if writer is None or probability is None:
+            return
+        entry = dict(request_id=request_id, logged_at=received, model_name=servable.model_name,
+                     model_version=servable.version, signature=signature.name,
+                     probability=np.asarray(probability).reshape(-1))
+        if len(signature.inputs) == 1 and next(iter(signature.inputs.values())).kind == "string":
+            writer.submit(LogEntry(**entry, serialized=next(iter(inputs.values()))))
+        else:
+            writer.submit(LogEntry(**entry, columns=inputs))
+
+    async def metrics(self, request: Request) -> Response:
+        request.state.api = "metrics"
+        return Response(self.server.metrics.exposition(),
+                        media_type=self.server.metrics.content_type)
+
+    async def healthz(self, request: Request) -> Response:
+        request.state.api = "health"
+        problems = []
+        if self.server.watch and not self.registry.alive():
+            problems.append("the model watcher thread stopped")
+        writer = self.server.request_log
+        if writer is not None and not writer.alive():
+            problems.append("the request log writer thread stopped")
+        if problems:
+            return json_response({"status": "failing", "problems": problems}, 503)
+        return json_response({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        request.state.api = "health"
+        models = {name: sorted(self.registry.served(name)) for name in self.registry.model_names}
+        ready = self.registry.ready()
+        return json_response({"ready": ready, "models": models}, 200 if ready else 503)
+
+
+class AccessLog:
+    """Pure ASGI middleware: one JSON access-log line and the request metrics per request."""
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        scope.setdefault("state", {})
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            seconds = time.perf_counter() - started
+            state = scope["state"]
+            api = state.get("api", "other")
+            model, version = state.get("model", ""), state.get("version", "")
+            self.metrics.requests.labels(model, version, api, str(status["code"])).inc()
+            if api in ("predict", "classify", "status", "metadata"):
+                self.metrics.latency.labels(model, api).observe(seconds)
+            client = scope.get("client")
+            access_log.info(json.dumps({
+                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "request_id": state.get("request_id"),
+                "client": f"{client[0]}:{client[1]}" if client else None,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status["code"],
+                "duration_ms": round(seconds * 1000, 3),
+                "api": api,
+                "model": model or None,
+                "version": version or None,
+                "signature": state.get("signature"),
+                "instances": state.get("instances"),
+            }, separators=(",", ":")))
+
+
+def create_app(server: Server) -> Starlette:
+    handlers = Handlers(server)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        server.start()
+        try:
+            yield
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, server.stop)
+
+    async def request_error(request: Request, err: Exception) -> Response:
+        return error_response(err)
+
+    async def http_error(request: Request, err: Exception) -> Response:
+        message = f"Malformed request: {request.method} {request.url.path}"
+        return json_response({"error": message}, getattr(err, "status_code", 404))
+
+    async def internal_error(request: Request, err: Exception) -> Response:
+        log.exception("internal error answering %s %s", request.method, request.url.path,
+                      exc_info=err)
+        return json_response({"error": f"internal error: {type(err).__name__}: {err}"}, 500)
+
+    app = Starlette(
+        routes=[
+            Route("/v1/models/{rest:path}", handlers.model_api, methods=["GET", "POST"]),
+            Route("/metrics", handlers.metrics, methods=["GET"]),
+            Route("/monitoring/prometheus/metrics", handlers.metrics, methods=["GET"]),
+            Route("/healthz", handlers.healthz, methods=["GET"]),
+            Route("/readyz", handlers.readyz, methods=["GET"]),
+        ],
+        exception_handlers={RequestError: request_error, HTTPException: http_error,
+                            Exception: internal_error},
+        lifespan=lifespan,
+    )
+    app.add_middleware(AccessLog, metrics=server.metrics)
+    return app

@@ -1,0 +1,162 @@
+"""Merges concurrent requests for one version and signature into one TensorFlow call.
+
+As TF Serving's batching: a TF call has a large fixed cost (Python dispatch, a graph run per
+input set), so while one call runs, requests that arrive queue up and go together in the next
+call. With ``timeout_ms`` 0 nothing waits on purpose: an idle server answers a lone request at
+once, and batches form only under load. A batch that fails (one request's bad value) is retried
+request by request, so one client's bad input never fails another's request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+import numpy as np
+
+from deployment.server.config import BatchingConfig
+
+log = logging.getLogger(__name__)
+
+Call = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclasses.dataclass
+class _Item:
+    inputs: Mapping[str, np.ndarray]
+    count: int
+    future: asyncio.Future
+
+
+class _Queue:
+    def __init__(self, batcher: Batcher, key: Hashable, call: Call, labels: tuple[str, str]):
+        self.queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self.call = call
+        self.labels = labels
+        self.batcher = batcher
+        self.workers = [asyncio.get_running_loop().create_task(self._work(), name=f"batch-{key}")
+                        for _ in range(batcher.config.num_threads)]
+
+    async def _next_batch(self, carry: _Item | None
+                          ) -> tuple[list[_Item], _Item | None, bool]:
+        """The next batch, an item that did not fit (next batch's first), and whether to stop."""
+        config = self.batcher.config
+        first = carry or await self.queue.get()
+        if first is None:
+            return [], None, True
+        batch, size = [first], first.count
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + config.timeout_ms / 1000
+        while size < config.max_batch_size:
+            try:
+                item = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    break
+            if item is None:
+                return batch, None, True
+            if size + item.count > config.max_batch_size:
+                return batch, item, False
+            batch.append(item)
+            size += item.count
+        return batch, None, False
+
+    async def _work(self) -> None:
+        carry = None
+        while True:
+            batch, carry, stop = await self._next_batch(carry)
+            if stop and carry is not None:
+                batch.append(carry)
+            batch = [item for item in batch if not item.future.done()]  # client went away
+            if batch:
+                await self._run(batch)
+            if stop:
+                return
+
+    async def _run(self, batch: list[_Item]) -> None:
+        loop = asyncio.get_running_loop()
+        total = sum(item.count for item in batch)
+        metrics = self.batcher.metrics
+        if metrics is not None:
+            metrics.batch_size.labels(*self.labels).observe(total)
+            metrics.requests_per_batch.labels(*self.labels).observe(len(batch))
+        if len(batch) == 1:
+            await self._run_one(batch[0])
+            return
+        names = list(batch[0].inputs)
+        merged = {name: np.concatenate([item.inputs[name] for item in batch]) for name in names}
+        try:
+            outputs = await loop.run_in_executor(self.batcher.executor, self.call, merged)
+            if any(value.ndim == 0 or value.shape[0] != total for value in outputs.values()):
+                raise ValueError("outputs do not have one row per instance")
+        except Exception:
+            for item in batch:  # find the request that failed; the others still get answers
+                await self._run_one(item)
+            return
+        offset = 0
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result({name: value[offset:offset + item.count]
+                                        for name, value in outputs.items()})
+            offset += item.count
+
+    async def _run_one(self, item: _Item) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self.batcher.executor, self.call, item.inputs)
+        except Exception as err:
+            if not item.future.done():
+                item.future.set_exception(err)
+            return
+        if not item.future.done():
+            item.future.set_result(result)
+
+    def close(self) -> None:
+        """Answers what is queued, then stops the workers (one stop mark each)."""
+        for _ in self.workers:
+            self.queue.put_nowait(None)
+
+
+class Batcher:
+    """Per (model, version, signature) queues with ``num_threads`` workers each."""
+
+    def __init__(self, config: BatchingConfig, executor: concurrent.futures.Executor,
+                 metrics: Any = None):
+        self.config = config
+        self.executor = executor
+        self.metrics = metrics
+        self._queues: dict[Hashable, _Queue] = {}
+
+    async def run(self, key: Hashable, labels: tuple[str, str], call: Call,
+                  inputs: Mapping[str, np.ndarray], count: int, batchable: bool = True
+                  ) -> dict[str, np.ndarray]:
+        """``call(inputs)``, merged with concurrent calls of the same ``key`` when enabled."""
+        loop = asyncio.get_running_loop()
+        if not (self.config.enabled and batchable):
+            if self.metrics is not None:
+                self.metrics.batch_size.labels(*labels).observe(count)
+                self.metrics.requests_per_batch.labels(*labels).observe(1)
+            return await loop.run_in_executor(self.executor, call, inputs)
+        batch_queue = self._queues.get(key)
+        if batch_queue is None:
+            batch_queue = self._queues[key] = _Queue(self, key, call, labels)
+        future = loop.create_future()
+        batch_queue.queue.put_nowait(_Item(inputs, count, future))
+        return await future
+
+    def forget(self, keep: Callable[[Hashable], bool]) -> None:
+        """Stops the queues whose key ``keep`` rejects (an unloaded version's)."""
+        for key in [k for k in self._queues if not keep(k)]:
+            self._queues.pop(key).close()
+
+    def close(self) -> None:
+        self.forget(lambda _: False)

@@ -1,0 +1,358 @@
+"""JSON <-> tensors in TF Serving's REST formats, validated against a signature.
+
+Row format (``instances``) and columnar format (``inputs``) requests become one numpy array per
+input with the signature's dtype and shape; every rejection is a ``RequestError`` whose message
+names the instance and the input. Outputs become TF Serving's ``predictions`` / ``outputs``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+_KINDS = {
+    "float16": "float", "float32": "float", "float64": "float", "bfloat16": "float",
+    "int8": "int", "int16": "int", "int32": "int", "int64": "int",
+    "uint8": "int", "uint16": "int", "uint32": "int", "uint64": "int",
+    "string": "string", "bool": "bool",
+}
+_EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {"b64": ...})',
+             "bool": "true or false"}
+
+
+class RequestError(Exception):
+    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """dtype name (TF's, e.g. ``int64``) and shape (``None`` = any size) of a signature tensor."""
+
+    dtype: str
+    shape: tuple[int | None, ...]
+
+    @classmethod
+    def from_tf(cls, spec: Any) -> TensorSpec:
+        shape = tuple(spec.shape.as_list()) if spec.shape.rank is not None else (None,)
+        return cls(dtype=spec.dtype.name, shape=shape)
+
+    @property
+    def kind(self) -> str:
+        return _KINDS.get(self.dtype, "other")
+
+    @property
+    def np_dtype(self) -> Any:
+        return object if self.kind == "string" else np.dtype(self.dtype)
+
+    @property
+    def tf_dtype(self) -> Any:
+        import tensorflow as tf
+
+        return tf.as_dtype(self.dtype)
+
+    def describe(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape[1:])
+        shape = f", [{dims}]" if dims else ""
+        return f"{_EXPECTED.get(self.kind, self.dtype)} ({self.dtype}{shape})"
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
+    """One JSON scalar as the spec's element type, or ``RequestError`` naming ``where``."""
+    kind = spec.kind
+    if kind == "string":
+        if isinstance(value, str):
+            return value.encode()
+        if isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
+            try:
+                return base64.b64decode(value["b64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise RequestError(f"{where}: b64 value is not valid base64") from None
+    elif kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
+            return float(value.replace("Infinity", "inf"))
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind == "bool" and isinstance(value, bool):
+        return value
+    raise RequestError(f"{where} expects {spec.describe()}, got {_show(value)}")
+
+
+def _element(value: Any, spec: TensorSpec, dims: tuple[int | None, ...], where: str) -> Any:
+    """One instance's value of an input with per-instance shape ``dims`` (nested lists)."""
+    if not dims:
+        if isinstance(value, list):
+            raise RequestError(f"{where} expects one value per instance, {spec.describe()}, "
+                               f"got a list of {len(value)}")
+        return scalar(value, spec, where)
+    if not isinstance(value, list):
+        raise RequestError(f"{where} expects a list of {dims[0] or 'any number of'} values, "
+                           f"{spec.describe()}, got {_show(value)}")
+    if dims[0] is not None and len(value) != dims[0]:
+        raise RequestError(f"{where} expects a list of {dims[0]} values, got {len(value)}")
+    return [_element(v, spec, dims[1:], f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _array(values: list[Any], spec: TensorSpec, name: str) -> np.ndarray:
+    if spec.kind == "string":
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        if len(spec.shape) > 1:
+            array = np.array(values, dtype=object)
+    else:
+        try:
+            array = np.array(values, dtype=spec.np_dtype)
+        except OverflowError:
+            raise RequestError(
+                f"input '{name}' has a value out of range for {spec.dtype}") from None
+    if array.ndim != len(spec.shape):
+        raise RequestError(f"input '{name}': instances have different shapes; every instance "
+                           f"needs {spec.describe()}")
+    return array
+
+
+def _single_input(signature_inputs: Mapping[str, TensorSpec]) -> str | None:
+    return next(iter(signature_inputs)) if len(signature_inputs) == 1 else None
+
+
+def instances_to_inputs(instances: Any, inputs: Mapping[str, TensorSpec], signature_name: str,
+                        max_instances: int) -> tuple[dict[str, np.ndarray], int]:
+    """Row format: ``[{"Age": 35, ...}, ...]`` (or bare values for a one-input signature)."""
+    if not isinstance(instances, list):
+        raise RequestError(f"'instances' must be a list of instances, got {_show(instances)}")
+    count = len(instances)
+    _check_count(count, max_instances)
+    single = _single_input(inputs)
+    expected = sorted(inputs)
+    columns: dict[str, list[Any]] = {name: [] for name in inputs}
+    for i, instance in enumerate(instances):
+        where = f"instances[{i}]"
+        named = isinstance(instance, dict) and not (single and set(instance) == {"b64"})
+        if not named:
+            if single is None:
+                raise RequestError(f"{where} must be an object of named inputs {expected} "
+                                   f"(signature '{signature_name}'), got {_show(instance)}")
+            instance = {single: instance}
+        missing = [n for n in expected if n not in instance]
+        if missing:
+            raise RequestError(f"{where} is missing input '{missing[0]}'; signature "
+                               f"'{signature_name}' needs {expected}")
+        unknown = sorted(set(instance) - set(inputs))
+        if unknown:
+            raise RequestError(f"{where} has unknown input '{unknown[0]}'; signature "
+                               f"'{signature_name}' takes {expected}")
+        for name, spec in inputs.items():
+            columns[name].append(
+                _element(instance[name], spec, spec.shape[1:], f"{where}: input '{name}'"))
+    return {name: _array(columns[name], inputs[name], name) for name in inputs}, count
+
+
+def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_name: str,
+                      max_instances: int) -> tuple[dict[str, np.ndarray], int]:
+    """Columnar format: ``{"Age": [35, 41], ...}`` (or a bare list for a one-input signature)."""
+    single = _single_input(inputs)
+    expected = sorted(inputs)
+    if not isinstance(columns, dict) or (single and set(columns) == {"b64"}):
+        if single is None:
+            raise RequestError(f"'inputs' must be an object of named inputs {expected} "
+                               f"(signature '{signature_name}'), got {_show(columns)}")
+        columns = {single: columns}
+    missing = [n for n in expected if n not in columns]
+    if missing:
+        raise RequestError(f"'inputs' is missing input '{missing[0]}'; signature "
+                           f"'{signature_name}' needs {expected}")
+    unknown = sorted(set(columns) - set(inputs))
+    if unknown:
+        raise RequestError(f"'inputs' has unknown input '{unknown[0]}'; signature "
+                           f"'{signature_name}' takes {expected}")
+    counts = {}
+    for name in expected:
+        values = columns[name]
+        if not isinstance(values, list):
+            raise RequestError(f"inputs: '{name}' must be a list with one value per instance, "
+                               f"got {_show(values)}")
+        counts[name] = len(values)
+    first = expected[0]
+    for name in expected[1:]:
+        if counts[name] != counts[first]:
+            raise RequestError(f"inputs: '{name}' has {counts[name]} values but '{first}' has "
+                               f"{counts[first]}; every input needs one value per instance")
+    count = counts[first]
+    _check_count(count, max_instances)
+    arrays = {}
+    for name, spec in inputs.items():
+        values = [_element(v, spec, spec.shape[1:], f"inputs: '{name}'[{i}]")
+                  for i, v in enumerate(columns[name])]
+        arrays[name] = _array(values, spec, name)
+    return arrays, count
+
+
+def _check_count(count: int, max_instances: int) -> None:
+    if count == 0:
+        raise RequestError("the request has no instances; send at least one")
+    if count > max_instances:
+        raise RequestError(f"the request has {count} instances; at most {max_instances} are "
+                           "allowed per request (--max-instances): split it into smaller ones")
+
+
+def make_example(features: Mapping[str, Any], specs: Mapping[str, TensorSpec],
+                 where: str = "example") -> bytes:
+    """A serialized tf.Example from one JSON feature dict, typed by ``specs`` where known."""
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example()
+    for name, raw in features.items():
+        values = raw if isinstance(raw, list) else [raw]
+        spec = specs.get(name)
+        feature = example.features.feature[name]
+        field = f"{where}: feature '{name}'"
+        kind = spec.kind if spec is not None else _json_kind(values, field)
+        if kind == "string":
+            string_spec = TensorSpec("string", (None,))
+            feature.bytes_list.value.extend(scalar(v, string_spec, field) for v in values)
+        elif kind == "float":
+            float_spec = TensorSpec("float32", (None,))
+            feature.float_list.value.extend(scalar(v, float_spec, field) for v in values)
+        elif kind in ("int", "bool"):
+            int_spec = TensorSpec("int64", (None,))
+            feature.int64_list.value.extend(
+                int(v) if isinstance(v, bool) else scalar(v, int_spec, field) for v in values)
+        else:
+            raise RequestError(f"{field} has a type a tf.Example cannot hold ({spec.dtype})")
+    return example.SerializeToString()
+
+
+def _json_kind(values: Sequence[Any], where: str) -> str:
+    if all(isinstance(v, (str, dict)) for v in values):
+        return "string"
+    if all(isinstance(v, int) for v in values):
+        return "int"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "float"
+    raise RequestError(f"{where} mixes value types {sorted({type(v).__name__ for v in values})}")
+
+
+def examples_to_serialized(examples: Any, context: Any, specs: Mapping[str, TensorSpec],
+                           max_instances: int) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """``:classify`` ``examples`` (+ ``context``) -> serialized tf.Examples and merged dicts."""
+    if not isinstance(examples, list):
+        raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
+    if context is not None and not isinstance(context, dict):
+        raise RequestError(f"'context' must be an object of features, got {_show(context)}")
+    _check_count(len(examples), max_instances)
+    serialized, merged = [], []
+    for i, example in enumerate(examples):
+        if not isinstance(example, dict):
+            raise RequestError(f"examples[{i}] must be an object of features, got "
+                               f"{_show(example)}")
+        features = {**(context or {}), **example}
+        if specs:
+            missing = sorted(set(specs) - set(features))
+            if missing:
+                raise RequestError(f"examples[{i}] is missing feature '{missing[0]}'; the model "
+                                   f"needs {sorted(specs)}")
+            unknown = sorted(set(features) - set(specs))
+            if unknown:
+                raise RequestError(f"examples[{i}] has unknown feature '{unknown[0]}'; the "
+                                   f"model takes {sorted(specs)}")
+        serialized.append(make_example(features, specs, f"examples[{i}]"))
+        merged.append(features)
+    return serialized, merged
+
+
+_FLOAT_KINDS = ("float16", "float32", "bfloat16")
+
+
+def _json_array(name: str, value: np.ndarray) -> Any:
+    if value.dtype == object or value.dtype.kind == "S":
+        as_b64 = name.endswith("_bytes")
+
+        def text(item: Any) -> Any:
+            if isinstance(item, bytes):
+                if not as_b64:
+                    try:
+                        return item.decode()
+                    except UnicodeDecodeError:
+                        pass
+                return {"b64": base64.b64encode(item).decode()}
+            return item
+
+        return np.vectorize(text, otypes=[object])(value).tolist() if value.size else \
+            value.tolist()
+    if value.dtype.name in _FLOAT_KINDS:
+        # Shortest repr of each float32 (0.3, not 0.30000001192092896), as TF Serving prints.
+        return value.astype(str).astype(np.float64).tolist()
+    return value.tolist()
+
+
+def outputs_to_rows(outputs: Mapping[str, np.ndarray], count: int) -> list[Any]:
+    """``predictions``: one entry per instance (a dict of outputs, or the bare single output)."""
+    converted = {}
+    for name, value in outputs.items():
+        if value.ndim == 0 or value.shape[0] != count:
+            raise RequestError(
+                f"output '{name}' has shape {list(value.shape)}, not one row per instance "
+                f"({count}); use the columnar format ('inputs') for this signature", 500)
+        converted[name] = _json_array(name, value)
+    if len(converted) == 1:
+        return next(iter(converted.values()))
+    names = list(converted)
+    return [{name: converted[name][i] for name in names} for i in range(count)]
+
+
+def outputs_to_columns(outputs: Mapping[str, np.ndarray]) -> Any:
+    """``outputs``: the bare single output, or an object of outputs."""
+    converted = {name: _json_array(name, value) for name, value in outputs.items()}
+    return next(iter(converted.values())) if len(converted) == 1 else converted
+
+
+def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]:
+    """TF Serving's classify ``results``: per example, ``[[class, score], ...]``."""
+    scores = outputs.get("scores")
+    classes = outputs.get("classes")
+    if scores is None and classes is None:
+        raise RequestError("the classification signature returned neither 'classes' nor "
+                           "'scores'", 500)
+    rows = (scores if scores is not None else classes).shape[0]
+    results = []
+    for i in range(rows):
+        labels = ([c.decode() if isinstance(c, bytes) else str(c) for c in classes[i]]
+                  if classes is not None else [str(j) for j in range(scores.shape[1])])
+        values = [float(np.float32(s).astype(str)) for s in scores[i]] if scores is not None \
+            else [None] * len(labels)
+        results.append([[label, score] for label, score in zip(labels, values, strict=True)])
+    return results
+
+
+_TF_DETAIL = re.compile(r"\n\s*\[\[.*", re.DOTALL)
+
+
+def tf_error_message(err: BaseException) -> str:
+    """The useful line of a TensorFlow error (no graph node dumps)."""
+    message = getattr(err, "message", None) or str(err)
+    message = _TF_DETAIL.sub("", message)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Graph execution error",
+                                                            "Detected at node",
+                                                            "<stack traces unavailable>"))]
+    return " ".join(lines) or type(err).__name__

@@ -1,0 +1,67 @@
+"""Prometheus metrics of one server, in its own registry (so two servers or tests never mix)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServerMetrics:
+    """Requests, latency, batches, loaded versions and the request log's health."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "clickflow_serving_requests", "HTTP requests by model, version, API and status code",
+            ["model", "version", "api", "status"], registry=r)
+        self.latency = Histogram(
+            "clickflow_serving_request_latency_seconds", "Request latency, body read to response",
+            ["model", "api"], buckets=LATENCY_BUCKETS, registry=r)
+        self.instances = Counter(
+            "clickflow_serving_instances", "Instances (rows) predicted or classified",
+            ["model", "version", "api"], registry=r)
+        self.batch_size = Histogram(
+            "clickflow_serving_batch_size", "Instances per TensorFlow call (after batching)",
+            ["model", "signature"], buckets=BATCH_BUCKETS, registry=r)
+        self.requests_per_batch = Histogram(
+            "clickflow_serving_requests_per_batch", "Requests merged into one TensorFlow call",
+            ["model", "signature"], buckets=BATCH_BUCKETS, registry=r)
+        self.loaded_version = Gauge(
+            "clickflow_serving_model_version_loaded", "1 for each version being served",
+            ["model", "version"], registry=r)
+        self.loaded_versions = Gauge(
+            "clickflow_serving_loaded_versions", "Number of versions being served", ["model"],
+            registry=r)
+        self.loads = Counter(
+            "clickflow_serving_model_loads", "Version loads by outcome (ok, error)",
+            ["model", "outcome"], registry=r)
+        self.load_seconds = Histogram(
+            "clickflow_serving_model_load_seconds", "Load plus warm-up time of a version",
+            ["model"], buckets=(0.5, 1, 2, 5, 10, 30, 60, 120), registry=r)
+        self.log_records = Counter(
+            "clickflow_request_log_records", "Prediction records written to the request log",
+            registry=r)
+        self.log_dropped = Counter(
+            "clickflow_request_log_dropped", "Records not logged (queue full or write error)",
+            ["reason"], registry=r)
+        self.log_files = Counter(
+            "clickflow_request_log_files", "Request log files written", registry=r)
+        self.log_queue = Gauge(
+            "clickflow_request_log_queue_records", "Records waiting to be written", registry=r)
+
+    def set_loaded(self, model: str, versions: list[int]) -> None:
+        for sample in list(self.loaded_version.collect()[0].samples):
+            if sample.labels["model"] == model and int(sample.labels["version"]) not in versions:
+                self.loaded_version.remove(model, sample.labels["version"])
+        for version in versions:
+            self.loaded_version.labels(model, str(version)).set(1)
+        self.loaded_versions.labels(model).set(len(versions))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

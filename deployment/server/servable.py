@@ -1,0 +1,193 @@
+"""One loaded model version: its signatures, their tensor specs, and TF Serving's metadata.
+
+A ``Servable`` is immutable once built, so request threads and the loader never race on it;
+replacing a version means building a new one and swapping a reference (``registry``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deployment.server import convert
+
+log = logging.getLogger(__name__)
+
+PREDICT_METHOD = "tensorflow/serving/predict"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+DEFAULT_SIGNATURE = "serving_default"
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+# Values a synthesized warm-up request uses for string inputs with these names; anything else
+# gets "warmup". The Timestamp must parse (the transform graph splits it into date parts).
+WARMUP_STRINGS = {"Timestamp": "2016-01-01 00:00:00"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """A callable signature with the specs that requests are validated against."""
+
+    name: str
+    method_name: str
+    inputs: Mapping[str, convert.TensorSpec]
+    outputs: Mapping[str, convert.TensorSpec]
+    function: Callable[..., Any] = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def batchable(self) -> bool:
+        """Every input and output has a leading batch dimension, so requests can be merged."""
+        return all(spec.shape and spec.shape[0] is None
+                   for spec in (*self.inputs.values(), *self.outputs.values()))
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import tensorflow as tf
+
+        tensors = {name: tf.constant(inputs[name], dtype=spec.tf_dtype)
+                   for name, spec in self.inputs.items()}
+        return {name: value.numpy() for name, value in self.function(**tensors).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Servable:
+    model_name: str
+    version: int
+    path: Path
+    signatures: Mapping[str, Signature]
+    signature_def_json: Mapping[str, Any]
+    loaded: Any = dataclasses.field(repr=False, compare=False)
+
+    def feature_specs(self) -> dict[str, convert.TensorSpec]:
+        """Raw feature name -> spec, from the default signature when it takes named features.
+
+        Used to type ``:classify`` examples (an integer 55000 for a float feature is sent as a
+        float) and to name the field when one has the wrong type.
+        """
+        default = self.signatures.get(DEFAULT_SIGNATURE)
+        if default is None or len(default.inputs) < 2:
+            return {}
+        return dict(default.inputs)
+
+
+def load(model_name: str, version: int, path: Path) -> Servable:
+    """Loads a SavedModel version directory; raises on anything that makes it unservable."""
+    import tensorflow as tf
+
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(
+            f"no saved_model.pb in {path} (an incomplete or foreign version folder)")
+    loaded = tf.saved_model.load(str(path))
+    signature_defs = _read_signature_defs(path)
+    signatures = {}
+    for name, function in loaded.signatures.items():
+        _, kwargs = function.structured_input_signature
+        signatures[name] = Signature(
+            name=name,
+            method_name=signature_defs[name].method_name if name in signature_defs
+            else PREDICT_METHOD,
+            inputs={k: convert.TensorSpec.from_tf(s) for k, s in sorted(kwargs.items())},
+            outputs={k: convert.TensorSpec.from_tf(s)
+                     for k, s in sorted(function.structured_outputs.items())},
+            function=function,
+        )
+    if not signatures:
+        raise ValueError(f"the SavedModel in {path} has no signatures to serve")
+    return Servable(model_name=model_name, version=version, path=path, signatures=signatures,
+                    signature_def_json=_signature_def_json(signature_defs), loaded=loaded)
+
+
+def _read_signature_defs(path: Path) -> dict[str, Any]:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    if not proto.meta_graphs:
+        raise ValueError(f"{path / 'saved_model.pb'} has no meta graph")
+    return dict(proto.meta_graphs[0].signature_def)
+
+
+def _signature_def_json(signature_defs: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metadata`` member of TF Serving's GetModelMetadata REST response."""
+    from google.protobuf import json_format
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for name, signature_def in signature_defs.items():
+        if name != "__saved_model_init_op":
+            signature_map.signature_def[name].CopyFrom(signature_def)
+    return {"signature_def": json_format.MessageToDict(
+        signature_map, including_default_value_fields=True, preserving_proto_field_name=True)}
+
+
+def warm_up(servable: Servable) -> None:
+    """Runs each signature once so the first real request does not pay for graph setup.
+
+    Uses TF Serving's ``assets.extra/tf_serving_warmup_requests`` when the version has one;
+    otherwise a synthesized one-row request. The default signature must answer (a version that
+    cannot is reported broken); other signatures are warmed where a synthesized input fits.
+    """
+    warmup_file = servable.path / WARMUP_FILE
+    if warmup_file.is_file():
+        _replay_warmup_file(servable, warmup_file)
+        return
+    features = _synthetic_features(servable)
+    for name, signature in servable.signatures.items():
+        try:
+            inputs = _synthetic_inputs(signature, features)
+            if inputs is not None:
+                signature(inputs)
+        except Exception as err:
+            if name == DEFAULT_SIGNATURE:
+                raise RuntimeError(f"warm-up request to signature {name!r} failed: "
+                                   f"{convert.tf_error_message(err)}") from err
+            log.debug("warm-up of %s/%s signature %s skipped: %s", servable.model_name,
+                      servable.version, name, err)
+
+
+def _synthetic_value(name: str, spec: convert.TensorSpec) -> Any:
+    if spec.kind == "string":
+        return WARMUP_STRINGS.get(name, "warmup").encode()
+    if spec.kind == "bool":
+        return False
+    return 1
+
+
+def _synthetic_features(servable: Servable) -> dict[str, Any]:
+    return {name: _synthetic_value(name, spec) for name, spec in servable.feature_specs().items()}
+
+
+def _synthetic_inputs(signature: Signature, features: Mapping[str, Any]
+                      ) -> dict[str, np.ndarray] | None:
+    if not signature.batchable:
+        return None
+    if len(signature.inputs) == 1 and features:
+        (name, spec), = signature.inputs.items()
+        if spec.kind == "string" and spec.shape == (None,):
+            example = convert.make_example(features, {})
+            return {name: np.array([example], dtype=object)}
+    inputs = {}
+    for name, spec in signature.inputs.items():
+        if any(d is None for d in spec.shape[1:]):
+            return None
+        value = np.full((1, *spec.shape[1:]), _synthetic_value(name, spec),
+                        dtype=object if spec.kind == "string" else spec.np_dtype)
+        inputs[name] = value
+    return inputs
+
+
+def _replay_warmup_file(servable: Servable, path: Path) -> None:
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    for record in tf.data.TFRecordDataset(str(path)):
+        entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        if entry.WhichOneof("log_type") != "predict_log":
+            continue
+        request = entry.predict_log.request
+        name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        signature = servable.signatures[name]
+        signature({k: tf.make_ndarray(v) for k, v in request.inputs.items()})
