@@ -576,6 +576,9 @@ def consistency_problems(objects: list[dict[str, Any]], model_name: str) -> list
     elif not isinstance(hpa["spec"].get("maxReplicas"), int) or \
             hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
         problems.append(f"{describe(hpa)}: minReplicas > maxReplicas")
+    elif "replicas" in deployment["spec"]:
+        problems.append(f"{describe(deployment)}: has spec.replicas although {describe(hpa)} "
+                        "scales it; every kubectl apply would reset the count")
     account = _find(objects, "ServiceAccount", pod.get("serviceAccountName", ""))
     gsa = ((account or {}).get("metadata", {}).get("annotations") or {}).get(
         WORKLOAD_IDENTITY_ANNOTATION, "")

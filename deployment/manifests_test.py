@@ -415,3 +415,12 @@ def test_dashboard_image_matches_its_deployment(rendered) -> None:
                  '"--server.address", "0.0.0.0"'):
         assert part in command
     assert (m.REPO / "dashboard" / "app.py").is_file()
+
+
+def test_consistency_rejects_replicas_next_to_the_autoscaler(rendered) -> None:
+    objects = copy.deepcopy(rendered["prod"])
+    _one(objects, "Deployment", m.SERVING_DEPLOYMENT)["spec"]["replicas"] = 3
+    assert m.consistency_problems(objects, DEFAULT_MODEL_NAME) == [
+        "Deployment clickflow/clickflow-serving: has spec.replicas although "
+        "HorizontalPodAutoscaler clickflow/clickflow-serving scales it; every kubectl apply "
+        "would reset the count"]
