@@ -214,4 +214,10 @@ def test_history_shows_the_real_run(pipeline_root, monkeypatch):
     assert "No anomalies: the data fits the curated schema." in texts(at.success)
     stats = at.dataframe[1].value
     assert set(features.RAW_COLUMNS) <= set(stats["feature"])
-    assert len(at.get("arrow_vega_lite_chart")) >= 4  # ROC, PR, slices, histogram
+    # ROC, PR, AUC by slice, a feature histogram (one run: no trend chart).
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert [s["encoding"]["x"]["field"] for s in specs] == [
+        "false_positive_rate", "recall", "AUC", "low"]
+    slices = {s for s in at.multiselect[0].options}
+    assert {"Overall", "Male:0", "Male:1"} <= slices and any(s.startswith("age_band:")
+                                                            for s in slices)
