@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if previous:
         return local.report_up_to_date(root, previous, started)
     local.quiet_logs(args.verbose)
+    local.trim_library_overheads()
     from tfx.orchestration import metadata
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
