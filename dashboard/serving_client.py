@@ -23,6 +23,8 @@ from models import features
 METRICS_PATHS = ("/metrics", "/monitoring/prometheus/metrics")
 SIGNATURE = "serving_default"
 QUANTILES = (0.5, 0.9, 0.99)
+# The local server counts its liveness/readiness probes as api="health"; they are not traffic.
+PROBE_APIS = ("health",)
 
 
 class ServingError(Exception):
@@ -260,18 +262,36 @@ def _label_text(labels: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "(all)"
 
 
-def request_counts(families: Iterable[Family]) -> list[dict[str, Any]]:
-    """Counter samples of every family about requests, one row per label set."""
+def _succeeded(labels: Mapping[str, str]) -> bool:
+    status = labels.get("status", labels.get("code", "OK"))
+    return status == "OK" or status.startswith("2")
+
+
+def request_counts(families: Iterable[Family],
+                   skip_apis: Sequence[str] = PROBE_APIS) -> list[dict[str, Any]]:
+    """Request counters, one row per label set, with whether the status means success.
+
+    Counters named ``*requests`` (the local server) or ``*request_count`` (TF Serving) count;
+    health probes (label ``api`` in ``skip_apis``) do not.
+    """
     rows = []
     for family in families:
-        if family.type != "counter" or "request" not in family.name:
+        if family.type != "counter" or not family.name.endswith(("requests", "request_count")):
             continue
         for sample in family.samples:
-            if sample.name.endswith("_created"):
+            if sample.name.endswith("_created") or sample.labels.get("api") in skip_apis:
                 continue
             rows.append({"metric": family.name, "labels": _label_text(sample.labels),
-                         "count": sample.value})
+                         "count": sample.value, "succeeded": _succeeded(sample.labels)})
     return rows
+
+
+def counters_and_gauges(families: Iterable[Family]) -> list[dict[str, Any]]:
+    """Every counter and gauge sample (loaded versions, model loads, rows predicted, ...)."""
+    return [{"metric": family.name, "type": family.type, "labels": _label_text(sample.labels),
+             "value": sample.value}
+            for family in families if family.type in ("counter", "gauge")
+            for sample in family.samples if not sample.name.endswith("_created")]
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
@@ -309,8 +329,8 @@ def _milliseconds_per_unit(name: str) -> float | None:
     return None
 
 
-def latency_quantiles(families: Iterable[Family],
-                      quantiles: Sequence[float] = QUANTILES) -> list[dict[str, Any]]:
+def latency_quantiles(families: Iterable[Family], quantiles: Sequence[float] = QUANTILES,
+                      skip_apis: Sequence[str] = PROBE_APIS) -> list[dict[str, Any]]:
     """p50/p90/p99 (in ms where the unit is known) of each latency histogram and label set."""
     rows = []
     for family in families:
@@ -319,6 +339,8 @@ def latency_quantiles(families: Iterable[Family],
             continue
         series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         for sample in family.samples:
+            if sample.labels.get("api") in skip_apis:
+                continue
             labels = {k: v for k, v in sample.labels.items() if k != "le"}
             entry = series.setdefault(tuple(sorted(labels.items())),
                                       {"buckets": [], "count": 0.0, "sum": 0.0})

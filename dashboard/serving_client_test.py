@@ -175,9 +175,9 @@ TF_SERVING_METRICS = """\
 def test_tf_serving_metrics_give_counts_and_quantiles_in_ms():
     families = sc.parse_metrics(TF_SERVING_METRICS)
     counts = sc.request_counts(families)
-    assert [(r["labels"], r["count"]) for r in counts] == [
-        ("model_name=clickflow, status=OK", 40.0),
-        ("model_name=clickflow, status=INVALID_ARGUMENT", 2.0)]
+    assert [(r["labels"], r["count"], r["succeeded"]) for r in counts] == [
+        ("model_name=clickflow, status=OK", 40.0, True),
+        ("model_name=clickflow, status=INVALID_ARGUMENT", 2.0, False)]
     (latency,) = sc.latency_quantiles(families)
     assert latency["unit"] == "ms" and latency["count"] == 40
     assert latency["mean"] == pytest.approx(1.8)
@@ -213,3 +213,28 @@ def test_seconds_histograms_are_converted_and_unknown_units_kept():
 def test_text_that_is_not_prometheus_is_a_readable_error():
     with pytest.raises(sc.ServingRequestError, match="not in Prometheus format"):
         sc.parse_metrics("<html>oops</html>\n")
+
+
+# What the local server (deployment.server) exports, abridged.
+LOCAL_SERVER_METRICS = """\
+# TYPE clickflow_serving_requests_total counter
+clickflow_serving_requests_total{api="health",model="",status="503",version=""} 7.0
+clickflow_serving_requests_total{api="predict",model="clickflow",status="200",version="5"} 3.0
+clickflow_serving_requests_total{api="predict",model="clickflow",status="400",version="5"} 1.0
+clickflow_serving_requests_created{api="predict",model="clickflow",status="200",version="5"} 1.7e9
+# TYPE clickflow_request_log_records_total counter
+clickflow_request_log_records_total 3.0
+# TYPE clickflow_serving_loaded_versions gauge
+clickflow_serving_loaded_versions{model="clickflow"} 1.0
+"""
+
+
+def test_local_server_metrics_leave_out_probes_and_other_counters():
+    families = sc.parse_metrics(LOCAL_SERVER_METRICS)
+    counts = sc.request_counts(families)
+    assert [(r["count"], r["succeeded"]) for r in counts] == [(3.0, True), (1.0, False)]
+    assert all("api=predict" in r["labels"] for r in counts)
+    others = {(r["metric"], r["value"]) for r in sc.counters_and_gauges(families)}
+    assert ("clickflow_request_log_records", 3.0) in others
+    assert ("clickflow_serving_loaded_versions", 1.0) in others
+    assert not any(r["metric"].endswith("_created") for r in sc.counters_and_gauges(families))
