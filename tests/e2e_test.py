@@ -25,13 +25,29 @@ def _summary(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "root" / "run_summary.json").read_text())
 
 
+def _run_context_property(tmp_path: Path, key: str) -> str:
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipelines import run_summary
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(tmp_path / "root" / "metadata.sqlite")
+    store = metadata_store.MetadataStore(config)
+    run = run_summary.latest_run_context(store, "clickflow")
+    return run.custom_properties[key].string_value
+
+
 def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     data_generator.write_span(data, 1, 600, seed=11)
 
-    assert local_runner.main(_args(tmp_path, data)) == 0
+    reason = "monitor: drift (report workspace/monitoring/x)"
+    assert local_runner.main(_args(tmp_path, data, "--trigger-reason", reason)) == 0
     out = capsys.readouterr().out
     summary = _summary(tmp_path)
+    assert summary["trigger_reason"] == reason
+    assert _run_context_property(tmp_path, "trigger_reason") == reason
 
     assert summary["status"] == "succeeded"
     assert summary["blessed"] is True

@@ -28,7 +28,7 @@ def test_help_documents_every_flag(capsys) -> None:
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--data", "--rows", "--tune", "--train-steps", "--pipeline-root",
-                 "--serving-dir", "--min-auc", "--force", "--no-cache"):
+                 "--serving-dir", "--min-auc", "--force", "--no-cache", "--trigger-reason"):
         assert flag in text
 
 
@@ -38,6 +38,7 @@ def test_help_documents_every_flag(capsys) -> None:
     (["--train-steps", "0"], "--train-steps: expected a number >= 1"),
     (["--min-auc", "1.5"], "--min-auc: expected a number between 0 and 1"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--trigger-reason", "  "], "--trigger-reason: expected a non-empty text"),
 ])
 def test_bad_flags_name_the_flag(capsys, argv, needle) -> None:
     assert needle in _flag_error(capsys, *argv)
