@@ -271,7 +271,8 @@ class Handlers:
             import tensorflow as tf
 
             if isinstance(err, tf.errors.InvalidArgumentError | ValueError | TypeError):
-                raise RequestError(convert.tf_error_message(err)) from None
+                raise RequestError("the model could not compute a prediction from these input "
+                                   f"values: {convert.tf_error_message(err)}") from None
             raise
 
     async def predict(self, request: Request, servable: servable_lib.Servable, body: bytes,

@@ -72,6 +72,8 @@ class ModelConfig:
     base_path: Path
     policy: VersionPolicy = VersionPolicy()
     version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # A base_path URI from a config file (gs://...), kept verbatim for the error message.
+    remote_base_path: str = ""
 
     def __post_init__(self) -> None:
         if not MODEL_NAME_RE.match(self.name):
@@ -157,8 +159,13 @@ def parse_model_config_text(text: str, source: str = "model config") -> list[Mod
             raise ConfigError(f"{where}: model_platform must be 'tensorflow', "
                               f"got {entry.model_platform!r}")
         policy = _policy_from_proto(entry.model_version_policy, where)
-        models.append(ModelConfig(name=entry.name, base_path=Path(entry.base_path),
-                                  policy=policy, version_labels=dict(entry.version_labels)))
+        try:
+            models.append(ModelConfig(
+                name=entry.name, base_path=Path(entry.base_path), policy=policy,
+                version_labels=dict(entry.version_labels),
+                remote_base_path=entry.base_path if "://" in entry.base_path else ""))
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
     if not models:
         raise ConfigError(f"{source}: model_config_list has no config entries")
     return models
@@ -329,6 +336,7 @@ def _models_from_file(args: argparse.Namespace, cli_policy: VersionPolicy | None
         overrides["name"] = args.model_name
     if args.model_base_path is not None:
         overrides["base_path"] = args.model_base_path
+        overrides["remote_base_path"] = ""
     if overrides:
         if len(models) != 1:
             raise ConfigError(f"--model-name/--model-base-path replace the name/base_path of a "
@@ -338,10 +346,10 @@ def _models_from_file(args: argparse.Namespace, cli_policy: VersionPolicy | None
 
 
 def _check_base_path(model: ModelConfig, from_file: bool) -> None:
-    text = str(model.base_path)
+    text = model.remote_base_path or str(model.base_path)
     origin = (f"base_path of model {model.name!r} in the model config file" if from_file
               else "--model-base-path")
-    if "://" in text:
+    if model.remote_base_path:
         raise ConfigError(f"{origin} is {text}, which is not a local folder; this server reads "
                           "local folders only: pass --model-base-path workspace/serving_model/"
                           f"{model.name} (or wherever the Pusher writes)")

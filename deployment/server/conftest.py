@@ -22,7 +22,7 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return testing.export_small_model(tmp_path_factory.mktemp("small_model") / "1")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_version(small_model: Path):
     """Copies the small model into ``base/<version>`` (written aside, then renamed in)."""
 

@@ -12,6 +12,7 @@ into rows and rolls files every ``roll_seconds`` or ``roll_records``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -282,7 +283,8 @@ class RequestLogWriter:
         except Exception as err:
             log.error("request log: writing %s failed (%s); %d records dropped", path, err,
                       len(rows))
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             self._count_dropped("write_error", len(rows))
             return
         self.written += len(rows)

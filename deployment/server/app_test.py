@@ -1,0 +1,341 @@
+"""Tests of the REST API against the real small model (TF Serving's shapes and errors)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from deployment.server.app import Server, create_app
+from deployment.server.config import (
+    BatchingConfig,
+    ModelConfig,
+    RequestLogConfig,
+    ServerConfig,
+    VersionPolicy,
+)
+from deployment.server.request_log import read_request_log
+
+ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,
+       "DailyInternetUsage": 256.09, "AdTopicLine": "Cloned 5thgeneration orchestration",
+       "City": "Wrightburgh", "Male": 0, "Country": "Tunisia",
+       "Timestamp": "2016-03-27 00:53:11"}
+OTHER = {**ROW, "DailyTimeSpentOnSite": 40.0, "DailyInternetUsage": 120.0, "Age": 55}
+
+
+def _server(base: Path, log_dir: Path | None, policy: VersionPolicy | None = None,
+            labels: dict | None = None, **kwargs) -> Server:
+    config = ServerConfig(
+        models=(ModelConfig("clickflow", base, policy or VersionPolicy(), labels or {}),),
+        request_log=RequestLogConfig(directory=log_dir, roll_records=1000),
+        **kwargs)
+    server = Server(config, watch=False)
+    server.registry.poll_once()
+    return server
+
+
+def _two_versions(base: Path, log_dir: Path, make_version) -> Server:
+    make_version(base, 1)
+    make_version(base, 2)
+    return _server(base, log_dir, VersionPolicy("latest", num_versions=2),
+                   {"stable": 1, "canary": 2}, max_body_bytes=20_000, max_instances=20)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, make_version
+           ) -> tuple[Server, TestClient]:
+    """Versions 1 and 2 (labels stable, canary), shared by the read-only tests."""
+    tmp = tmp_path_factory.mktemp("served")
+    server = _two_versions(tmp / "models", tmp / "log", make_version)
+    with TestClient(create_app(server)) as client:
+        yield server, client
+
+
+def test_version_status_like_tf_serving(served) -> None:
+    _, client = served
+    body = client.get("/v1/models/clickflow").json()
+    assert body == {"model_version_status": [
+        {"version": v, "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        for v in ("2", "1")]}
+    assert [s["version"] for s in client.get(
+        "/v1/models/clickflow/labels/stable").json()["model_version_status"]] == ["1"]
+    assert client.get("/v1/models/clickflow/versions/1").status_code == 200
+
+
+def test_metadata_like_tf_serving(served) -> None:
+    _, client = served
+    body = client.get("/v1/models/clickflow/versions/1/metadata").json()
+    assert body["model_spec"] == {"name": "clickflow", "signature_name": "", "version": "1"}
+    signatures = body["metadata"]["signature_def"]["signature_def"]
+    assert set(signatures) == {"serving_default", "serving_tf_example", "classification",
+                               "transform_features"}
+    age = signatures["serving_default"]["inputs"]["Age"]
+    assert age["dtype"] == "DT_INT64" and age["tensor_shape"]["dim"][0]["size"] == "-1"
+    assert signatures["classification"]["method_name"] == "tensorflow/serving/classify"
+
+
+def test_predict_row_and_columnar_agree(served) -> None:
+    _, client = served
+    rows = client.post("/v1/models/clickflow:predict", json={"instances": [ROW, OTHER]})
+    assert rows.status_code == 200, rows.text
+    predictions = rows.json()["predictions"]
+    assert [set(p) for p in predictions] == [{"probability", "clicked"}] * 2
+    p0, p1 = (p["probability"] for p in predictions)
+    assert 0 < p0 < 1 and 0 < p1 < 1 and p0 != p1
+    assert predictions[0]["clicked"] == int(p0 >= 0.5)
+    columns = client.post("/v1/models/clickflow:predict", json={
+        "inputs": {k: [ROW[k], OTHER[k]] for k in ROW}}).json()["outputs"]
+    assert columns["probability"] == pytest.approx([p0, p1], rel=1e-6)
+    assert rows.headers["x-request-id"]
+
+
+def test_predict_by_version_label_and_classify(served) -> None:
+    _, client = served
+    by_version = [client.post(f"/v1/models/clickflow/versions/{v}:predict",
+                              json={"instances": [ROW]}).json()["predictions"][0]["probability"]
+                  for v in (1, 2)]
+    assert by_version[0] == pytest.approx(by_version[1])  # same weights copied as 1 and 2
+    labelled = client.post("/v1/models/clickflow/labels/canary:predict",
+                           json={"instances": [ROW]})
+    assert labelled.status_code == 200
+    classified = client.post("/v1/models/clickflow:classify",
+                             json={"signature_name": "classification",
+                                   "examples": [{k: v for k, v in ROW.items() if k != "City"}],
+                                   "context": {"City": ROW["City"]}})
+    assert classified.status_code == 200, classified.text
+    ((c0, s0), (c1, s1)), = classified.json()["results"]
+    assert (c0, c1) == ("0", "1") and s1 == pytest.approx(by_version[1], rel=1e-5)
+    assert s0 + s1 == pytest.approx(1.0, abs=1e-6)
+    # Without signature_name the model's one classify signature is used.
+    assert client.post("/v1/models/clickflow:classify",
+                       json={"examples": [ROW]}).status_code == 200
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("/v1/models/nope:predict", "Servable not found for request: Latest(nope)"),
+    ("/v1/models/clickflow/versions/9:predict", "Specific(clickflow, 9)"),
+    ("/v1/models/clickflow/labels/beta:predict", "Unrecognized servable version label: beta"),
+    ("/v1/models/clickflow:explain", "Malformed request"),
+])
+def test_unknown_model_version_label_is_404(served, url: str, message: str) -> None:
+    _, client = served
+    response = client.post(url, json={"instances": [ROW]})
+    assert response.status_code == 404
+    assert message in response.json()["error"]
+    assert client.get("/v1/models/nope").status_code == 404
+    assert client.get("/v1/models/clickflow/versions/5").status_code == 404
+    assert client.get("/nothing/here").json() == {"error": "Malformed request: GET /nothing/here"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"instances": [{**ROW, "Age": "old"}]}, "instances[0]: input 'Age' expects an integer"),
+    ({"instances": [{k: v for k, v in ROW.items() if k != "Country"}]},
+     "missing input 'Country'"),
+    ({"instances": [{**ROW, "Contry": "x"}]}, "unknown input 'Contry'"),
+    ({"inputs": {**{k: [v] for k, v in ROW.items()}, "Age": [1, 2]}},
+     "'Age' has 2 values but 'AdTopicLine' has 1"),
+    ({"instances": [ROW], "inputs": {}}, "exactly one of 'instances'"),
+    ({"instances": [ROW], "signature_name": "nope"}, 'signature name: "nope" not found'),
+    ({"instances": [ROW], "extra": 1}, "unknown key 'extra'"),
+    ({"instances": [ROW] * 21}, "21 instances; at most 20"),
+    ({"instances": [{**ROW, "Timestamp": "not a time"}]},
+     "could not compute a prediction from these input values: StringToNumberOp"),
+])
+def test_bad_input_is_400_with_the_field_named(served, body: dict, message: str) -> None:
+    _, client = served
+    response = client.post("/v1/models/clickflow:predict", json=body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+
+
+def test_bad_json_and_classify_errors(served) -> None:
+    _, client = served
+    response = client.post("/v1/models/clickflow:predict", content=b"{not json")
+    assert response.status_code == 400 and "JSON Parse error" in response.json()["error"]
+    response = client.post("/v1/models/clickflow:classify",
+                           json={"signature_name": "serving_default", "examples": [ROW]})
+    assert response.status_code == 400 and "classify" in response.json()["error"]
+    response = client.post("/v1/models/clickflow:classify",
+                           json={"examples": [{**ROW, "AreaIncome": "rich"}]})
+    assert response.status_code == 400
+    assert "examples[0]: feature 'AreaIncome' expects a number" in response.json()["error"]
+    bad_id = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                         headers={"X-Request-Id": "bad id with spaces"})
+    assert bad_id.status_code == 400 and "X-Request-Id" in bad_id.json()["error"]
+
+
+def test_body_too_large_is_413(served) -> None:
+    _, client = served
+    response = client.post("/v1/models/clickflow:predict",
+                           content=json.dumps({"instances": [ROW] * 200}))
+    assert response.status_code == 413
+    assert "--max-body-bytes" in response.json()["error"]
+
+
+def test_health_ready_and_metrics(tmp_path: Path, make_version) -> None:
+    server = _two_versions(tmp_path / "models", tmp_path / "log", make_version)
+    with TestClient(create_app(server)) as client:
+        _check_health_ready_and_metrics(client)
+
+
+def _check_health_ready_and_metrics(client: TestClient) -> None:
+    client.post("/v1/models/clickflow:predict", json={"instances": [ROW, OTHER]})
+    client.post("/v1/models/clickflow:predict", json={"instances": [{**ROW, "Age": "x"}]})
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"ready": True, "models": {"clickflow": [1, 2]}}
+    text = client.get("/metrics").text
+    assert ('clickflow_serving_requests_total{api="predict",model="clickflow",status="200",'
+            'version="2"} 1.0') in text
+    assert 'status="400",version="2"} 1.0' in text
+    assert 'clickflow_serving_request_latency_seconds_count{api="predict",model="clickflow"}' \
+        in text
+    assert 'clickflow_serving_model_version_loaded{model="clickflow",version="1"} 1.0' in text
+    assert 'clickflow_serving_loaded_versions{model="clickflow"} 2.0' in text
+    assert 'clickflow_serving_instances_total{api="predict",model="clickflow",version="2"} 2.0' \
+        in text
+    assert client.get("/monitoring/prometheus/metrics").text.startswith("# HELP")
+
+
+def test_access_log_is_json(served, caplog: pytest.LogCaptureFixture) -> None:
+    _, client = served
+    with caplog.at_level(logging.INFO, logger="deployment.server.access"):
+        client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                    headers={"X-Request-Id": "abc-1"})
+    (record,) = [json.loads(r.getMessage()) for r in caplog.records
+                 if r.name == "deployment.server.access"]
+    assert record["request_id"] == "abc-1" and record["status"] == 200
+    assert record["model"] == "clickflow" and record["version"] == "2"
+    assert record["instances"] == 1 and record["duration_ms"] > 0
+
+
+def test_request_log_records_every_prediction(tmp_path: Path, make_version) -> None:
+    make_version(tmp_path / "models", 3)
+    server = _server(tmp_path / "models", tmp_path / "log")
+    with TestClient(create_app(server)) as client:
+        one = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                          headers={"X-Request-Id": "req-42"}).json()
+        two = client.post("/v1/models/clickflow:predict",
+                          json={"inputs": {k: [ROW[k], OTHER[k]] for k in ROW}},
+                          headers={"X-Request-Id": "batch-7"}).json()
+        client.post("/v1/models/clickflow:classify", json={"examples": [OTHER]},
+                    headers={"X-Request-Id": "cls-1"})
+    table, problems = read_request_log(tmp_path / "log")  # the app's shutdown flushed it
+    assert problems == []
+    rows = {r["request_id"]: r for r in table.to_pylist()}
+    assert sorted(rows) == ["batch-7-0", "batch-7-1", "cls-1", "req-42"]
+    first = rows["req-42"]
+    assert {k: first[k] for k in ROW} == ROW
+    assert first["model_name"] == "clickflow" and first["model_version"] == 3
+    assert first["signature"] == "serving_default"
+    assert first["probability"] == pytest.approx(one["predictions"][0]["probability"])
+    assert rows["batch-7-1"]["probability"] == pytest.approx(two["outputs"]["probability"][1])
+    assert rows["cls-1"]["signature"] == "classification" and rows["cls-1"]["Age"] == 55
+    assert first["logged_at"].tzinfo is not None
+
+
+def test_full_request_log_queue_drops_but_answers(tmp_path: Path, make_version) -> None:
+    make_version(tmp_path / "models", 1)
+    config = ServerConfig(models=(ModelConfig("clickflow", tmp_path / "models"),),
+                          request_log=RequestLogConfig(tmp_path / "log", queue_size=2))
+    server = Server(config, watch=False)
+    server.registry.poll_once()
+    with TestClient(create_app(server)) as client:
+        response = client.post("/v1/models/clickflow:predict", json={"instances": [ROW] * 3})
+        assert response.status_code == 200 and len(response.json()["predictions"]) == 3
+        assert 'clickflow_request_log_dropped_total{reason="queue_full"} 3.0' in \
+            client.get("/metrics").text
+
+
+def test_hot_load_new_version_while_old_answers(tmp_path: Path, make_version) -> None:
+    base = tmp_path / "models"
+    make_version(base, 1)
+    server = _server(base, None)
+    with TestClient(create_app(server)) as client:
+        def predict() -> int:
+            return client.post("/v1/models/clickflow:predict",
+                               json={"instances": [ROW]}).status_code
+
+        make_version(base, 2)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answering = [pool.submit(predict) for _ in range(6)]
+            server.registry.poll_once()  # seen; not loaded until unchanged for one poll
+            assert sorted(server.registry.served("clickflow")) == [1]
+            loading = pool.submit(server.registry.poll_once)
+            answering += [pool.submit(predict) for _ in range(6)]
+            loading.result()
+            assert [f.result() for f in answering] == [200] * 12
+        assert sorted(server.registry.served("clickflow")) == [2]  # latest 1: v1 unloaded
+        status = client.get("/v1/models/clickflow").json()["model_version_status"]
+        assert [(s["version"], s["state"]) for s in status] == [("2", "AVAILABLE")]
+        assert client.post("/v1/models/clickflow/versions/1:predict",
+                           json={"instances": [ROW]}).status_code == 404
+
+
+def test_broken_version_is_reported_and_skipped(tmp_path: Path, make_version) -> None:
+    base = tmp_path / "models"
+    make_version(base, 1)
+    server = _server(base, None)
+    broken = base / "5"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+    (base / "not-a-version").mkdir()
+    with TestClient(create_app(server)) as client:
+        server.registry.poll_once()
+        server.registry.poll_once()
+        status = client.get("/v1/models/clickflow").json()["model_version_status"]
+        assert status[0]["version"] == "5" and status[0]["state"] == "END"
+        assert status[0]["status"]["error_code"] != "OK"
+        assert status[0]["status"]["error_message"]
+        assert status[1] == {"version": "1", "state": "AVAILABLE",
+                             "status": {"error_code": "OK", "error_message": ""}}
+        response = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]})
+        assert response.status_code == 200  # version 1 still serves
+        assert 'clickflow_serving_model_loads_total{model="clickflow",outcome="error"} 1.0' in \
+            client.get("/metrics").text
+        server.registry.poll_once()  # unchanged broken folder: not retried
+        assert 'outcome="error"} 1.0' in client.get("/metrics").text
+        shutil.rmtree(broken)
+        server.registry.poll_once()
+        versions = [s["version"] for s in client.get("/v1/models/clickflow").json()[
+            "model_version_status"]]
+        assert versions == ["1"]
+
+
+def test_specific_policy_and_empty_base_path(tmp_path: Path, make_version) -> None:
+    base = tmp_path / "models"
+    for version in (1, 2, 3):
+        make_version(base, version)
+    server = _server(base, None, VersionPolicy("specific", versions=(1, 3)))
+    assert sorted(server.registry.served("clickflow")) == [1, 3]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    idle = _server(empty, None)
+    with TestClient(create_app(idle)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["ready"] is False
+        response = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]})
+        assert response.status_code == 404 and "no version is loaded" in response.json()["error"]
+
+
+def test_batching_groups_concurrent_requests(tmp_path: Path, make_version) -> None:
+    make_version(tmp_path / "models", 1)
+    server = _server(tmp_path / "models", None,
+                     batching=BatchingConfig(max_batch_size=64, timeout_ms=50, num_threads=1))
+    with TestClient(create_app(server)) as client, \
+            concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rows = [{**ROW, "Age": 20 + i} for i in range(16)]
+        responses = list(pool.map(lambda r: client.post(
+            "/v1/models/clickflow:predict", json={"instances": [r]}), rows))
+        alone = client.post("/v1/models/clickflow:predict", json={"instances": rows}).json()
+        text = client.get("/metrics").text
+    got = [r.json()["predictions"][0]["probability"] for r in responses]
+    assert got == pytest.approx([p["probability"] for p in alone["predictions"]], rel=1e-5)
+    calls = [line for line in text.splitlines() if line.startswith(
+        'clickflow_serving_requests_per_batch_count{model="clickflow"')]
+    (count_line,) = calls
+    assert float(count_line.split()[-1]) < 16  # 17 requests in fewer TF calls
