@@ -22,9 +22,12 @@ from dashboard.config import DashboardConfig, DashboardConfigError  # noqa: E402
 st.set_page_config(page_title="clickflow", page_icon=":material/ads_click:", layout="wide")
 page = st.navigation([
     st.Page("pages/predict.py", title="Predict", icon=":material/ads_click:", default=True),
-    st.Page("pages/batch.py", title="Score a file", icon=":material/upload_file:"),
-    st.Page("pages/history.py", title="Model history", icon=":material/history:"),
-    st.Page("pages/health.py", title="Serving health", icon=":material/monitor_heart:"),
+    st.Page("pages/batch.py", title="Score a file", icon=":material/upload_file:",
+            url_path="score"),
+    st.Page("pages/history.py", title="Model history", icon=":material/history:",
+            url_path="history"),
+    st.Page("pages/health.py", title="Serving health", icon=":material/monitor_heart:",
+            url_path="health"),
 ])
 with st.sidebar:
     st.markdown("### clickflow")

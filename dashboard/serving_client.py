@@ -23,8 +23,9 @@ from models import features
 METRICS_PATHS = ("/metrics", "/monitoring/prometheus/metrics")
 SIGNATURE = "serving_default"
 QUANTILES = (0.5, 0.9, 0.99)
-# The local server counts its liveness/readiness probes as api="health"; they are not traffic.
-PROBE_APIS = ("health",)
+# The local server labels its liveness/readiness probes api="health" and scrapes api="metrics";
+# neither is model traffic.
+PROBE_APIS = ("health", "metrics")
 
 
 class ServingError(Exception):

@@ -76,9 +76,13 @@ st.dataframe(table, hide_index=True, column_config={
 })
 if table["AUC"].notna().sum() >= 2:
     st.altair_chart(
-        alt.Chart(table.dropna(subset=["AUC"])).mark_line(point=True).encode(
-            x=alt.X("started:T", title="run started"), y=alt.Y("AUC:Q", scale=alt.Scale(
-                zero=False)), tooltip=["run", "AUC", "blessed", "pushed version"]),
+        alt.Chart(table.dropna(subset=["AUC"]), height=220, title="Eval AUC by run").mark_line(
+            point=True).encode(
+            x=alt.X("started:T", title="run started",
+                    axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=0, tickCount=5)),
+            y=alt.Y("AUC:Q", scale=alt.Scale(zero=False, padding=20),
+                    axis=alt.Axis(format=".3f")),
+            tooltip=["run", "AUC", "blessed", "pushed version"]),
         width="stretch")
 
 st.header("Evaluation")
@@ -150,8 +154,17 @@ if stats_frame.empty:
     st.stop()
 split = st.segmented_control("Split", sorted(stats_frame["split"].unique(), reverse=True),
                              default="train") or "train"
-st.dataframe(stats_frame[stats_frame["split"] == split].drop(columns=["split"]),
-             hide_index=True)
+of_split = stats_frame[stats_frame["split"] == split]
+numeric = of_split[of_split["type"].isin(["INT", "FLOAT"])]
+if len(numeric):
+    st.dataframe(numeric[["feature", "type", "count", "missing", "mean", "std_dev", "min",
+                          "median", "max", "zeros"]], hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.2f")
+        for c in ("mean", "std_dev", "min", "median", "max")})
+text = of_split[~of_split["type"].isin(["INT", "FLOAT"])]
+if len(text):
+    st.dataframe(text[["feature", "type", "count", "missing", "unique", "top_value"]],
+                 hide_index=True)
 buckets = pd.DataFrame(histograms)
 if not buckets.empty:
     feature = st.selectbox("Histogram of (train split)", sorted(buckets["feature"].unique()))
