@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -68,8 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,
                                     lifespan="on", timeout_graceful_shutdown=10,
                                     log_config=None)
-    uvicorn.Server(uvicorn_config).run(sockets=[sock])
+    # uvicorn shuts down gracefully (lifespan: request log flushed), then re-raises the signal
+    # it caught; SIGINT/SIGTERM after a clean shutdown is a normal exit, not a crash.
+    signal.signal(signal.SIGTERM, _exit_normally)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn_config).run(sockets=[sock])
     return 0
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

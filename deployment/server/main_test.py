@@ -1,0 +1,113 @@
+"""Tests for ``python -m deployment.server``: flag errors, and a real uvicorn server over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deployment.server.__main__ import main
+from deployment.server.request_log import read_request_log
+
+REPO = Path(__file__).resolve().parents[2]
+ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,
+       "DailyInternetUsage": 256.09, "AdTopicLine": "Cloned 5thgeneration orchestration",
+       "City": "Wrightburgh", "Male": 0, "Country": "Tunisia",
+       "Timestamp": "2016-03-27 00:53:11"}
+
+
+def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--model-base-path", "--model-config-file", "--request-log-dir", "--port",
+                 "--max-body-bytes", "--max-batch-size", "--num-versions"):
+        assert flag in out
+
+
+def test_missing_base_path_is_one_paragraph_exit_2(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model-base-path", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --model-base-path") and "does not exist" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_busy_port_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--model-base-path", str(tmp_path), "--port", str(port)]) == 2
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, timeout: float, what: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited early while waiting for {what}"
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.e2e
+def test_real_server_over_http(tmp_path: Path, make_version) -> None:
+    base, log_dir = tmp_path / "models", tmp_path / "log"
+    make_version(base, 1)
+    port = _free_port()
+    stderr = tmp_path / "stderr.txt"
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with open(stderr, "wb") as err_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deployment.server", "--model-base-path", str(base),
+             "--port", str(port), "--request-log-dir", str(log_dir), "--poll-seconds", "0.3"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err_file)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            _wait(lambda: client.get("/readyz").status_code == 200, 120, "readiness", process)
+            response = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                                   headers={"X-Request-Id": "http-1"})
+            assert response.status_code == 200, response.text
+            assert response.headers["x-request-id"] == "http-1"
+            assert 0 < response.json()["predictions"][0]["probability"] < 1
+            make_version(base, 2)  # pushed while serving: the watcher loads it
+
+            def version_2_served() -> bool:
+                status = client.get("/v1/models/clickflow").json()["model_version_status"]
+                return [s["version"] for s in status] == ["2"]
+
+            _wait(version_2_served, 60, "version 2", process)
+            again = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                                headers={"X-Request-Id": "http-2"})
+            assert again.status_code == 200
+            assert "clickflow_serving_requests_total" in client.get("/metrics").text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    log_text = stderr.read_text()
+    assert code == 0, log_text
+    assert '"request_id":"http-1"' in log_text  # the JSON access log
+    table, problems = read_request_log(log_dir)  # flushed at shutdown
+    assert problems == []
+    assert dict(zip(table["request_id"].to_pylist(), table["model_version"].to_pylist(),
+                    strict=True)) == {"http-1": 1, "http-2": 2}
