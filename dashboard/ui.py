@@ -38,10 +38,11 @@ def serving_problem(cfg: DashboardConfig, err: ServingError) -> None:
             f"**The model server is not reachable at {cfg.serving_url}.**\n\n"
             f"Start the local server with `make serve` (it serves the newest pushed "
             f"model of `make run`), or point the dashboard at another server with "
-            f"`{ENV_SERVING_URL}=http://host:8501 make dashboard`.\n\nDetails: {err}", icon="🔌")
+            f"`{ENV_SERVING_URL}=http://host:8501 make dashboard`.\n\nDetails: {err}",
+            icon=":material/power_off:")
     else:
         st.error(f"**The model server at {cfg.serving_url} cannot serve model "
-                 f"'{cfg.model_name}'.**\n\n{err}", icon="⚠️")
+                 f"'{cfg.model_name}'.**\n\n{err}", icon=":material/warning:")
 
 
 def serving_version(cfg: DashboardConfig) -> int:
@@ -61,7 +62,8 @@ def version_badge(version: int) -> None:
 def no_runs(cfg: DashboardConfig, reason: str) -> None:
     st.info(f"**No pipeline runs yet** ({reason}).\n\nRun the pipeline with `make run`; its "
             f"runs appear here. A different pipeline root is read with "
-            f"`{ENV_PIPELINE_ROOT}=path/to/pipeline_root make dashboard`.", icon="🗂️")
+            f"`{ENV_PIPELINE_ROOT}=path/to/pipeline_root make dashboard`.",
+            icon=":material/folder_open:")
 
 
 def _mtime(path: str | Path) -> int:

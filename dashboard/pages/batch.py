@@ -38,7 +38,7 @@ if check.ignored_columns:
 if not check.ok:
     st.error(f"**{upload.name} cannot be scored: {len(check.problems)} problem(s).**\n\n"
              + "\n".join(f"- {p}" for p in check.problems)
-             + "\n\nLines count the header as line 1.", icon="📄")
+             + "\n\nLines count the header as line 1.", icon=":material/description:")
     st.stop()
 
 frame = check.frame
@@ -59,15 +59,16 @@ if key not in st.session_state:
 scored = st.session_state[key]
 
 ui.version_badge(version)
-rows, mean, clicks = st.columns(3)
-rows.metric("Rows scored", f"{len(scored):,}", border=True)
-mean.metric("Mean click probability", f"{scored['probability'].mean():.3f}", border=True)
-clicks.metric("Predicted clicks", f"{int((scored['probability'] >= 0.5).sum()):,}",
-              border=True)
-if features.LABEL_KEY in scored.columns and scored[features.LABEL_KEY].nunique() == 2:
+labelled = features.LABEL_KEY in scored.columns and scored[features.LABEL_KEY].nunique() == 2
+cards = st.columns(4 if labelled else 3)
+cards[0].metric("Rows scored", f"{len(scored):,}", border=True)
+cards[1].metric("Mean click probability", f"{scored['probability'].mean():.3f}", border=True)
+cards[2].metric("Predicted clicks", f"{int((scored['probability'] >= 0.5).sum()):,}",
+                border=True)
+if labelled:
     auc = roc_auc(scored[features.LABEL_KEY].to_numpy(), scored["probability"].to_numpy())
-    st.metric("AUC on this file", f"{auc:.4f}", help="Labels from your file's "
-              f"{features.LABEL_KEY} column.")
+    cards[3].metric("AUC on this file", f"{auc:.4f}", border=True,
+                    help=f"Against the labels in your file's {features.LABEL_KEY} column.")
 st.dataframe(scored, hide_index=True, column_config={
     "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
                                                    format="%.4f")})
