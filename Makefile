@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
         serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
-        bench-gpu bench-monitor
+        bench-gpu bench-monitor bench-serving
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -79,8 +79,11 @@ schema: setup ## Propose a schema with TFDV from the current data, to review aga
 bench: setup ## Pipeline speed benchmark (minutes): experiments/benchmarks/pipeline_benchmark.py
 	$(PY) experiments/benchmarks/pipeline_benchmark.py $(ARGS)
 
-serve: setup ## Serve pushed models with TF Serving's REST API on 127.0.0.1:8501. ARGS="--port 8601"
-	$(PY) -m deployment.server $(ARGS)
+serve: setup ## Serve pushed models with TF Serving's REST API on 127.0.0.1:8501. ARGS="--num-versions 2"
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m deployment.server $(ARGS)
+
+bench-serving: setup ## Requests per second of the local server with and without batching
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m deployment.server.bench_batching $(ARGS)
 
 dashboard: setup ## Streamlit dashboard (predictions, model history, monitoring) on 127.0.0.1:8502
 	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8502 \

@@ -6,9 +6,10 @@
 Each run is a separate process (imports included in its wall time, as a user sees it), measured
 with os.wait4 for its peak RSS. Runs:
   1. full   - `local_runner.py` on a fresh 1,000-row span and a fresh pipeline root (`make run`);
-  2. naive  - the same graph with TFX's defaults: `module_file=` user code (TFX packages and
-              pip-installs it), default Beam options, Transform statistics on, TF2 Transform,
-              TFX's stock LatestBlessedModelStrategy baseline resolver;
+  2. naive  - the same graph with TFX's and TensorFlow's defaults: `module_file=` user code
+              (TFX packages and pip-installs it), default Beam options, Transform statistics
+              on, TF2 Transform, TFX's stock LatestBlessedModelStrategy baseline resolver, and
+              AutoGraph's default rules (models/tf_setup.py's tf-keras exemption removed);
   3. rerun  - run 1 again, unchanged (the up-to-date check);
   4. cached - run 1 again with --force (every component answered from TFX's cache);
   5. large  - optional: full runs on N rows.
@@ -36,7 +37,11 @@ started = time.perf_counter()
 from pipelines import local
 from pipelines.config import PipelineConfig
 from pipelines.pipeline import LocalFiles, create_pipeline
+from tensorflow.python.autograph.core import config as autograph_config
 from tfx.orchestration import metadata
+
+autograph_config.CONVERSION_RULES = tuple(
+    r for r in autograph_config.CONVERSION_RULES if getattr(r, "_prefix", None) != "tf_keras")
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 root, data_dir, module_file = sys.argv[1], sys.argv[2], sys.argv[3]
