@@ -219,8 +219,12 @@ def test_history_shows_the_real_run(pipeline_root, monkeypatch):
     assert metrics["Runs"] == "1"
     assert metrics["Latest eval AUC"] == f"{summary['metrics']['auc']:.4f}"
     assert "No anomalies: the data fits the curated schema." in texts(at.success)
-    stats = at.dataframe[1].value
-    assert set(features.RAW_COLUMNS) <= set(stats["feature"])
+    numeric, text = at.dataframe[1].value, at.dataframe[2].value
+    assert set(numeric["feature"]) == {c for c, kind in features.RAW_TYPES.items()
+                                       if kind in ("int", "float")}
+    assert set(text["feature"]) == {c for c, kind in features.RAW_TYPES.items()
+                                    if kind == "string"}
+    assert (numeric["count"] > 0).all() and (numeric["missing"] == 0).all()
     # ROC, PR, AUC by slice, a feature histogram (one run: no trend chart).
     specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
     assert [s["encoding"]["x"]["field"] for s in specs] == [
