@@ -85,9 +85,9 @@ serve: setup ## Serve pushed models with TF Serving's REST API on 127.0.0.1:8501
 bench-serving: setup ## Requests per second of the local server with and without batching
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m deployment.server.bench_batching $(ARGS)
 
-dashboard: setup ## Streamlit dashboard (predictions, model history, monitoring) on 127.0.0.1:8502
-	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8502 \
-	  --server.headless true --browser.gatherUsageStats false $(ARGS)
+dashboard: setup ## Streamlit dashboard on http://127.0.0.1:8502 (CLICKFLOW_SERVING_URL=... for another server)
+	$(PY) -m streamlit run dashboard/app.py --server.port $${PORT:-8502} --server.address 127.0.0.1 \
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer $(ARGS)
 
 monitor: setup ## Judge the served model on its request log (skew, drift, live AUC). ARGS="--last 1h"
 	$(PY) -m pipelines.monitoring run $(ARGS)
