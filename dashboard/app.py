@@ -1,7 +1,8 @@
 """The clickflow dashboard: `make dashboard` (streamlit run dashboard/app.py).
 
-Four pages over two sources: the serving REST API (predict, score a file, serving health) and
-the pipeline's ML Metadata store (model history). Settings come from CLICKFLOW_* variables.
+Five pages over three sources: the serving REST API (predict, score a file, serving health),
+the pipeline's ML Metadata store (model history) and the monitor's reports (monitoring).
+Settings come from CLICKFLOW_* variables.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ page = st.navigation([
             url_path="history"),
     st.Page("pages/health.py", title="Serving health", icon=":material/monitor_heart:",
             url_path="health"),
+    st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitoring:",
+            url_path="monitoring"),
 ])
 with st.sidebar:
     st.markdown("### clickflow")

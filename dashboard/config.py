@@ -14,6 +14,7 @@ from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVING_URL = "http://127.0.0.1:8501"
 DEFAULT_PIPELINE_ROOT = REPO_ROOT / "workspace" / "pipeline_root"
+DEFAULT_MONITORING_DIR = REPO_ROOT / "workspace" / "monitoring"
 METADATA_FILE = "metadata.sqlite"
 _MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -21,6 +22,7 @@ ENV_SERVING_URL = "CLICKFLOW_SERVING_URL"
 ENV_MODEL_NAME = "CLICKFLOW_MODEL_NAME"
 ENV_PIPELINE_ROOT = "CLICKFLOW_PIPELINE_ROOT"
 ENV_PIPELINE_NAME = "CLICKFLOW_PIPELINE_NAME"
+ENV_MONITORING_DIR = "CLICKFLOW_MONITORING_DIR"
 
 
 class DashboardConfigError(ValueError):
@@ -29,12 +31,14 @@ class DashboardConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class DashboardConfig:
-    """Where the dashboard finds the model server and the pipeline's metadata."""
+    """Where the dashboard finds the model server, the pipeline's metadata and the monitor's
+    reports."""
 
     serving_url: str = DEFAULT_SERVING_URL
     model_name: str = DEFAULT_MODEL_NAME
     pipeline_root: Path = DEFAULT_PIPELINE_ROOT
     pipeline_name: str = DEFAULT_PIPELINE_NAME
+    monitoring_dir: Path = DEFAULT_MONITORING_DIR  # the monitor's --out-dir
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,9 +68,12 @@ class DashboardConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> DashboardConfig:
         env = os.environ if env is None else env
         root = env.get(ENV_PIPELINE_ROOT)
+        monitoring = env.get(ENV_MONITORING_DIR)
         return cls(
             serving_url=env.get(ENV_SERVING_URL) or DEFAULT_SERVING_URL,
             model_name=env.get(ENV_MODEL_NAME) or DEFAULT_MODEL_NAME,
             pipeline_root=Path(root).expanduser().resolve() if root else DEFAULT_PIPELINE_ROOT,
             pipeline_name=env.get(ENV_PIPELINE_NAME) or DEFAULT_PIPELINE_NAME,
+            monitoring_dir=(Path(monitoring).expanduser().resolve() if monitoring
+                            else DEFAULT_MONITORING_DIR),
         )

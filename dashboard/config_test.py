@@ -4,7 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import DEFAULT_PIPELINE_ROOT, DashboardConfig, DashboardConfigError
+from dashboard.config import (
+    DEFAULT_MONITORING_DIR,
+    DEFAULT_PIPELINE_ROOT,
+    DashboardConfig,
+    DashboardConfigError,
+)
 
 
 def test_defaults_point_at_the_local_server_and_workspace():
@@ -13,6 +18,8 @@ def test_defaults_point_at_the_local_server_and_workspace():
     assert cfg.model_name == "clickflow"
     assert cfg.pipeline_name == "clickflow"
     assert cfg.metadata_path == DEFAULT_PIPELINE_ROOT / "metadata.sqlite"
+    assert cfg.monitoring_dir == DEFAULT_MONITORING_DIR
+    assert DEFAULT_MONITORING_DIR.parts[-2:] == ("workspace", "monitoring")
 
 
 def test_environment_overrides(tmp_path, monkeypatch):
@@ -47,3 +54,13 @@ def test_every_bad_setting_is_reported_at_once():
     message = str(err.value)
     for variable in ("CLICKFLOW_SERVING_URL", "CLICKFLOW_MODEL_NAME", "CLICKFLOW_PIPELINE_NAME"):
         assert variable in message
+
+
+def test_the_monitoring_dir_comes_from_its_variable(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = DashboardConfig.from_env({"CLICKFLOW_MONITORING_DIR": "~/../reports"})
+    assert cfg.monitoring_dir == (Path.home().parent / "reports").resolve()
+    cfg = DashboardConfig.from_env({"CLICKFLOW_MONITORING_DIR": "mon"})
+    assert cfg.monitoring_dir == Path(tmp_path, "mon").resolve()
+    assert DashboardConfig.from_env({"CLICKFLOW_MONITORING_DIR": ""}).monitoring_dir == \
+        DEFAULT_MONITORING_DIR
