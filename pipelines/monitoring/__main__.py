@@ -4,6 +4,7 @@
     python -m pipelines.monitoring run --start 2026-01-01T00:00 --end 2026-01-02T00:00 \\
         --trigger local
     python -m pipelines.monitoring simulate --rows 2000 --drift covariate
+    python -m pipelines.monitoring demo --fresh
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipelines.monitoring",
         description="Monitor the served model (skew, drift, live accuracy), decide whether to "
                     "retrain, and simulate traffic for demos.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,simulate}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,simulate,demo}")
     run = sub.add_parser(
         "run", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="judge one window of the request log and write a monitoring report",
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="labelled_at = time sent + this delay")
     sim.add_argument("--labels-dir", type=Path, default=WORKSPACE / "labels")
     sim.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+
+    from pipelines.monitoring import demo
+
+    demo.add_parser(sub)
     return parser
 
 
@@ -239,6 +244,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from pipelines.monitoring import demo
+
+        return demo.main(args)
     return _run(args) if args.command == "run" else _simulate(args)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,13 @@ def _reference_auc(evaluation_uri: str | None) -> float | None:
     return overall.get("auc")
 
 
-def run_monitor(settings: MonitorSettings, *, now: datetime) -> Outcome:
-    """Everything one monitoring run does; the report is returned and written to disk."""
+def run_monitor(settings: MonitorSettings, *, now: datetime,
+                on_judged: Callable[[dict[str, Any], Path], None] | None = None) -> Outcome:
+    """Everything one monitoring run does; the report is returned and written to disk.
+
+    ``on_judged(report, report_dir)`` is called once the decision is made and recorded, before
+    a triggered retraining starts (which can take minutes), so a caller can show the judgment
+    while the run goes on (the demo does)."""
     began = time.perf_counter()
     now = utc(now)
     cfg = settings.config
@@ -215,6 +221,8 @@ def run_monitor(settings: MonitorSettings, *, now: datetime) -> Outcome:
     lap("report", t)
     if settings.record_metadata:
         report["metadata"] = _record(settings, report_dir, report, decision, lineages)
+    if on_judged is not None:
+        on_judged(report, report_dir)
     if decision.trigger and settings.trigger_mode != "none":
         trigger.write_state(settings.out_dir, now, list(decision.reasons), str(report_dir))
         report["trigger"] = _trigger(settings, joined.table, decision, report_dir, now).as_dict()

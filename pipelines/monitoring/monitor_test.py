@@ -196,3 +196,22 @@ def test_trigger_recorded_in_metadata_starts_the_cooldown(tmp_path: Path,
                                   now=NOW)
     assert outcome.decision.action == policy.COOLDOWN
     assert "skew" in outcome.decision.breached
+
+
+def test_judgment_is_shown_before_the_triggered_run_starts(tmp_path: Path) -> None:
+    _serve(tmp_path, generated(1200, 7), T0 - timedelta(hours=1), "p")
+    _serve(tmp_path, generated(1200, 8, dg.DRIFT_PRESETS["both"]), T0, "c")
+    seen: list[tuple[str, bool, bool]] = []
+
+    def on_judged(report: dict[str, Any], report_dir: Path) -> None:
+        seen.append((report["decision"]["action"], report["trigger"] is None,
+                     (report_dir / "trigger.log").exists()))
+
+    # "--train-steps 0" makes local_runner.py exit at once with status 2: a real, fast run.
+    settings = _settings(tmp_path, tmp_path / "no_store", trigger_mode="local",
+                         data_dir=tmp_path / "data", runner_args=("--train-steps", "0"))
+    outcome = monitor.run_monitor(settings, now=NOW, on_judged=on_judged)
+    assert seen == [(policy.RETRAIN, True, False)]
+    assert outcome.report["trigger"]["returncode"] == 2
+    assert outcome.report["trigger"]["span_rows"] == 1200
+    assert "--train-steps" in (outcome.report_dir / "trigger.log").read_text()
