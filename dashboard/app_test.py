@@ -12,9 +12,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.conftest import MODEL_VERSION, free_port
+from dashboard.monitoring_test import WINDOWS, trigger_reason, write_reports
 from dashboard.schema_form import EXAMPLE_ROW
 from models import features
-from pipelines import data_generator
+from pipelines import data_generator, local
 
 PAGES = Path(__file__).resolve().parent / "pages"
 APP = Path(__file__).resolve().parent / "app.py"
@@ -57,7 +58,7 @@ def test_the_predict_form_is_not_shown_without_a_server(server_down):
 
 def test_invalid_settings_are_one_readable_error(monkeypatch):
     monkeypatch.setenv("CLICKFLOW_SERVING_URL", "localhost:8501")
-    for name in ("predict", "batch", "history", "health"):
+    for name in ("predict", "batch", "history", "health", "monitoring"):
         at = page(name).run()
         assert_no_traceback(at)
         (error,) = at.error
@@ -110,15 +111,102 @@ def test_history_with_an_empty_store_says_to_run_the_pipeline(monkeypatch, empty
 
 def test_the_app_navigates_between_pages(server_down, monkeypatch, tmp_path):
     monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(tmp_path))
+    monkeypatch.setenv("CLICKFLOW_MONITORING_DIR", str(tmp_path / "monitoring"))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     assert_no_traceback(at)
     assert at.title[0].value == "Predict a click"
     assert server_down in texts(at.sidebar.markdown) + texts(at.sidebar.caption)
     for path, title in [("pages/batch.py", "Score a file"), ("pages/history.py", "Model history"),
-                        ("pages/health.py", "Serving health")]:
+                        ("pages/health.py", "Serving health"),
+                        ("pages/monitoring.py", "Monitoring")]:
         at.switch_page(path).run()
         assert_no_traceback(at)
         assert at.title[0].value == title
+
+
+def test_monitoring_without_reports_says_to_run_the_monitor(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLICKFLOW_MONITORING_DIR", str(tmp_path / "monitoring"))
+    at = page("monitoring").run()
+    assert_no_traceback(at)
+    (info,) = at.info
+    assert "No monitoring reports yet" in info.value and "make monitor" in info.value
+    assert str(tmp_path / "monitoring") in info.value
+    assert "CLICKFLOW_MONITORING_DIR" in info.value
+    assert not at.warning and not at.metric and not at.get("vega_lite_chart")
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Four real monitoring reports, one corrupt report folder, and the run summary of the
+    retraining the drifted report triggered."""
+    work = tmp_path_factory.mktemp("monitored")
+    reports = write_reports(work)
+    (work / "monitoring" / "20260302T000000Z").mkdir()
+    (work / "monitoring" / "20260302T000000Z" / "monitoring_report.json").write_text("{half")
+    local.write_summary(work / "pipeline_root", {
+        "run_id": "20260301-150100-7", "trigger_reason": trigger_reason(reports["drifted"]),
+        "status": "succeeded", "blessed": True, "metrics": {"auc": 0.9312},
+        "pushed_model": "/serving/clickflow/1700007200", "up_to_date": False})
+    return {**reports, "work": work}
+
+
+def chart_data(chart) -> list[pd.DataFrame]:
+    import pyarrow as pa
+
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+
+
+def test_monitoring_shows_drift_live_accuracy_and_alerts(monitored, monkeypatch):
+    monkeypatch.setenv("CLICKFLOW_MONITORING_DIR", str(monitored["work"] / "monitoring"))
+    monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(monitored["work"] / "pipeline_root"))
+    at = page("monitoring").run()
+    assert_no_traceback(at)
+    assert not at.error and not at.info
+    (warning,) = at.warning
+    assert "1 report folder(s) skipped" in warning.value
+    assert "20260302T000000Z: " in warning.value and "is not valid JSON" in warning.value
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Reports": "4", "Latest decision": "cooldown", "Alerts": "2",
+                       "Retraining runs": "1"}
+
+    drift_chart, auc_chart = at.get("vega_lite_chart")
+    layers = json.loads(drift_chart.proto.spec)["layer"]
+    assert [layer["mark"]["type"] for layer in layers] == ["line", "rule", "point"]
+    assert layers[0]["encoding"]["x"]["field"] == "window_end"
+    assert layers[0]["encoding"]["color"]["field"] == "feature"
+    assert layers[1]["encoding"]["y"] == {"aggregate": "mean", "field": "threshold",
+                                          "type": "quantitative"}
+    (drift,) = chart_data(drift_chart)
+    # three windows had a previous one to drift from, eight compared features each
+    assert len(drift) == 3 * 8 and set(drift["series"]) == {"drift"}
+    drifted = drift[drift["report"] == monitored["drifted"].name]
+    assert set(drifted.loc[drifted["breached"], "feature"]) >= {"Age", "DailyTimeSpentOnSite"}
+    assert not drift.loc[drift["report"] == monitored["calm_again"].name, "breached"].any()
+
+    at.multiselect[0].set_value(["Age", "Male"]).run()
+    assert_no_traceback(at)
+    (drift,) = chart_data(at.get("vega_lite_chart")[0])
+    assert sorted(set(drift["feature"])) == ["Age", "Male"] and len(drift) == 6
+
+    auc_layers = json.loads(auc_chart.proto.spec)["layer"]
+    assert auc_layers[0]["encoding"]["color"]["field"] == "version"
+    assert auc_layers[0]["encoding"]["y"]["field"] == "auc"
+    live, threshold = chart_data(auc_chart)
+    assert sorted(set(live["version"])) == ["1700000000", "1700003600"] and len(live) == 5
+    assert threshold["live_auc_min"].tolist() == [0.75]
+
+    alerts = at.dataframe[-1].value
+    assert alerts["report"].tolist() == [monitored["cooldown"].name, monitored["drifted"].name]
+    cooldown, drifted_alert = alerts.iloc[0], alerts.iloc[1]
+    assert cooldown["triggered"] == "cool-down" and cooldown["retraining run"] is None
+    assert drifted_alert["decision"] == "retrain"
+    assert drifted_alert["triggered"] == "local (exit 0)"
+    assert (drifted_alert["retraining run"], drifted_alert["run status"],
+            drifted_alert["pushed version"], drifted_alert["eval AUC"]) == (
+        "20260301-150100-7", "succeeded", "1700007200", 0.9312)
+    assert bool(drifted_alert["blessed"])
+    assert [r for r in WINDOWS if monitored[r].name in set(alerts["report"])] == [
+        "drifted", "cooldown"]
 
 
 # --- with the real model server (a small real model) and a real pipeline run ----------------
