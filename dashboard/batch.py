@@ -56,7 +56,7 @@ def check_csv(path: Path, fields: list[FieldSpec], display_name: str | None = No
         return BatchCheck(None, (f"{name} is empty (0 bytes); expected a header line with the "
                                  f"columns {', '.join(features.SERVING_FEATURES)} and rows",))
     source = data_source.SourceFiles((str(path),), "csv")
-    con = data_source._connect()
+    con = data_source.connect()
     try:
         return _check(con, source, fields, name, named, max_rows)
     finally:
@@ -66,16 +66,14 @@ def check_csv(path: Path, fields: list[FieldSpec], display_name: str | None = No
 def _check(con, source: data_source.SourceFiles, fields: list[FieldSpec], name: str,
            named: Callable[[str], str], max_rows: int) -> BatchCheck:
     try:
-        described = data_source._describe(con, source)
+        match = data_source.match_columns(con, source, columns=features.SERVING_FEATURES,
+                                          optional=(features.LABEL_KEY,))
     except data_source.DataError as err:
         return BatchCheck(None, (named(str(err)),))
-    by_norm = {data_source._norm(column): column for column in described}
-    wanted = (*features.SERVING_FEATURES, features.LABEL_KEY)
-    mapping = {c: by_norm[data_source._norm(c)] for c in wanted if data_source._norm(c) in by_norm}
-    ignored = tuple(c for c in described if c not in mapping.values())
-    problems = [f"missing column {c!r}" for c in features.SERVING_FEATURES if c not in mapping]
+    ignored = match.unmatched
+    problems = [f"missing column {c!r}" for c in match.missing]
     if problems:
-        problems.append(f"{name} has the columns {', '.join(described)}; expected "
+        problems.append(f"{name} has the columns {', '.join(match.described)}; expected "
                         f"{', '.join(features.SERVING_FEATURES)} (and optionally "
                         f"{features.LABEL_KEY}), in any order, case and spacing")
     reader = source.reader_sql()
@@ -85,13 +83,9 @@ def _check(con, source: data_source.SourceFiles, fields: list[FieldSpec], name: 
     if rows > max_rows:
         return BatchCheck(None, (*problems, f"{name} has {rows:,} rows; the dashboard scores at "
                                  f"most {max_rows:,} at a time (split the file)"), ignored)
-    readable = {}
-    for column, actual in mapping.items():
-        problem = data_source._type_problem(con, reader, column, actual, described[actual])
-        if problem:
-            problems.append(named(problem))
-        else:
-            readable[column] = actual
+    mistyped = data_source.type_problems(con, source, match)
+    problems.extend(named(problem) for problem in mistyped.values())
+    readable = {c: actual for c, actual in match.mapping.items() if c not in mistyped}
     if not readable:
         return BatchCheck(None, tuple(problems), ignored)
     select = ", ".join(

@@ -107,7 +107,8 @@ def spans_pattern(data_dir: str | os.PathLike) -> str:
     return os.path.join(os.fspath(data_dir), SPAN_GLOB)
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that also knows BigQuery's type names."""
     con = duckdb.connect(":memory:")
     # BigQuery spells DOUBLE as FLOAT64; DuckDB already knows INT64 and STRING.
     con.execute("CREATE TYPE FLOAT64 AS DOUBLE")
@@ -132,44 +133,78 @@ def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0]
 
 
-def column_map(source: SourceFiles, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, str]:
+@dataclass(frozen=True)
+class ColumnMatch:
+    """The files' columns matched to the expected ones (ignoring case, spaces, underscores)."""
+
+    described: dict[str, str]  # the files' columns -> DuckDB type, in file order
+    mapping: dict[str, str]  # expected column -> the files' column, for each one found
+    missing: tuple[str, ...]  # required columns the files lack
+
+    @property
+    def unmatched(self) -> tuple[str, ...]:
+        """The files' columns that no expected column matched (ignored when read)."""
+        used = set(self.mapping.values())
+        return tuple(c for c in self.described if c not in used)
+
+
+def match_columns(con: duckdb.DuckDBPyConnection, source: SourceFiles,
+                  columns: tuple[str, ...] = features.RAW_COLUMNS,
+                  optional: tuple[str, ...] = ()) -> ColumnMatch:
+    """Which file column is each of ``columns`` (required) and ``optional``; DataError only
+    when the files cannot be read at all."""
+    described = _describe(con, source)
+    by_norm = {_norm(name): name for name in described}
+    mapping, missing = {}, []
+    for column in (*columns, *optional):
+        actual = by_norm.get(_norm(column))
+        if actual is not None:
+            mapping[column] = actual
+        elif column not in optional:
+            missing.append(column)
+    return ColumnMatch(described, mapping, tuple(missing))
+
+
+def type_problems(con: duckdb.DuckDBPyConnection, source: SourceFiles, match: ColumnMatch
+                  ) -> dict[str, str]:
+    """Expected column -> why its values do not fit its type (the pipeline's wording), for
+    each matched column that has a problem."""
+    reader = source.reader_sql()
+    found = {}
+    for column, actual in match.mapping.items():
+        problem = _type_problem(con, reader, column, actual, match.described[actual])
+        if problem:
+            found[column] = problem
+    return found
+
+
+def column_map(source: SourceFiles, con: duckdb.DuckDBPyConnection | None = None,
+               columns: tuple[str, ...] = features.RAW_COLUMNS) -> dict[str, str]:
     """Maps each expected column to the file's column; DataError on missing/mistyped columns.
 
     Also checks that there is at least one row, that ``Timestamp`` values look like
-    ``YYYY-MM-DD HH:MM:SS`` and that the label holds only 0 and 1.
+    ``YYYY-MM-DD HH:MM:SS`` and that the label holds only 0 and 1 (when among ``columns``).
     """
-    con = con or _connect()
+    con = con or connect()
     empty = [f for f in source.files if os.path.getsize(f) == 0]
     if empty:
         raise DataError(f"{empty[0]} is empty (0 bytes); expected a header and at least one row")
-    described = _describe(con, source)
-    by_norm = {_norm(name): name for name in described}
-    mapping, problems = {}, []
-    for column in features.RAW_COLUMNS:
-        actual = by_norm.get(_norm(column))
-        if actual is None:
-            problems.append(f"missing column {column!r}")
-        else:
-            mapping[column] = actual
-    if problems:
+    match = match_columns(con, source, columns)
+    if match.missing:
         raise DataError(
-            f"{_name(source)}: {'; '.join(problems)}. Expected columns: "
-            f"{', '.join(features.RAW_COLUMNS)} (found: {', '.join(described)})"
+            f"{_name(source)}: {'; '.join(f'missing column {c!r}' for c in match.missing)}. "
+            f"Expected columns: {', '.join(columns)} (found: {', '.join(match.described)})"
         )
-    reader = source.reader_sql()
     try:
-        count = con.execute(f"SELECT count(*) FROM {reader}").fetchone()[0]
+        count = con.execute(f"SELECT count(*) FROM {source.reader_sql()}").fetchone()[0]
     except duckdb.Error as err:
         raise DataError(f"cannot read {_name(source)}: {_first_line(err)}") from None
     if count == 0:
         raise DataError(f"{_name(source)} has no rows; expected at least one example")
-    for column, actual in mapping.items():
-        problem = _type_problem(con, reader, column, actual, described[actual])
-        if problem:
-            problems.append(problem)
+    problems = type_problems(con, source, match)
     if problems:
-        raise DataError(f"{_name(source)}: " + "; ".join(problems))
-    return mapping
+        raise DataError(f"{_name(source)}: " + "; ".join(problems.values()))
+    return match.mapping
 
 
 def _type_problem(con, reader: str, column: str, actual: str, duck_type: str) -> str | None:
@@ -220,7 +255,7 @@ def _type_problem(con, reader: str, column: str, actual: str, duck_type: str) ->
 
 def open_source(source: SourceFiles) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the files checked and exposed as the view ``ad_clicks``."""
-    con = _connect()
+    con = connect()
     mapping = column_map(source, con)
     select = ", ".join(
         '"' + actual.replace('"', '""') + f'" AS {column}' for column, actual in mapping.items()

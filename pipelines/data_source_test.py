@@ -106,6 +106,31 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
     assert "missing column 'Age'" not in message
 
 
+def test_column_map_checks_only_the_columns_asked_for(tmp_path: Path) -> None:
+    rows = [r[:-1] for r in _rows(tmp_path)]  # no label: what a file to score looks like
+    path = _write(tmp_path / "to-score.csv", rows)
+    assert ds.column_map(_source(path), columns=features.SERVING_FEATURES) == {
+        c: c for c in features.SERVING_FEATURES}
+    expected = r"missing column 'Age'\. Expected columns: Age \(found: City\)$"
+    with pytest.raises(ds.DataError, match=expected):
+        ds.column_map(_source(_write(tmp_path / "city.csv", [["City"], ["Oslo"]])),
+                      columns=("Age",))
+
+
+def test_match_columns_lists_what_is_missing_optional_and_unmatched(tmp_path: Path) -> None:
+    path = _write(tmp_path / "part.csv", [["age", "Clicked On Ad", "Note"], ["abc", "2", "x"]])
+    source = _source(path)
+    con = ds.connect()
+    match = ds.match_columns(con, source, columns=("Age", "City"),
+                             optional=(features.LABEL_KEY, "Country"))
+    assert match.mapping == {"Age": "age", features.LABEL_KEY: "Clicked On Ad"}
+    assert match.missing == ("City",) and match.unmatched == ("Note",)
+    assert ds.type_problems(con, source, match) == {
+        "Age": "column 'Age' should hold an integer but has VARCHAR values such as 'abc'",
+        features.LABEL_KEY: "label column 'ClickedOnAd' should be 0 or 1 but has values such "
+                            "as 2"}
+
+
 def test_text_in_numeric_column(tmp_path: Path) -> None:
     path = _with_value(tmp_path, "Age", "abc")
     with pytest.raises(ds.DataError, match=r"column 'Age' should hold an integer.*'abc'") as err:
