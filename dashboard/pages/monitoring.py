@@ -100,9 +100,10 @@ else:
     breaches = alt.Chart(shown).transform_filter(alt.datum.breached).mark_point(
         shape="diamond", size=120, filled=True, color="#d62728").encode(
         x="window_end:T", y="value:Q", tooltip=["report", "feature", "value", "threshold"])
-    st.altair_chart((lines + thresholds + breaches).properties(
-        height=320, title=f"{chosen} per feature (dashed: threshold; red: breached)"),
-        width="stretch")
+    st.altair_chart((lines + thresholds + breaches).properties(height=320), width="stretch")
+    st.caption(f"{chosen} of each feature per judged window; dashed: its threshold, red "
+               "diamond: breached. L-infinity distance for string features, Jensen-Shannon "
+               "divergence for numeric ones.")
     newest = of_series[of_series["report"] == of_series.sort_values("window_end")[
         "report"].iloc[-1]]
     st.caption(f"Report {newest['report'].iloc[0]}:")
@@ -131,8 +132,9 @@ else:
         chart = auc_lines + alt.Chart(pd.DataFrame({"live_auc_min": [latest.live_auc_min]})
                                       ).mark_rule(strokeDash=[6, 4], color="#d62728").encode(
             y="live_auc_min:Q", tooltip=["live_auc_min"])
-    st.altair_chart(chart.properties(height=280, title="Live AUC per version (dashed: "
-                                                       "policy.live_auc_min)"), width="stretch")
+    st.altair_chart(chart.properties(height=280), width="stretch")
+    st.caption("Live AUC of each model version's labelled predictions per judged window; "
+               "dashed: the policy's live_auc_min.")
 st.dataframe(live[["window_end", "version", "requests", "labelled", "auc", "accuracy",
                    "calibration", "log_loss", "judged"]].sort_values(
     ["window_end", "version"], ascending=[False, True]) if not live.empty else live,
