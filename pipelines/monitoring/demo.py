@@ -174,6 +174,7 @@ class DemoFacts:
     retrain_run_id: str | None = None
     trigger_reason: str | None = None
     mlmd_run_context: str | None = None
+    baseline_auc_new_eval: float | None = None  # the old model on the retraining's eval split
     best_auc_normal: float | None = None
     best_auc_drifted: float | None = None
     loaded_version: int | None = None
@@ -203,6 +204,10 @@ def summary_lines(facts: DemoFacts) -> list[str]:
             lines.append(f"Live AUC on drifted traffic: v{old.version} {old.live_auc_drifted:.4f}"
                          f" -> v{new.version} {new.live_auc_drifted:.4f} "
                          f"({new.live_auc_drifted - old.live_auc_drifted:+.4f})")
+    if len(facts.versions) >= 2 and facts.baseline_auc_new_eval is not None:
+        old, new = facts.versions[0], facts.versions[-1]
+        lines.append(f"Evaluator on the new eval split: v{new.version} {_auc(new.eval_auc)} vs "
+                     f"the blessed baseline v{old.version} {facts.baseline_auc_new_eval:.4f}")
     lines.append("Drift (vs the normal window): " + (", ".join(facts.drift_breaches) or "none"))
     lines.append("Skew (vs training data): " + (", ".join(facts.skew_breaches) or "none"))
     lines.append(f"Decision: {facts.decision or '-'}"
@@ -443,6 +448,20 @@ def true_auc(rows: int, seed: int, drift: Any, start: datetime) -> float:
     return dg.roc_auc(np.asarray(table["ClickedOnAd"].to_numpy()), probability)
 
 
+def baseline_auc(summary: dict[str, Any]) -> float | None:
+    """The baseline model's AUC in a run's Evaluator output (candidate AUC minus TFMA's
+    ``auc_diff``), or None when the run had no baseline."""
+    from pipelines import run_summary
+
+    uri = (summary.get("artifacts") or {}).get("Evaluator.evaluation")
+    if not uri:
+        return None
+    overall, _ = run_summary.evaluation_metrics(uri)
+    if "auc" not in overall or "auc_diff" not in overall:
+        return None
+    return overall["auc"] - overall["auc_diff"]
+
+
 class Demo:
     """One run of the loop; ``run`` does the steps, ``close`` stops the server."""
 
@@ -582,90 +601,113 @@ class Demo:
     # The steps ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        import httpx
-
         from pipelines import data_generator as dg
 
         o, steps, facts = self.options, self.steps, self.facts
-        self.paths = paths = prepare_workdir(o.workdir, fresh=o.fresh)
-        print(f"clickflow drift demo in {paths.root} (traffic {o.rows:,} rows per phase, "
+        self.paths = prepare_workdir(o.workdir, fresh=o.fresh)
+        print(f"clickflow drift demo in {self.paths.root} (traffic {o.rows:,} rows per phase, "
               f"training {o.train_rows:,} rows, {o.train_steps} steps, seed {o.seed})",
               file=steps.out, flush=True)
-
-        steps.begin(1, "Train the first model",
-                    f"generate span 1 ({o.train_rows:,} normal rows) and run the TFX pipeline "
-                    "(local_runner.py)")
-        span = dg.write_span(paths.data, 1, o.train_rows, o.seed)
-        steps.say(f"wrote {span}")
-        code = run_streamed(self._pipeline_command(), paths.logs / "pipeline-1.log", steps)
-        first = self._summary()
-        if code != 0 or not first.get("pushed_model"):
-            raise DemoError(f"the first pipeline run did not push a model (exit status {code}, "
-                            f"blessed {first.get('blessed')}); see {paths.logs / 'pipeline-1.log'}")
-        old_version = int(Path(first["pushed_model"]).name)
-        facts.versions.append(VersionFacts(
-            old_version, f"span 1 ({o.train_rows:,} generated rows)",
-            first.get("metrics", {}).get("auc")))
-
-        steps.begin(2, "Serve it",
-                    "start the local TF Serving-compatible server (python -m deployment.server) "
-                    "on the demo's serving folder, request log on")
-        self.server = server = ServerProcess(paths, o.port or free_port())
-        server.start()
-        facts.server = {"pid": server.process.pid if server.process else None, "url": server.url}
-        self.client = httpx.Client(timeout=30.0)
-        wait_for(lambda: _get_json(self.client, f"{server.url}/readyz")[0] == 200,
-                 timeout=o.ready_timeout, interval=0.5, what=f"{server.url}/readyz",
-                 alive=server.check_alive)
-        steps.say(f"ready at {server.url}: serving {DEFAULT_MODEL_NAME} versions "
-                  f"{sorted(version_states(self.client, server.url))} (log {server.log_file})")
+        drift = dg.DRIFT_PRESETS[DRIFT]
+        first = self._train_first_model()
+        self._start_server()
 
         steps.begin(3, "Normal traffic", "send generated rows like the training data")
-        t0, t1, best_normal = self._send(None, "normal")
-        facts.best_auc_normal = best_normal
-
+        t0, t1, facts.best_auc_normal = self._send(None, "normal")
         steps.begin(4, "Drifted traffic",
                     f"the world changes (preset '{DRIFT}'): users older, less time on site, more "
                     "men, three countries more frequent, AND a different click mechanism")
-        _, t2, best_drifted = self._send(dg.DRIFT_PRESETS[DRIFT], "drifted")
-        facts.best_auc_drifted = best_drifted
+        _, t2, facts.best_auc_drifted = self._send(drift, "drifted")
 
         steps.begin(5, "Labels arrive", "the delayed click outcomes of both phases are delivered")
         self._deliver_labels()
-        normal_window = Window(t0, t1)
-        normal_live = self._live_by_version(normal_window).get(old_version, {})
-        facts.versions[0].live_auc_normal = normal_live.get("auc")
-        steps.say(f"live AUC of v{old_version} on the normal traffic: "
-                  f"{_auc(normal_live.get('auc'))} (best possible {best_normal:.4f})")
+        old = facts.versions[0]
+        old.live_auc_normal = self._live_by_version(Window(t0, t1)).get(old.version, {}).get(
+            "auc")
+        steps.say(f"live AUC of v{old.version} on the normal traffic: "
+                  f"{_auc(old.live_auc_normal)} (best possible {facts.best_auc_normal:.4f})")
 
+        new_version = self._monitor_and_retrain(judged_window(t0, t1, t2), first)
+        self._wait_for_hot_reload(new_version)
+        self._judge_again(drift)
+
+        steps.end()
+        facts.completed = True
+        print(f"\n[10/{STEPS}] Summary", file=steps.out)
+        print("\n".join(summary_lines(facts)), file=steps.out, flush=True)
+        return 0
+
+    def _train_first_model(self) -> dict[str, Any]:
+        from pipelines import data_generator as dg
+
+        o, paths = self.options, self.paths
+        assert paths is not None
+        self.steps.begin(1, "Train the first model",
+                         f"generate span 1 ({o.train_rows:,} normal rows) and run the TFX "
+                         "pipeline (local_runner.py)")
+        self.steps.say(f"wrote {dg.write_span(paths.data, 1, o.train_rows, o.seed)}")
+        log_file = paths.logs / "pipeline-1.log"
+        code = run_streamed(self._pipeline_command(), log_file, self.steps)
+        first = self._summary()
+        if code != 0 or not first.get("pushed_model"):
+            raise DemoError(f"the first pipeline run did not push a model (exit status {code}, "
+                            f"blessed {first.get('blessed')}); see {log_file}")
+        self.facts.versions.append(VersionFacts(
+            int(Path(first["pushed_model"]).name), f"span 1 ({o.train_rows:,} generated rows)",
+            first.get("metrics", {}).get("auc")))
+        return first
+
+    def _start_server(self) -> None:
+        import httpx
+
+        assert self.paths is not None
+        self.steps.begin(2, "Serve it",
+                         "start the local TF Serving-compatible server (python -m "
+                         "deployment.server) on the demo's serving folder, request log on")
+        self.server = server = ServerProcess(self.paths, self.options.port or free_port())
+        server.start()
+        self.facts.server = {"pid": server.process.pid if server.process else None,
+                             "url": server.url}
+        self.client = httpx.Client(timeout=30.0)
+        wait_for(lambda: _get_json(self.client, f"{server.url}/readyz")[0] == 200,
+                 timeout=self.options.ready_timeout, interval=0.5,
+                 what=f"{server.url}/readyz", alive=server.check_alive)
+        self.steps.say(f"ready at {server.url}: serving {DEFAULT_MODEL_NAME} versions "
+                       f"{sorted(version_states(self.client, server.url))} "
+                       f"(log {server.log_file})")
+
+    def _monitor_and_retrain(self, window: Window, first: dict[str, Any]) -> int:
+        """Steps 6 and 7: the judgment is shown as soon as it is made, then the triggered
+        run's output while it runs; the new version number."""
+        steps, facts = self.steps, self.facts
+        old = facts.versions[0]
         steps.begin(6, "Monitor the drifted window",
                     "TFDV drift vs the normal window and skew vs the training data, live AUC "
                     "from the labels, then the retraining policy (python -m pipelines.monitoring "
                     "run --trigger local)")
-        window = judged_window(t0, t1, t2)
-        tail: list[Tail] = []
+        tails: list[Tail] = []
 
         def on_judged(report: dict[str, Any], report_dir: Path) -> None:
             self._show_judgment(report)
             steps.say(f"report: {report_dir}")
-            facts.decision = report["decision"]["action"]
-            facts.reasons = list(report["decision"]["reasons"])
+            decision = report["decision"]
+            facts.decision, facts.reasons = decision["action"], list(decision["reasons"])
             facts.drift_breaches = [n for n, m in report["drift"].items() if m["breached"]]
             facts.skew_breaches = [f"v{v}/{n}" for v, e in report["versions"].items()
                                    for n, m in e.get("skew", {}).items() if m["breached"]]
-            live = report["versions"].get(str(old_version), {}).get("live") or {}
-            facts.versions[0].live_auc_drifted = live.get("auc")
+            live = report["versions"].get(str(old.version), {}).get("live") or {}
+            old.live_auc_drifted = live.get("auc")
             if facts.decision == "retrain":
                 steps.begin(7, "Retrain", "the monitor ingests the labelled drifted traffic as "
                             "span 2 and runs local_runner.py --trigger-reason ...")
-                tail.append(Tail(report_dir / "trigger.log", steps))
-                tail[0].start()
+                tails.append(Tail(report_dir / "trigger.log", steps))
+                tails[-1].start()
 
         try:
             report = self._monitor(window, "local", on_judged)
         finally:
-            for t in tail:
-                t.stop()
+            for tail in tails:
+                tail.stop()
         if facts.decision != "retrain":
             raise DemoError(f"the monitor decided '{facts.decision}', not to retrain: "
                             + "; ".join(facts.reasons))
@@ -673,67 +715,79 @@ class Demo:
         steps.say(f"ingested {triggered.get('span_rows', 0):,} labelled requests as "
                   f"{triggered.get('span')}")
         second = self._summary()
-        facts.retrain_run_id = second.get("run_id")
-        facts.trigger_reason = second.get("trigger_reason")
-        facts.mlmd_run_context = second.get("mlmd_run_context")
         if triggered.get("returncode") != 0 or second.get("run_id") == first.get("run_id"):
             raise DemoError(f"the triggered run failed (exit status {triggered.get('returncode')}"
                             f"); see {triggered.get('log_file')}")
+        facts.retrain_run_id = second.get("run_id")
+        facts.trigger_reason = second.get("trigger_reason")
+        facts.mlmd_run_context = second.get("mlmd_run_context")
         new_auc = second.get("metrics", {}).get("auc")
-        steps.say(f"run {facts.retrain_run_id}: eval AUC {_auc(new_auc)} on the new eval split "
-                  f"(spans {', '.join(second.get('data', {}).get('spans', []))}), "
-                  f"{'blessed' if second.get('blessed') else 'NOT blessed'}; trigger reason "
-                  f"recorded: {facts.trigger_reason!r}")
+        facts.baseline_auc_new_eval = baseline_auc(second)
+        span_names = second.get("data", {}).get("spans", [])
+        steps.say(f"run {facts.retrain_run_id} on {', '.join(span_names)}: eval AUC "
+                  f"{_auc(new_auc)}, the blessed baseline v{old.version} "
+                  f"{_auc(facts.baseline_auc_new_eval)} on the same new eval split -> "
+                  f"{'blessed' if second.get('blessed') else 'NOT blessed'}")
+        steps.say(f"trigger reason recorded in run_summary.json and on MLMD run context "
+                  f"{facts.mlmd_run_context}: {facts.trigger_reason!r}")
         if not second.get("pushed_model"):
             raise DemoError(
-                f"the Evaluator did not bless the retrained model (eval AUC {_auc(new_auc)}); "
-                "it must reach --min-auc and be no more than --max-auc-drop below the old model "
-                f"on the same new eval data. See {triggered.get('log_file')}")
+                f"the Evaluator did not bless the retrained model (eval AUC {_auc(new_auc)}, "
+                f"the old model {_auc(facts.baseline_auc_new_eval)} on the same eval data); it "
+                "must reach local_runner.py --min-auc and be at most --max-auc-drop below the "
+                f"old model. See {triggered.get('log_file')}")
         new_version = int(Path(second["pushed_model"]).name)
-        spans = [int(name.rsplit("-", 1)[-1]) for name in second.get("data", {}).get("spans", [])]
+        spans = ", ".join(str(int(name.rsplit("-", 1)[-1])) for name in span_names)
         facts.versions.append(VersionFacts(
-            new_version, f"spans {', '.join(map(str, spans))} (+{triggered.get('span_rows', 0):,} "
-            "labelled drifted)", new_auc))
+            new_version, f"spans {spans} (+{triggered.get('span_rows', 0):,} labelled drifted)",
+            new_auc))
+        return new_version
 
-        steps.begin(8, "Hot reload", f"wait for the server to load version {new_version} from "
-                    f"{paths.model_dir} (it polls the folder every second)")
-        already = version_states(self.client, server.url).get(new_version) == "AVAILABLE"
-        wait_for(lambda: version_states(self.client, server.url).get(new_version) == "AVAILABLE",
-                 timeout=o.load_timeout, interval=0.5, what=f"version {new_version} to be "
-                 "AVAILABLE", alive=server.check_alive)
-        facts.loaded_version = new_version
+    def _wait_for_hot_reload(self, new_version: int) -> None:
+        assert self.paths is not None and self.server is not None
+        server = self.server
+        self.steps.begin(8, "Hot reload",
+                         f"wait for the server to load version {new_version} from "
+                         f"{self.paths.model_dir} (it polls the folder every second)")
+
+        def available() -> bool:
+            return version_states(self.client, server.url).get(new_version) == "AVAILABLE"
+
+        already = available()
+        wait_for(available, timeout=self.options.load_timeout, interval=0.5,
+                 what=f"version {new_version} to be AVAILABLE", alive=server.check_alive)
+        self.facts.loaded_version = new_version
         if already:
-            steps.say("already loaded: the server picked it up while the pipeline was finishing")
+            self.steps.say("already loaded: the server picked it up as soon as the Pusher "
+                           "wrote it, while the pipeline was finishing")
         states = version_states(self.client, server.url)
-        steps.say("GET /v1/models/clickflow: " + ", ".join(
+        self.steps.say(f"GET /v1/models/{DEFAULT_MODEL_NAME}: " + ", ".join(
             f"version {v} {state}" for v, state in sorted(states.items())))
 
-        steps.begin(9, "Drifted traffic again",
-                    f"more drifted traffic, now answered by v{new_version}; its labels arrive; "
-                    "monitor again (no trigger)")
-        t3, t4, _ = self._send(dg.DRIFT_PRESETS[DRIFT], "drifted")
+    def _judge_again(self, drift: Any) -> None:
+        facts = self.facts
+        old, new = facts.versions[0], facts.versions[-1]
+        self.steps.begin(9, "Drifted traffic again",
+                         f"more drifted traffic, now answered by v{new.version}; its labels "
+                         "arrive; monitor again (no trigger)")
+        start, end, _ = self._send(drift, "drifted")
         self._deliver_labels()
         after: dict[str, Any] = {}
 
-        def judged_after(report: dict[str, Any], report_dir: Path) -> None:
+        def on_judged(report: dict[str, Any], report_dir: Path) -> None:
             self._show_judgment(report)
             after.update(report)
 
-        self._monitor(judged_window(t3, t3, t4), "none", judged_after)
+        self._monitor(judged_window(start, start, end), "none", on_judged)
         breached = after["decision"]["breached"]
         facts.decision_after = after["decision"]["action"] + (
             f" ({', '.join(breached)} breached)" if breached else "")
-        new_live = (after["versions"].get(str(new_version), {}).get("live") or {}).get("auc")
-        facts.versions[-1].live_auc_drifted = new_live
-        steps.say(f"live AUC on drifted traffic: v{old_version} "
-                  f"{_auc(facts.versions[0].live_auc_drifted)} -> v{new_version} "
-                  f"{_auc(new_live)} (best possible {best_drifted:.4f})")
-
-        steps.end()
-        facts.completed = True
-        print(f"\n[10/{STEPS}] Summary", file=steps.out)
-        print("\n".join(summary_lines(facts)), file=steps.out, flush=True)
-        return 0
+        new.live_auc_drifted = (after["versions"].get(str(new.version), {}).get("live")
+                                or {}).get("auc")
+        self.steps.say(f"live AUC on drifted traffic: v{old.version} "
+                       f"{_auc(old.live_auc_drifted)} -> v{new.version} "
+                       f"{_auc(new.live_auc_drifted)} (best possible "
+                       f"{_auc(facts.best_auc_drifted)})")
 
     def close(self) -> None:
         if self.client is not None:
@@ -807,6 +861,9 @@ def main(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             demo.close()
         signal.signal(signal.SIGTERM, previous)
+    if not demo.facts.completed and demo.facts.versions:
+        print("\nWhat the demo measured before it stopped:\n"
+              + "\n".join(summary_lines(demo.facts)), flush=True)
     if demo.paths is not None:
         print(f"Everything is in {demo.paths.root} ({SUMMARY_FILE}, logs/, monitoring/)",
               flush=True)

@@ -180,6 +180,8 @@ def test_the_whole_loop_on_small_data(tmp_path: Path) -> None:
     assert old["live_auc_drifted"] < old["eval_auc"] - 0.2  # the monitor saw the AUC fall
     assert any("below the eval AUC" in r or "live_auc_min" in r for r in facts["reasons"])
     assert new["live_auc_drifted"] > old["live_auc_drifted"] + 0.1  # and it recovered
+    # the Evaluator compared both models on the new eval split, and the new one won
+    assert facts["baseline_auc_new_eval"] < new["eval_auc"]
     assert facts["trigger_reason"].startswith("monitor: ")
     summary = json.loads((workdir / "pipeline_root" / "run_summary.json").read_text())
     assert summary["run_id"] == facts["retrain_run_id"] and summary["blessed"]
