@@ -21,15 +21,17 @@ import streamlit as st  # noqa: E402
 from dashboard.config import DashboardConfig, DashboardConfigError  # noqa: E402
 
 st.set_page_config(page_title="clickflow", page_icon=":material/ads_click:", layout="wide")
+# The pages live in views/, not pages/: Streamlit lists a pages/ folder by file name in the
+# sidebar on a direct visit to a page URL, before st.navigation has run.
 page = st.navigation([
-    st.Page("pages/predict.py", title="Predict", icon=":material/ads_click:", default=True),
-    st.Page("pages/batch.py", title="Score a file", icon=":material/upload_file:",
+    st.Page("views/predict.py", title="Predict", icon=":material/ads_click:", default=True),
+    st.Page("views/score.py", title="Score a file", icon=":material/upload_file:",
             url_path="score"),
-    st.Page("pages/history.py", title="Model history", icon=":material/history:",
+    st.Page("views/history.py", title="Model history", icon=":material/history:",
             url_path="history"),
-    st.Page("pages/health.py", title="Serving health", icon=":material/monitor_heart:",
+    st.Page("views/health.py", title="Serving health", icon=":material/monitor_heart:",
             url_path="health"),
-    st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitoring:",
+    st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitoring:",
             url_path="monitoring"),
 ])
 with st.sidebar:

@@ -17,7 +17,7 @@ from dashboard.schema_form import EXAMPLE_ROW
 from models import features
 from pipelines import data_generator, local
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 APP = Path(__file__).resolve().parent / "app.py"
 TIMEOUT = 120  # the first history page loads TensorFlow Model Analysis
 
@@ -58,7 +58,7 @@ def test_the_predict_form_is_not_shown_without_a_server(server_down):
 
 def test_invalid_settings_are_one_readable_error(monkeypatch):
     monkeypatch.setenv("CLICKFLOW_SERVING_URL", "localhost:8501")
-    for name in ("predict", "batch", "history", "health", "monitoring"):
+    for name in ("predict", "score", "history", "health", "monitoring"):
         at = page(name).run()
         assert_no_traceback(at)
         (error,) = at.error
@@ -66,7 +66,7 @@ def test_invalid_settings_are_one_readable_error(monkeypatch):
 
 
 def test_a_bad_csv_lists_every_problem(server_down):
-    at = page("batch").run()
+    at = page("score").run()
     lines = ["Age,City,Male,Timestamp", "500,Oslo,0,2016-01-01 00:00:00",
              "abc,Oslo,0,2016-01-01 00:00:00"]
     at.file_uploader[0].set_value(("ads.csv", "\n".join(lines).encode(), "text/csv")).run()
@@ -82,7 +82,7 @@ def test_a_bad_csv_lists_every_problem(server_down):
 
 def test_a_good_csv_with_the_server_down_gets_the_banner(server_down, tmp_path):
     path = data_generator.write_csv(tmp_path / "ads.csv", rows=5, seed=1)
-    at = page("batch").run()
+    at = page("score").run()
     at.file_uploader[0].set_value(("ads.csv", path.read_bytes(), "text/csv")).run()
     assert_no_traceback(at)
     (banner,) = at.error
@@ -116,9 +116,9 @@ def test_the_app_navigates_between_pages(server_down, monkeypatch, tmp_path):
     assert_no_traceback(at)
     assert at.title[0].value == "Predict a click"
     assert server_down in texts(at.sidebar.markdown) + texts(at.sidebar.caption)
-    for path, title in [("pages/batch.py", "Score a file"), ("pages/history.py", "Model history"),
-                        ("pages/health.py", "Serving health"),
-                        ("pages/monitoring.py", "Monitoring")]:
+    for path, title in [("views/score.py", "Score a file"), ("views/history.py", "Model history"),
+                        ("views/health.py", "Serving health"),
+                        ("views/monitoring.py", "Monitoring")]:
         at.switch_page(path).run()
         assert_no_traceback(at)
         assert at.title[0].value == title
@@ -250,7 +250,7 @@ def test_the_form_predicts_with_the_served_model(serving_url, monkeypatch):
 def test_a_good_csv_is_scored_and_offered_for_download(serving_url, monkeypatch, tmp_path):
     monkeypatch.setenv("CLICKFLOW_SERVING_URL", serving_url)
     path = data_generator.write_csv(tmp_path / "ads.csv", rows=1200, seed=5)
-    at = page("batch").run()
+    at = page("score").run()
     at.file_uploader[0].set_value(("ads.csv", path.read_bytes(), "text/csv")).run()
     assert_no_traceback(at)
     assert not at.error
