@@ -327,19 +327,13 @@ def _error_text(error: BaseException) -> str:
 def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
                     ) -> dict[str, Any]:
     """metrics, blessed, pushed_model, best_possible_auc and artifact URIs of the newest run."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
     from pipelines import run_summary
 
     out: dict[str, Any] = {"metrics": {}, "blessed": False, "pushed_model": None,
                            "best_possible_auc": None, "artifacts": {}}
     if not metadata_path.exists():
         return out
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(config)
+    store = _metadata_store(metadata_path, writable=False)
     outputs = run_summary.latest_run_artifacts(store, pipeline_name)
     for node, by_key in outputs.items():
         for key, artifacts in by_key.items():
@@ -370,23 +364,29 @@ def mark_run(metadata_path: Path, pipeline_name: str, trigger_reason: str) -> st
     One ``put_contexts`` call on the existing context: other properties are kept as they are.
     Returns the context's name (the TFX run id), or None when the store has no run.
     """
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
     from pipelines import run_summary
 
     if not metadata_path.exists():
         return None
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
-    store = metadata_store.MetadataStore(config)
+    store = _metadata_store(metadata_path, writable=True)
     run = run_summary.latest_run_context(store, pipeline_name)
     if run is None:
         return None
     run.custom_properties["trigger_reason"].string_value = trigger_reason
     store.put_contexts([run])
     return run.name
+
+
+def _metadata_store(metadata_path: Path, *, writable: bool) -> Any:
+    """An ML Metadata store over the pipeline's SQLite file (never creates one)."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    modes = metadata_store_pb2.SqliteMetadataSourceConfig
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = modes.READWRITE if writable else modes.READONLY
+    return metadata_store.MetadataStore(config)
 
 
 def _first(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:
