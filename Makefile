@@ -95,6 +95,9 @@ monitor: setup ## Judge the served model on its request log (skew, drift, live A
 simulate: setup ## Send generated traffic to the local server and write delayed labels. ARGS="--drift covariate"
 	$(PY) -m pipelines.monitoring simulate $(ARGS)
 
+demo-drift: setup ## The whole loop in ~3 min: serve, drift, detect, retrain, hot-load, recover (workspace/demo)
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pipelines.monitoring demo --fresh $(ARGS)
+
 compile: setup ## Compile the KFP v2 pipeline spec offline to build/pipeline.json. CLOUD_CONFIG=...
 	$(PY) kubeflow_runner.py compile --config $(CLOUD_CONFIG) --output build/pipeline.json $(ARGS)
 
