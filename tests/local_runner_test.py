@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import local_runner
-from pipelines import data_generator
+from pipelines import data_generator, local
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:
@@ -111,3 +111,17 @@ def test_no_traceback_and_no_tfx_import_for_bad_input(capsys, tmp_path: Path) ->
     code, text = _run(capsys, "--data", str(tmp_path / "missing.parquet"))
     assert code == 2
     assert "Traceback" not in text
+
+
+def test_library_overheads_are_trimmed_without_breaking_the_libraries() -> None:
+    import importlib
+
+    import apache_beam as beam
+    from apache_beam.internal import cloudpickle_pickler, pickler
+
+    local.trim_library_overheads()
+    with beam.Pipeline() as p:  # a pipeline without a pickle_library flag takes the default
+        assert pickler.desired_pickle_lib is cloudpickle_pickler
+        _ = p | beam.Create([1, 2]) | beam.Map(lambda x: x + 1)
+    assert pickler.loads(pickler.dumps(lambda x: x + 1))(1) == 2
+    assert importlib.import_module("kubernetes_validate").validate  # still importable
