@@ -87,7 +87,7 @@ def display_name(c: CloudConfig, *, tune: bool) -> str:
 
 def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
     """The TFX pipeline object for ``target`` ('vertex' or 'kfp')."""
-    from pipelines.pipeline import BigQueryTable, VertexTraining, create_pipeline
+    from pipelines.pipeline import BigQueryTable, ModelRegistry, VertexTraining, create_pipeline
 
     vertex_training = training_resources = None
     if target == "vertex":
@@ -95,6 +95,11 @@ def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
                                          worker_pool_specs=tuple(worker_pool_specs(c)))
     else:
         training_resources = kfp_training_resources(c)
+    model_registry = None
+    if c.register_model:
+        model_registry = ModelRegistry(project=c.project, location=c.region,
+                                       model_name=c.model_name,
+                                       serving_image=c.registry_serving_image)
     return create_pipeline(
         pipeline_name=c.pipeline_name,
         pipeline_root=c.resolved_pipeline_root,
@@ -107,6 +112,7 @@ def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
         baseline_excludes_candidate=False,
         vertex_training=vertex_training,
         training_resources=training_resources,
+        model_registry=model_registry,
     )
 
 

@@ -79,6 +79,16 @@ class VertexTraining:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelRegistry:
+    """Where ``RegisterModel`` records each pushed version: Vertex AI Model Registry."""
+
+    project: str
+    location: str
+    model_name: str
+    serving_image: str
+
+
 def output_config(config: PipelineConfig) -> example_gen_pb2.Output:
     """Deterministic train/eval split by a hash of the event timestamp (a stable key)."""
     return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
@@ -157,6 +167,7 @@ def create_pipeline(
     baseline_excludes_candidate: bool = True,
     vertex_training: VertexTraining | None = None,
     training_resources: Any = None,
+    model_registry: ModelRegistry | None = None,
 ) -> tfx_pipeline.Pipeline:
     """Builds the clickflow graph.
 
@@ -169,7 +180,9 @@ def create_pipeline(
 
     In the cloud, ``vertex_training`` runs the Trainer and Tuner as Vertex AI custom jobs (on
     the GPU its worker pool names) and ``training_resources`` (a KFP ``ResourceSpec``) sets
-    their step's CPU, memory and accelerator on Kubeflow Pipelines.
+    their step's CPU, memory and accelerator on Kubeflow Pipelines. ``model_registry`` adds
+    RegisterModel after the Pusher: each pushed version also becomes a Vertex AI Model Registry
+    version pointing at the same folder.
     """
     example_gen = _example_gen(source, config)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
@@ -254,6 +267,16 @@ def create_pipeline(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
     components += [trainer, model_resolver, evaluator, pusher]
+    if model_registry is not None:
+        from pipelines.registry import RegisterModel
+
+        components.append(RegisterModel(
+            pushed_model=pusher.outputs["pushed_model"],
+            model_name=model_registry.model_name,
+            serving_image=model_registry.serving_image,
+            project=model_registry.project,
+            location=model_registry.location,
+        ))
     return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
