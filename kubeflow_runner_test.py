@@ -171,6 +171,22 @@ def test_pusher_writes_to_the_serving_model_base_path(specs) -> None:
         "base_directory": "gs://my-clickflow-bucket/serving_model/clickflow"}}
 
 
+def test_model_registry_step_only_when_enabled(tmp_path, specs) -> None:
+    for spec in specs.values():
+        assert not any(t.startswith("RegisterModel") for t in spec["root"]["dag"]["tasks"])
+    spec = _compile(tmp_path / "vertex.json", "vertex", register_model="true",
+                    registry_serving_image="us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:1")
+    task = spec["root"]["dag"]["tasks"]["RegisterModel"]
+    assert task["inputs"]["artifacts"]["pushed_model"]["taskOutputArtifact"] == {
+        "producerTask": "Pusher", "outputArtifactKey": "pushed_model"}
+    assert set(ORDER) <= _upstream(spec, "RegisterModel")
+    assert {name: _param(spec, "RegisterModel", name) for name in
+            ("model_name", "serving_image", "project", "location")} == {
+        "model_name": "clickflow", "project": "my-gcp-project", "location": "us-central1",
+        "serving_image": "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:1"}
+    assert _container(spec, "RegisterModel")["image"] == IMAGE
+
+
 def test_spec_names_files_in_the_image_not_on_this_machine(specs) -> None:
     dockerfile = (ROOT / "deployment" / "pipeline" / "Dockerfile").read_text()
     assert "WORKDIR /pipeline\n" in dockerfile and "COPY schema/ schema/\n" in dockerfile

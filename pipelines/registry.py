@@ -29,11 +29,17 @@ class RegistrationError(ValueError):
 
 
 def push_properties(pushed_model) -> dict:
-    """The Pusher's custom properties on a PushedModel artifact (missing ones are left out)."""
+    """The Pusher's custom properties on a PushedModel artifact (missing ones are left out).
+
+    ``pushed`` comes back as an int: between Kubeflow V2 steps the Pusher's int arrives as a
+    JSON number, and TFX's getter returns None for a JSON 0.
+    """
     props = {}
     for key in (PUSHED_KEY, PUSHED_DESTINATION_KEY, PUSHED_VERSION_KEY):
         if pushed_model.has_custom_property(key):
             props[key] = pushed_model.get_custom_property(key)
+    if PUSHED_KEY in props:
+        props[PUSHED_KEY] = int(props[PUSHED_KEY] or 0)
     return props
 
 

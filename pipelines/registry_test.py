@@ -103,6 +103,23 @@ def test_list_filter_and_parent_choice() -> None:
                                    ("2025-01-01", "models/old")]) == "models/old"
 
 
+@pytest.mark.parametrize("pushed", [0, 1])
+def test_properties_survive_the_kubeflow_v2_hand_over(tmp_path, pushed) -> None:
+    # Between steps on Vertex / KFP the Pusher's int becomes a JSON number (1.0).
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as kfp_v2
+
+    runtime = kfp_v2.to_runtime_artifact(
+        _pushed_model(tmp_path, **{**PUSHED, "pushed": pushed}), {})
+    runtime.type.instance_schema = "title: tfx.PushedModel\ntype: object\n"
+    artifact_list = pipeline_spec_pb2.ArtifactList(artifacts=[runtime])
+    (received,) = kfp_v2.parse_raw_artifact_dict({"pushed_model": artifact_list})["pushed_model"]
+    props = registry.push_properties(received)
+    assert props["pushed"] == pushed and props["pushed_destination"] == DESTINATION
+    kwargs = registry.upload_kwargs(props, **SETTINGS)
+    assert kwargs == (registry.upload_kwargs(PUSHED, **SETTINGS) if pushed else {})
+
+
 def test_component_records_the_skip_when_not_pushed(tmp_path) -> None:
     out = _run(tmp_path, _pushed_model(tmp_path, pushed=0))
     assert out.value == registry.SKIPPED_NOT_PUSHED
