@@ -3,8 +3,10 @@
 ``Server`` owns the parts (model registry, batcher, metrics, request log writer); ``create_app``
 wraps it in a Starlette app whose lifespan starts and stops their threads. Response bodies and
 status codes follow TF Serving's REST API: ``{"predictions": ...}`` / ``{"outputs": ...}``,
-``{"results": ...}`` for classify, ``{"error": "..."}`` with 400 for bad input and 404 for an
-unknown model, version or label.
+``{"results": ...}`` for classify, ``{"error": "..."}`` with TF Serving's status: 400 for bad
+input, a malformed ``/v1/`` URL or an unknown version label (INVALID_ARGUMENT), 404 for an
+unknown model or version (NOT_FOUND); 413 for a body over ``--max-body-bytes``, a limit TF
+Serving does not have.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ class Handlers:
         state.api = "other"
         match = MODEL_URL.match(request.path_params["rest"])
         if match is None:
-            raise RequestError(f"Malformed request: {request.method} {request.url.path}", 404)
+            raise RequestError(f"Malformed request: {request.method} {request.url.path}")
         name, suffix = match["name"], match["suffix"]
         if name in self.registry.model_names:
             state.model = name
@@ -209,7 +211,7 @@ class Handlers:
         post = suffix in (":predict", ":classify")
         if request.method != ("POST" if post else "GET"):
             raise RequestError(f"Malformed request: {request.method} {request.url.path} "
-                               f"(use {'POST' if post else 'GET'})", 405)
+                               f"(use {'POST' if post else 'GET'})")
         if suffix is None:
             state.api = "status"
             return self.status(name, version, label)
@@ -236,7 +238,7 @@ class Handlers:
             labels = self.registry.model_config(name).version_labels
             if label not in labels:
                 raise RequestError(f"Unrecognized servable version label: {label}; model "
-                                   f"{name} has labels {sorted(labels)}", 404)
+                                   f"{name} has labels {sorted(labels)}")
             version = labels[label]
         statuses = self.registry.statuses(name)
         if version is not None:
@@ -339,6 +341,10 @@ class Handlers:
         else:
             writer.submit(LogEntry(**entry, columns=inputs))
 
+    async def malformed(self, request: Request) -> Response:
+        request.state.api = "other"
+        raise RequestError(f"Malformed request: {request.method} {request.url.path}")
+
     async def metrics(self, request: Request) -> Response:
         request.state.api = "metrics"
         return Response(self.server.metrics.exposition(),
@@ -436,6 +442,7 @@ def create_app(server: Server) -> Starlette:
     app = Starlette(
         routes=[
             Route("/v1/models/{rest:path}", handlers.model_api, methods=["GET", "POST"]),
+            Route("/v1/{rest:path}", handlers.malformed, methods=["GET", "POST"]),
             Route("/metrics", handlers.metrics, methods=["GET"]),
             Route("/monitoring/prometheus/metrics", handlers.metrics, methods=["GET"]),
             Route("/healthz", handlers.healthz, methods=["GET"]),

@@ -116,65 +116,153 @@ def test_predict_by_version_label_and_classify(served) -> None:
                        json={"examples": [ROW]}).status_code == 200
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("/v1/models/nope:predict", "Servable not found for request: Latest(nope)"),
-    ("/v1/models/clickflow/versions/9:predict", "Specific(clickflow, 9)"),
-    ("/v1/models/clickflow/labels/beta:predict", "Unrecognized servable version label: beta"),
-    ("/v1/models/clickflow:explain", "Malformed request"),
+PREDICT = "/v1/models/clickflow:predict"
+
+
+def _row_json(**raw_values: str) -> bytes:
+    """ROW as JSON text with some values replaced by raw JSON tokens (NaN, Infinity, 1e39)."""
+    text = json.dumps({"instances": [{**ROW, **{k: f"@{k}@" for k in raw_values}}]})
+    for name, token in raw_values.items():
+        text = text.replace(f'"@{name}@"', token)
+    return text.encode()
+
+
+def _oversized_chunks():
+    yield b'{"instances": ['
+    for _ in range(100):
+        yield json.dumps(ROW).encode() + b","
+    yield json.dumps(ROW).encode() + b"]}"
+
+
+# One case per kind of bad request: (url, JSON body or raw bytes, TF Serving's status, the part
+# of the error that names the problem). Versions 1 and 2 are served, labels stable and canary,
+# --max-instances 20 and --max-body-bytes 20000.
+BAD_REQUESTS = {
+    "malformed_json": (PREDICT, b'{"instances": [', 400, "JSON Parse error"),
+    "empty_body": (PREDICT, b"", 400, "JSON Parse error: the request body is empty"),
+    "not_an_object": (PREDICT, b"[1, 2]", 400, "must be a JSON object, got list"),
+    "missing_feature": (PREDICT, {"instances": [{k: v for k, v in ROW.items()
+                                                 if k != "Country"}]},
+                        400, "instances[0] is missing input 'Country'"),
+    "missing_feature_columnar": (PREDICT, {"inputs": {k: [v] for k, v in ROW.items()
+                                                      if k != "Male"}},
+                                 400, "'inputs' is missing input 'Male'"),
+    "extra_feature": (PREDICT, {"instances": [{**ROW, "Contry": "x"}]},
+                      400, "instances[0] has unknown input 'Contry'"),
+    "extra_key": (PREDICT, {"instances": [ROW], "extra": 1}, 400, "unknown key 'extra'"),
+    "wrong_type": (PREDICT, {"instances": [ROW, {**ROW, "Age": "old"}]},
+                   400, "instances[1]: input 'Age' expects an integer (int64), got \"old\""),
+    "wrong_type_float": (PREDICT, {"instances": [{**ROW, "AreaIncome": "rich"}]},
+                         400, "input 'AreaIncome' expects a number (float32)"),
+    "wrong_type_string": (PREDICT, {"instances": [{**ROW, "City": 7}]},
+                          400, "input 'City' expects a string"),
+    "wrong_type_columnar": (PREDICT, {"inputs": {**{k: [v] for k, v in ROW.items()},
+                                                 "Male": [True]}},
+                            400, "inputs: 'Male'[0] expects an integer"),
+    "nan": (PREDICT, _row_json(AreaIncome="NaN"), 400,
+            "instances[0]: input 'AreaIncome' is nan; expects a finite number"),
+    "infinity": (PREDICT, _row_json(DailyInternetUsage="-Infinity"), 400,
+                 "input 'DailyInternetUsage' is -inf; expects a finite number"),
+    "nan_string": (PREDICT, {"instances": [{**ROW, "DailyTimeSpentOnSite": "NaN"}]}, 400,
+                   "input 'DailyTimeSpentOnSite' is \"NaN\"; expects a finite number"),
+    "beyond_float32": (PREDICT, _row_json(AreaIncome="1e39"), 400,
+                       "input 'AreaIncome' is 1e+39, out of range for float32"),
+    "nan_classify": ("/v1/models/clickflow:classify",
+                     b'{"examples": [{"AreaIncome": NaN}], "context": '
+                     + json.dumps({k: v for k, v in ROW.items() if k != "AreaIncome"}).encode()
+                     + b"}", 400, "examples[0]: feature 'AreaIncome' is nan"),
+    "empty_instances": (PREDICT, {"instances": []}, 400, "No values in 'instances'"),
+    "empty_inputs": (PREDICT, {"inputs": {k: [] for k in ROW}}, 400, "No values in 'inputs'"),
+    "empty_examples": ("/v1/models/clickflow:classify", {"examples": []}, 400,
+                       "No values in 'examples'"),
+    "oversized_body": (PREDICT, json.dumps({"instances": [ROW] * 200}).encode(), 413,
+                       "bytes; the limit is 20000 (--max-body-bytes)"),
+    "oversized_streamed_body": (PREDICT, _oversized_chunks, 413,
+                                "request body is over the limit of 20000 bytes"),
+    "too_many_instances": (PREDICT, {"instances": [ROW] * 21}, 400,
+                           "21 instances; at most 20 are allowed per request"),
+    "unknown_model": ("/v1/models/nope:predict", {"instances": [ROW]}, 404,
+                      "Servable not found for request: Latest(nope)"),
+    "unknown_version": ("/v1/models/clickflow/versions/9:predict", {"instances": [ROW]}, 404,
+                        "Servable not found for request: Specific(clickflow, 9); loaded "
+                        "versions: [1, 2]"),
+    "unknown_label": ("/v1/models/clickflow/labels/beta:predict", {"instances": [ROW]}, 400,
+                      "Unrecognized servable version label: beta; model clickflow has labels "
+                      "['canary', 'stable']"),
+    "wrong_signature_name": (PREDICT, {"instances": [ROW], "signature_name": "nope"}, 400,
+                             'Serving signature name: "nope" not found in signature def'),
+    "signature_name_not_a_string": (PREDICT, {"instances": [ROW], "signature_name": 100}, 400,
+                                    "'signature_name' must be a string, got 100"),
+    "classify_with_predict_signature": (
+        "/v1/models/clickflow:classify",
+        {"signature_name": "serving_default", "examples": [ROW]}, 400,
+        "Expected classification signature method_name to be tensorflow/serving/classify"),
+    "both_instances_and_inputs": (PREDICT, {"instances": [ROW], "inputs": {}}, 400,
+                                  "exactly one of 'instances'"),
+    "ragged_columns": (PREDICT, {"inputs": {**{k: [v] for k, v in ROW.items()},
+                                            "Age": [1, 2]}},
+                       400, "'Age' has 2 values but 'AdTopicLine' has 1"),
+    "value_the_model_cannot_use": (
+        PREDICT, {"instances": [{**ROW, "Timestamp": "not a time"}]}, 400,
+        "could not compute a prediction from these input values: StringToNumberOp"),
+}
+
+
+def _assert_still_serving(client: TestClient, expected: float) -> None:
+    response = client.post(PREDICT, json={"instances": [ROW]})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["probability"] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(("url", "body", "status", "message"), list(BAD_REQUESTS.values()),
+                         ids=list(BAD_REQUESTS))
+def test_bad_request_gets_tf_serving_status_and_server_keeps_serving(
+        served, url: str, body: object, status: int, message: str) -> None:
+    _, client = served
+    before = client.post(PREDICT, json={"instances": [ROW]}).json()["predictions"][0]
+    if isinstance(body, dict):
+        response = client.post(url, json=body)
+    else:
+        response = client.post(url, content=body() if callable(body) else body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert message in error
+    assert "Traceback" not in error and len(error) < 400
+    _assert_still_serving(client, before["probability"])
+
+
+@pytest.mark.parametrize(("method", "path", "status", "message"), [
+    ("POST", "/v1/models/clickflow:explain", 400, "Malformed request: POST "
+     "/v1/models/clickflow:explain"),
+    ("GET", "/v1/models/clickflow:predict", 400, "Malformed request: GET "
+     "/v1/models/clickflow:predict (use POST)"),
+    ("POST", "/v1/models/clickflow/metadata", 400, "(use GET)"),
+    ("GET", "/v1/foo", 400, "Malformed request: GET /v1/foo"),
+    ("GET", "/v1/models/nope", 404, "Could not find any versions of model nope"),
+    ("GET", "/v1/models/clickflow/versions/5", 404, "Could not find version 5"),
+    ("GET", "/v1/models/clickflow/labels/beta", 400, "Unrecognized servable version label"),
+    ("GET", "/v1/models/clickflow/labels/beta/metadata", 400,
+     "Unrecognized servable version label"),
+    ("GET", "/nothing/here", 404, "Malformed request: GET /nothing/here"),
 ])
-def test_unknown_model_version_label_is_404(served, url: str, message: str) -> None:
+def test_bad_urls_like_tf_serving(served, method: str, path: str, status: int,
+                                  message: str) -> None:
     _, client = served
-    response = client.post(url, json={"instances": [ROW]})
-    assert response.status_code == 404
-    assert message in response.json()["error"]
-    assert client.get("/v1/models/nope").status_code == 404
-    assert client.get("/v1/models/clickflow/versions/5").status_code == 404
-    assert client.get("/nothing/here").json() == {"error": "Malformed request: GET /nothing/here"}
-
-
-@pytest.mark.parametrize(("body", "message"), [
-    ({"instances": [{**ROW, "Age": "old"}]}, "instances[0]: input 'Age' expects an integer"),
-    ({"instances": [{k: v for k, v in ROW.items() if k != "Country"}]},
-     "missing input 'Country'"),
-    ({"instances": [{**ROW, "Contry": "x"}]}, "unknown input 'Contry'"),
-    ({"inputs": {**{k: [v] for k, v in ROW.items()}, "Age": [1, 2]}},
-     "'Age' has 2 values but 'AdTopicLine' has 1"),
-    ({"instances": [ROW], "inputs": {}}, "exactly one of 'instances'"),
-    ({"instances": [ROW], "signature_name": "nope"}, 'signature name: "nope" not found'),
-    ({"instances": [ROW], "extra": 1}, "unknown key 'extra'"),
-    ({"instances": [ROW] * 21}, "21 instances; at most 20"),
-    ({"instances": [{**ROW, "Timestamp": "not a time"}]},
-     "could not compute a prediction from these input values: StringToNumberOp"),
-])
-def test_bad_input_is_400_with_the_field_named(served, body: dict, message: str) -> None:
-    _, client = served
-    response = client.post("/v1/models/clickflow:predict", json=body)
-    assert response.status_code == 400, response.text
+    response = client.request(method, path)
+    assert response.status_code == status, response.text
     assert message in response.json()["error"]
 
 
-def test_bad_json_and_classify_errors(served) -> None:
+def test_classify_wrong_feature_type_and_bad_request_id(served) -> None:
     _, client = served
-    response = client.post("/v1/models/clickflow:predict", content=b"{not json")
-    assert response.status_code == 400 and "JSON Parse error" in response.json()["error"]
-    response = client.post("/v1/models/clickflow:classify",
-                           json={"signature_name": "serving_default", "examples": [ROW]})
-    assert response.status_code == 400 and "classify" in response.json()["error"]
     response = client.post("/v1/models/clickflow:classify",
                            json={"examples": [{**ROW, "AreaIncome": "rich"}]})
     assert response.status_code == 400
     assert "examples[0]: feature 'AreaIncome' expects a number" in response.json()["error"]
-    bad_id = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+    bad_id = client.post(PREDICT, json={"instances": [ROW]},
                          headers={"X-Request-Id": "bad id with spaces"})
     assert bad_id.status_code == 400 and "X-Request-Id" in bad_id.json()["error"]
-
-
-def test_body_too_large_is_413(served) -> None:
-    _, client = served
-    response = client.post("/v1/models/clickflow:predict",
-                           content=json.dumps({"instances": [ROW] * 200}))
-    assert response.status_code == 413
-    assert "--max-body-bytes" in response.json()["error"]
 
 
 def test_health_ready_and_metrics(tmp_path: Path, make_version) -> None:

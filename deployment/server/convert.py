@@ -3,6 +3,12 @@
 Row format (``instances``) and columnar format (``inputs``) requests become one numpy array per
 input with the signature's dtype and shape; every rejection is a ``RequestError`` whose message
 names the instance and the input. Outputs become TF Serving's ``predictions`` / ``outputs``.
+
+One deliberate difference from TF Serving: it parses ``NaN`` and ``Infinity`` for float inputs
+and passes them to the model; here they are a 400 naming the field, as is a number beyond the
+input's float range (which TF Serving would turn into Infinity). The curated schema gives every
+float feature a finite range, so a client sending one has a bug that a prediction computed from
+it would only hide.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +29,9 @@ _KINDS = {
     "uint8": "int", "uint16": "int", "uint32": "int", "uint64": "int",
     "string": "string", "bool": "bool",
 }
+_FLOAT_MAX = {"float16": float(np.finfo(np.float16).max),
+              "float32": float(np.finfo(np.float32).max)}
+_NON_FINITE_TOKENS = frozenset(("NaN", "Infinity", "-Infinity", "inf", "-inf", "nan"))
 _EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {"b64": ...})',
              "bool": "true or false"}
 
@@ -85,9 +95,17 @@ def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
                 raise RequestError(f"{where}: b64 value is not valid base64") from None
     elif kind == "float":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise RequestError(f"{where} is {_show(value)}; expects a finite number "
+                                   f"({spec.dtype}): NaN and Infinity are not accepted")
+            limit = _FLOAT_MAX.get(spec.dtype)
+            if limit is not None and abs(value) > limit:
+                raise RequestError(f"{where} is {_show(value)}, out of range for "
+                                   f"{spec.dtype} (largest {limit:.4g})")
             return value
-        if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
-            return float(value.replace("Infinity", "inf"))
+        if isinstance(value, str) and value in _NON_FINITE_TOKENS:
+            raise RequestError(f"{where} is {_show(value)}; expects a finite number "
+                               f"({spec.dtype}): NaN and Infinity are not accepted")
     elif kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -141,7 +159,7 @@ def instances_to_inputs(instances: Any, inputs: Mapping[str, TensorSpec], signat
     if not isinstance(instances, list):
         raise RequestError(f"'instances' must be a list of instances, got {_show(instances)}")
     count = len(instances)
-    _check_count(count, max_instances)
+    _check_count(count, max_instances, "instances")
     single = _single_input(inputs)
     expected = sorted(inputs)
     columns: dict[str, list[Any]] = {name: [] for name in inputs}
@@ -198,7 +216,7 @@ def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_
             raise RequestError(f"inputs: '{name}' has {counts[name]} values but '{first}' has "
                                f"{counts[first]}; every input needs one value per instance")
     count = counts[first]
-    _check_count(count, max_instances)
+    _check_count(count, max_instances, "inputs")
     arrays = {}
     for name, spec in inputs.items():
         values = [_element(v, spec, spec.shape[1:], f"inputs: '{name}'[{i}]")
@@ -207,9 +225,10 @@ def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_
     return arrays, count
 
 
-def _check_count(count: int, max_instances: int) -> None:
+def _check_count(count: int, max_instances: int, key: str) -> None:
     if count == 0:
-        raise RequestError("the request has no instances; send at least one")
+        raise RequestError(f"No values in '{key}': the request has no instances; send at "
+                           "least one")
     if count > max_instances:
         raise RequestError(f"the request has {count} instances; at most {max_instances} are "
                            "allowed per request (--max-instances): split it into smaller ones")
@@ -259,7 +278,7 @@ def examples_to_serialized(examples: Any, context: Any, specs: Mapping[str, Tens
         raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
     if context is not None and not isinstance(context, dict):
         raise RequestError(f"'context' must be an object of features, got {_show(context)}")
-    _check_count(len(examples), max_instances)
+    _check_count(len(examples), max_instances, "examples")
     serialized, merged = [], []
     for i, example in enumerate(examples):
         if not isinstance(example, dict):

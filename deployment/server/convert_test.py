@@ -144,3 +144,30 @@ def test_tf_error_message_keeps_the_useful_line() -> None:
                      "<stack traces unavailable>\nStringToNumberOp could not convert 'x'\n"
                      "\t [[{{node Foo}}]] [Op:__inference_1]")
     assert convert.tf_error_message(err) == "StringToNumberOp could not convert 'x'"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (float("nan"), "input 'AreaIncome' is nan; expects a finite number (float32)"),
+    (float("inf"), "is inf; expects a finite number"),
+    (float("-inf"), "is -inf; expects a finite number"),
+    ("NaN", "is \"NaN\"; expects a finite number"),
+    ("Infinity", "is \"Infinity\"; expects a finite number"),
+    (1e39, "is 1e+39, out of range for float32"),
+    (-(10**40), "out of range for float32"),
+])
+def test_non_finite_and_out_of_range_floats_are_rejected(value: object, message: str) -> None:
+    row = {"Age": 1, "AreaIncome": value, "City": "a"}
+    with pytest.raises(RequestError) as err:
+        convert.instances_to_inputs([row], SPECS, "s", 5)
+    assert message in err.value.message and err.value.status == 400
+    assert err.value.message.startswith("instances[0]: input 'AreaIncome'")
+    with pytest.raises(RequestError, match="feature 'AreaIncome'"):
+        convert.make_example({"AreaIncome": value}, SPECS)
+
+
+def test_float64_input_takes_what_float32_cannot() -> None:
+    wide = {"x": TensorSpec("float64", (None,))}
+    inputs, _ = convert.instances_to_inputs([1e39], wide, "s", 5)
+    assert inputs["x"].tolist() == [1e39]
+    with pytest.raises(RequestError, match="is inf; expects a finite number"):
+        convert.instances_to_inputs([float("inf")], wide, "s", 5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -90,6 +91,18 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
             assert response.status_code == 200, response.text
             assert response.headers["x-request-id"] == "http-1"
             assert 0 < response.json()["predictions"][0]["probability"] < 1
+            # Bad requests over a real connection (a body refused before it is all read,
+            # NaN, broken JSON) each get their error, and the server goes on answering.
+            oversized = client.post("/v1/models/clickflow:predict",
+                                    content=b'{"instances": [' + b" " * 11_000_000 + b"]}")
+            assert oversized.status_code == 413 and "--max-body-bytes" in oversized.text
+            nan = client.post("/v1/models/clickflow:predict", content=json.dumps(
+                {"instances": [{**ROW, "AreaIncome": float("nan")}]}).encode())
+            assert nan.status_code == 400 and "'AreaIncome' is nan" in nan.text
+            broken = client.post("/v1/models/clickflow:predict", content=b'{"instances": [')
+            assert broken.status_code == 400 and "JSON Parse error" in broken.text
+            assert client.post("/v1/models/clickflow:predict",
+                               json={"instances": [ROW]}).status_code == 200
             make_version(base, 2)  # pushed while serving: the watcher loads it
 
             def version_2_served() -> bool:

@@ -200,7 +200,11 @@ class ModelRegistry:
 
     def resolve(self, name: str, version: int | None = None,
                 label: str | None = None) -> servable_lib.Servable:
-        """The servable a URL names, or ``RequestError`` 404 in TF Serving's words."""
+        """The servable a URL names, or ``RequestError`` in TF Serving's words and status.
+
+        An unknown model or version is 404 (NOT_FOUND), an unknown label 400 (TF Serving's
+        INVALID_ARGUMENT).
+        """
         if name not in self._models:
             raise RequestError(f"Servable not found for request: Latest({name}); this server "
                                f"serves {sorted(self._models)}", 404)
@@ -209,7 +213,7 @@ class ModelRegistry:
             labels = self._models[name].version_labels
             if label not in labels:
                 raise RequestError(f"Unrecognized servable version label: {label}; model "
-                                   f"{name} has labels {sorted(labels)}", 404)
+                                   f"{name} has labels {sorted(labels)}")
             version = labels[label]
         if version is None:
             if not served:
