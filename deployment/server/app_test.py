@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+from deployment.server import convert
 from deployment.server.app import Server, create_app
 from deployment.server.config import (
     BatchingConfig,
@@ -427,3 +430,20 @@ def test_batching_groups_concurrent_requests(tmp_path: Path, make_version) -> No
         'clickflow_serving_requests_per_batch_count{model="clickflow"')]
     (count_line,) = calls
     assert float(count_line.split()[-1]) < 16  # 17 requests in fewer TF calls
+
+
+def test_flat_call_is_checked_against_the_public_call(served) -> None:
+    server, _ = served
+    signature = server.registry.served("clickflow")[1].signatures["serving_default"]
+    assert signature.flat_call is not None  # enabled by the warm-up's check
+    inputs, _ = convert.instances_to_inputs([ROW, OTHER], signature.inputs, signature.name, 5)
+    fast = signature(inputs)
+    public = {k: v.numpy() for k, v in signature.function(**signature._tensors(inputs)).items()}
+    assert fast.keys() == public.keys()
+    for name in public:
+        np.testing.assert_array_equal(fast[name], public[name])
+    # A function without the private flat call keeps the public one.
+    plain = dataclasses.replace(signature, function=lambda **kw: signature.function(**kw),
+                                flat_call=None)
+    assert plain.enable_flat_call(inputs) is False and plain.flat_call is None
+    np.testing.assert_array_equal(plain(inputs)["probability"], public["probability"])

@@ -5,6 +5,11 @@ input set), so while one call runs, requests that arrive queue up and go togethe
 call. With ``timeout_ms`` 0 nothing waits on purpose: an idle server answers a lone request at
 once, and batches form only under load. A batch that fails (one request's bad value) is retried
 request by request, so one client's bad input never fails another's request.
+
+At most ``num_threads`` calls per queue run at once (a semaphore). With ``timeout_ms`` 0, a
+request that finds a free slot and nothing queued takes the slot itself instead of handing over
+to a worker task: the same call, two event-loop hand-overs sooner. Requests that arrive while
+every slot is busy queue up, and the next worker to get a slot takes them all as one batch.
 """
 
 from __future__ import annotations
@@ -35,19 +40,21 @@ class _Item:
 class _Queue:
     def __init__(self, batcher: Batcher, key: Hashable, call: Call, labels: tuple[str, str]):
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(batcher.config.num_threads)
+        self.held = 0  # items taken off the queue by a worker still waiting for a slot
         self.call = call
         self.labels = labels
         self.batcher = batcher
         self.workers = [asyncio.get_running_loop().create_task(self._work(), name=f"batch-{key}")
                         for _ in range(batcher.config.num_threads)]
 
-    async def _next_batch(self, carry: _Item | None
-                          ) -> tuple[list[_Item], _Item | None, bool]:
+    def idle(self) -> bool:
+        """A slot is free and no request is waiting for one: a new request may go straight in."""
+        return not self.slots.locked() and self.held == 0 and self.queue.empty()
+
+    async def _next_batch(self, first: _Item) -> tuple[list[_Item], _Item | None, bool]:
         """The next batch, an item that did not fit (next batch's first), and whether to stop."""
         config = self.batcher.config
-        first = carry or await self.queue.get()
-        if first is None:
-            return [], None, True
         batch, size = [first], first.count
         loop = asyncio.get_running_loop()
         deadline = loop.time() + config.timeout_ms / 1000
@@ -73,12 +80,24 @@ class _Queue:
     async def _work(self) -> None:
         carry = None
         while True:
-            batch, carry, stop = await self._next_batch(carry)
-            if stop and carry is not None:
-                batch.append(carry)
-            batch = [item for item in batch if not item.future.done()]  # client went away
-            if batch:
-                await self._run(batch)
+            first = carry if carry is not None else await self.queue.get()
+            if first is None:
+                return
+            self.held += 1
+            try:
+                await self.slots.acquire()
+            finally:
+                self.held -= 1
+            try:  # what queued while waiting for the slot joins this batch
+                batch, carry, stop = await self._next_batch(first)
+                if stop and carry is not None:
+                    batch.append(carry)
+                    carry = None
+                batch = [item for item in batch if not item.future.done()]  # client went away
+                if batch:
+                    await self._run(batch)
+            finally:
+                self.slots.release()
             if stop:
                 return
 
@@ -149,6 +168,12 @@ class Batcher:
         batch_queue = self._queues.get(key)
         if batch_queue is None:
             batch_queue = self._queues[key] = _Queue(self, key, call, labels)
+        if self.config.timeout_ms == 0 and batch_queue.idle():
+            async with batch_queue.slots:
+                if self.metrics is not None:
+                    self.metrics.batch_size.labels(*labels).observe(count)
+                    self.metrics.requests_per_batch.labels(*labels).observe(1)
+                return await loop.run_in_executor(self.executor, call, inputs)
         future = loop.create_future()
         batch_queue.queue.put_nowait(_Item(inputs, count, future))
         return await future

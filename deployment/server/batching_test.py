@@ -130,3 +130,48 @@ def test_forget_answers_queued_requests_then_stops() -> None:
         return results
 
     assert len(asyncio.run(main())) == 5
+
+
+class Tracked(Doubler):
+    """A Doubler that records how many calls ran at once."""
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.running = 0
+        self.most = 0
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().__call__(inputs)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_idle_requests_go_straight_in_but_calls_stay_within_num_threads(threads: int) -> None:
+    call = Tracked(seconds=0.01)
+    metrics = ServerMetrics()
+
+    async def main() -> list:
+        executor = concurrent.futures.ThreadPoolExecutor(8)
+        batcher = Batcher(BatchingConfig(num_threads=threads), executor, metrics)
+
+        async def request(i: int, delay: float) -> dict:
+            await asyncio.sleep(delay)
+            return await batcher.run("k", ("m", "s"), call, {"x": np.full(1, i)}, 1)
+
+        lone = await request(0, 0)  # idle: answered alone, straight away
+        waves = await asyncio.gather(*(request(i, 0.004 * (i % 5)) for i in range(1, 41)))
+        batcher.close()
+        executor.shutdown()
+        return [lone, *waves]
+
+    results = asyncio.run(main())
+    assert [int(r["y"][0]) for r in results] == [2 * i for i in range(41)]
+    assert call.calls[0] == 1 and sum(call.calls) == 41
+    assert call.most <= threads  # direct calls and worker batches share the slots
+    assert len(call.calls) < 41 / 2  # requests that met busy slots were batched
