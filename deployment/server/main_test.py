@@ -101,8 +101,8 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
             assert nan.status_code == 400 and "'AreaIncome' is nan" in nan.text
             broken = client.post("/v1/models/clickflow:predict", content=b'{"instances": [')
             assert broken.status_code == 400 and "JSON Parse error" in broken.text
-            assert client.post("/v1/models/clickflow:predict",
-                               json={"instances": [ROW]}).status_code == 200
+            assert client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                               headers={"X-Request-Id": "http-after-errors"}).status_code == 200
             make_version(base, 2)  # pushed while serving: the watcher loads it
 
             def version_2_served() -> bool:
@@ -123,4 +123,4 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
     table, problems = read_request_log(log_dir)  # flushed at shutdown
     assert problems == []
     assert dict(zip(table["request_id"].to_pylist(), table["model_version"].to_pylist(),
-                    strict=True)) == {"http-1": 1, "http-2": 2}
+                    strict=True)) == {"http-1": 1, "http-after-errors": 1, "http-2": 2}

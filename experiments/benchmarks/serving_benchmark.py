@@ -9,8 +9,10 @@ then, on 127.0.0.1 only:
 1. baseline: the same SavedModel called in this process through the server's own code
    (``servable.load``, ``Signature.__call__``), one instance per call;
 2. single-instance predict through the real server (``python -m deployment.server`` as a
-   subprocess, request log and JSON access log on as in production), one keep-alive client
-   sending sequentially: client-observed p50/p99, and the server's own time from its access log;
+   subprocess, request log and JSON access log on as in production), one keep-alive httpx
+   client sending sequentially: client-observed p50/p99 (the target), then the same with the
+   standard library's much lighter ``http.client``, and the server's own time from its access
+   log, so the client library's share of the latency is visible;
 3. throughput: batched requests from a few concurrent clients (predictions/s), and
    single-instance requests from more clients (requests/s);
 4. hot swap: clients send continuously while version 2 is pushed as a Pusher does (copied under
@@ -19,6 +21,7 @@ then, on 127.0.0.1 only:
    failed requests. Every answer is checked against both versions' in-process predictions, and
    after shutdown against the request log (which version answered each request id).
 
+``--no-batching`` (and ``--no-request-log``) start the server that way, to compare runs.
 Every phase is bounded in requests and seconds, and ``--time-limit`` bounds the whole run. The
 load generator shares the machine's cores with the server; the report gives both processes' CPU
 use per phase. Prints a markdown table with the targets; exits 1 when a target is missed.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import http.client
 import json
 import os
 import platform
@@ -323,23 +327,58 @@ class Tally:
 
 
 def sequential(url: str, bodies: Sequence[bytes], settings: Settings) -> dict[str, Any]:
+    """One keep-alive httpx client, one request at a time (ids ``seq-<i>``)."""
     tally = Tally()
-    deadline = time.monotonic() + settings.phase_limit_s
+    deadline = time.monotonic() + settings.phase_limit_s / 2
     with httpx.Client(base_url=url, timeout=30, headers=HEADERS) as client:
         for i in range(settings.warmup):
             client.post(PREDICT, content=bodies[i % len(bodies)]).raise_for_status()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(settings.requests):
             if time.monotonic() > deadline:
                 break
             sent = time.perf_counter()
             response = client.post(PREDICT, content=bodies[i % len(bodies)],
                                    headers={"x-request-id": f"seq-{i}"})
+            response.json()
             tally.latencies.append(time.perf_counter() - sent)
             if response.status_code != 200:
                 tally.failures.append(f"{response.status_code} {response.text[:200]}")
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    count = max(len(tally.latencies), 1)
     return {**_latency(tally.latencies), "requests_per_s": len(tally.latencies) / wall,
+            "client_cpu_ms_per_request": cpu / count * 1000,
+            "failed": len(tally.failures), "failures": tally.failures[:5]}
+
+
+def sequential_stdlib(port: int, bodies: Sequence[bytes], settings: Settings) -> dict[str, Any]:
+    """The same with the standard library's ``http.client``: a much lighter client, to tell
+    the client library's own time from the server's (ids ``std-<i>``)."""
+    tally = Tally()
+    deadline = time.monotonic() + settings.phase_limit_s / 2
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    cpu = time.process_time()
+    try:
+        for i in range(settings.warmup + settings.requests):
+            if time.monotonic() > deadline:
+                break
+            if i == settings.warmup:
+                cpu = time.process_time()
+            sent = time.perf_counter()
+            connection.request("POST", PREDICT, body=bodies[i % len(bodies)],
+                               headers={**HEADERS, "x-request-id": f"std-{i}"})
+            response = connection.getresponse()
+            payload = response.read()
+            json.loads(payload)
+            if i >= settings.warmup:
+                tally.latencies.append(time.perf_counter() - sent)
+                if response.status != 200:
+                    tally.failures.append(f"{response.status} {payload[:200]!r}")
+        cpu = time.process_time() - cpu
+    finally:
+        connection.close()
+    count = max(len(tally.latencies), 1)
+    return {**_latency(tally.latencies), "client_cpu_ms_per_request": cpu / count * 1000,
             "failed": len(tally.failures), "failures": tally.failures[:5]}
 
 
@@ -531,9 +570,16 @@ def report(results: dict[str, Any], settings: Settings) -> tuple[str, bool]:
         rows.append(("server, 1 instance, 1 keep-alive client: p99", f"{seq['p99_ms']:.2f} ms",
                      f"<= {TARGET_P99_MS:g} ms", seq["p99_ms"] <= TARGET_P99_MS
                      and seq["failed"] == 0))
+        rows.append(("  the httpx client's own CPU per request",
+                     f"{seq['client_cpu_ms_per_request']:.2f} ms", "-", None))
+        std = results.get("sequential_stdlib")
+        if std:
+            rows.append(("  same with stdlib http.client (lighter client), p50 / p99",
+                         f"{std['p50_ms']:.2f} / {std['p99_ms']:.2f} ms (client CPU "
+                         f"{std['client_cpu_ms_per_request']:.2f} ms/request)", "-", None))
         own = results.get("sequential_server_side")
         if own and own["count"]:
-            rows.append(("  of which inside the server (access log), p50 / p99",
+            rows.append(("  time inside the server (its access log), p50 / p99",
                          f"{own['p50_ms']:.2f} / {own['p99_ms']:.2f} ms", "-", None))
     batched = results.get("batched")
     if batched:
@@ -607,6 +653,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
                               for j in range(settings.batch_size)]) for i in range(16)]
         phases: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             ("sequential", lambda: sequential(url, single_bodies, settings)),
+            ("sequential_stdlib", lambda: sequential_stdlib(port, single_bodies, settings)),
             ("batched", lambda: concurrent(url, batch_bodies, settings.batch_clients,
                                            settings.batch_requests, settings, clock)),
             ("concurrent_single", lambda: concurrent(url, single_bodies, settings.clients,
