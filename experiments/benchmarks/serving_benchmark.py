@@ -14,7 +14,8 @@ then, on 127.0.0.1 only:
    standard library's much lighter ``http.client``, and the server's own time from its access
    log, so the client library's share of the latency is visible;
 3. throughput: batched requests from a few concurrent clients (predictions/s), and
-   single-instance requests from more clients (requests/s);
+   single-instance requests from more clients (requests/s); these clients and the swap's use
+   ``http.client`` unless ``--load-client httpx``, to leave the cores to the server;
 4. hot swap: clients send continuously while version 2 is pushed as a Pusher does (copied under
    a temporary name beside the base path, then renamed in); the run waits until the server
    reports version 2 AVAILABLE and answers with it, keeps the load a few seconds more, and counts
@@ -82,6 +83,7 @@ class Settings:
     poll_seconds: float
     profile_server: Path | None
     json_path: Path | None
+    load_client: str
 
 
 def parse_args(argv: Sequence[str] | None) -> Settings:
@@ -130,6 +132,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         help="run the server under cProfile and write its stats to this file")
     add("--json", dest="json_path", type=Path, default=None,
         help="also write the results to this JSON file")
+    add("--load-client", choices=("stdlib", "httpx"), default="stdlib",
+        help="client of the concurrent and swap phases: http.client (default; a quarter of "
+             "httpx's CPU per request, which the server's cores would otherwise pay) or httpx")
     args = parser.parse_args(argv)
     return Settings(
         requests=args.requests, warmup=args.warmup, batch_size=args.batch_size,
@@ -139,7 +144,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         swap_after_s=args.swap_after, phase_limit_s=args.phase_limit,
         time_limit_s=args.time_limit, request_log=args.request_log, batching=args.batching,
         poll_seconds=args.poll_seconds, profile_server=args.profile_server,
-        json_path=args.json_path)
+        json_path=args.json_path, load_client=args.load_client)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -382,8 +387,48 @@ def sequential_stdlib(port: int, bodies: Sequence[bytes], settings: Settings) ->
             "failed": len(tally.failures), "failures": tally.failures[:5]}
 
 
-def concurrent(url: str, bodies: Sequence[bytes], clients: int, total: int, settings: Settings,
-               clock: CpuClock) -> dict[str, Any]:
+class LoadClient:
+    """One keep-alive connection posting predict requests, with ``http.client`` or httpx.
+
+    A Python load generator shares the server's two cores; httpx costs about four times the
+    CPU per request of ``http.client``, so the concurrent phases use the lighter one unless
+    ``--load-client httpx``. A transport error raises ``ConnectionError`` (a failed request).
+    """
+
+    def __init__(self, kind: str, port: int):
+        self.kind = kind
+        if kind == "httpx":
+            self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                       headers=HEADERS)
+        else:
+            self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, payload: bytes, request_id: str | None = None) -> tuple[int, bytes]:
+        headers = {"x-request-id": request_id} if request_id else {}
+        if self.kind == "httpx":
+            try:
+                response = self.client.post(PREDICT, content=payload, headers=headers)
+            except httpx.HTTPError as err:
+                raise ConnectionError(f"{type(err).__name__}: {err}") from None
+            return response.status_code, response.content
+        try:
+            self.connection.request("POST", PREDICT, body=payload,
+                                    headers={**HEADERS, **headers})
+            response = self.connection.getresponse()
+            return response.status, response.read()
+        except (http.client.HTTPException, OSError) as err:
+            self.connection.close()  # the next request reconnects
+            raise ConnectionError(f"{type(err).__name__}: {err}") from None
+
+    def close(self) -> None:
+        if self.kind == "httpx":
+            self.client.close()
+        else:
+            self.connection.close()
+
+
+def concurrent(port: int, bodies: Sequence[bytes], clients: int, total: int,
+               settings: Settings, clock: CpuClock) -> dict[str, Any]:
     """``total`` requests over ``clients`` keep-alive clients in threads; all bodies pre-built."""
     tally = Tally()
     counter = iter(range(total))
@@ -392,8 +437,9 @@ def concurrent(url: str, bodies: Sequence[bytes], clients: int, total: int, sett
     barrier = threading.Barrier(clients + 1)
 
     def client_loop() -> None:
-        with httpx.Client(base_url=url, timeout=60, headers=HEADERS) as client:
-            client.post(PREDICT, content=bodies[0]).raise_for_status()  # connect, warm
+        client = LoadClient(settings.load_client, port)
+        try:
+            client.post(bodies[0])  # connect, warm
             barrier.wait()
             while time.monotonic() < deadline:
                 with lock:
@@ -402,15 +448,17 @@ def concurrent(url: str, bodies: Sequence[bytes], clients: int, total: int, sett
                     return
                 sent = time.perf_counter()
                 try:
-                    response = client.post(PREDICT, content=bodies[i % len(bodies)])
-                except httpx.HTTPError as err:
-                    tally.failures.append(f"{type(err).__name__}: {err}")
+                    status, payload = client.post(bodies[i % len(bodies)])
+                except ConnectionError as err:
+                    tally.failures.append(str(err))
                     continue
                 tally.latencies.append(time.perf_counter() - sent)
-                if response.status_code != 200:
-                    tally.failures.append(f"{response.status_code} {response.text[:200]}")
+                if status != 200:
+                    tally.failures.append(f"{status} {payload[:200]!r}")
                     continue
-                tally.predictions.append(len(response.json()["predictions"]))
+                tally.predictions.append(len(json.loads(payload)["predictions"]))
+        finally:
+            client.close()
 
     threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(clients)]
     for thread in threads:
@@ -428,7 +476,7 @@ def concurrent(url: str, bodies: Sequence[bytes], clients: int, total: int, sett
             **clock.cores(start)}
 
 
-def hot_swap(url: str, base: Path, v2: Path, rows: Sequence[dict[str, Any]],
+def hot_swap(url: str, port: int, base: Path, v2: Path, rows: Sequence[dict[str, Any]],
              references: dict[int, list[float]], settings: Settings,
              clock: CpuClock) -> dict[str, Any]:
     """Continuous load while version 2 is pushed; every answer checked against both versions."""
@@ -437,6 +485,12 @@ def hot_swap(url: str, base: Path, v2: Path, rows: Sequence[dict[str, Any]],
     first_v2: list[float] = []
     bodies = [body([row]) for row in rows]
     hard_stop = time.monotonic() + settings.phase_limit_s
+    # Only rows the two versions answer clearly differently (saturated probabilities near 0 or
+    # 1 can agree to 1e-5), so each answer tells which version computed it.
+    telling = [i for i in range(len(rows)) if abs(references[1][i] - references[2][i]) > 1e-3]
+    if len(telling) < 50:
+        raise SystemExit(f"error: only {len(telling)} of {len(rows)} rows tell the two versions "
+                         "apart; the swap check needs 50")
 
     def which_version(index: int, probability: float) -> int:
         for version, answers in references.items():
@@ -445,25 +499,24 @@ def hot_swap(url: str, base: Path, v2: Path, rows: Sequence[dict[str, Any]],
         return 0
 
     def client_loop(number: int) -> None:
-        with httpx.Client(base_url=url, timeout=30, headers=HEADERS) as client:
+        client = LoadClient(settings.load_client, port)
+        try:
             i = 0
             while not stop.is_set() and time.monotonic() < hard_stop:
-                index = (number * 7919 + i) % len(rows)
+                index = telling[(number * 7919 + i) % len(telling)]
                 request_id = f"swap-{number}-{i}"
                 i += 1
                 sent = time.perf_counter()
                 try:
-                    response = client.post(PREDICT, content=bodies[index],
-                                           headers={"x-request-id": request_id})
-                except httpx.HTTPError as err:
-                    tally.failures.append(f"{request_id}: {type(err).__name__}: {err}")
+                    status, payload = client.post(bodies[index], request_id)
+                except ConnectionError as err:
+                    tally.failures.append(f"{request_id}: {err}")
                     continue
                 tally.latencies.append(time.perf_counter() - sent)
-                if response.status_code != 200:
-                    tally.failures.append(f"{request_id}: {response.status_code} "
-                                          f"{response.text[:200]}")
+                if status != 200:
+                    tally.failures.append(f"{request_id}: {status} {payload[:200]!r}")
                     continue
-                probability = response.json()["predictions"][0]["probability"]
+                probability = json.loads(payload)["predictions"][0]["probability"]
                 version = which_version(index, probability)
                 if version == 0:
                     tally.failures.append(f"{request_id}: probability {probability} matches "
@@ -472,6 +525,8 @@ def hot_swap(url: str, base: Path, v2: Path, rows: Sequence[dict[str, Any]],
                 if version == 2 and not first_v2:
                     first_v2.append(time.perf_counter())
                 tally.versions.append((request_id, version, time.perf_counter()))
+        finally:
+            client.close()
 
     threads = [threading.Thread(target=client_loop, args=(n,), daemon=True)
                for n in range(settings.swap_clients)]
@@ -654,12 +709,13 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
         phases: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             ("sequential", lambda: sequential(url, single_bodies, settings)),
             ("sequential_stdlib", lambda: sequential_stdlib(port, single_bodies, settings)),
-            ("batched", lambda: concurrent(url, batch_bodies, settings.batch_clients,
+            ("batched", lambda: concurrent(port, batch_bodies, settings.batch_clients,
                                            settings.batch_requests, settings, clock)),
-            ("concurrent_single", lambda: concurrent(url, single_bodies, settings.clients,
+            ("concurrent_single", lambda: concurrent(port, single_bodies, settings.clients,
                                                      settings.concurrent_requests, settings,
                                                      clock)),
-            ("hot_swap", lambda: hot_swap(url, base, v2, rows, references, settings, clock)),
+            ("hot_swap", lambda: hot_swap(url, port, base, v2, rows, references, settings,
+                                          clock)),
         ]
         for name, phase in phases:
             if time.monotonic() + settings.phase_limit_s > deadline:
@@ -699,7 +755,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Local server benchmark: {before['cpus']} CPUs, load average "
           f"{before['load_average']} before, {after['load_average']} after; "
           f"request log {'on' if settings.request_log else 'off'}, batching "
-          f"{'on' if settings.batching else 'off'}; Python {before['python']}")
+          f"{'on' if settings.batching else 'off'}; load client {settings.load_client}; "
+          f"Python {before['python']}")
     print()
     print(table)
     print()
