@@ -82,8 +82,8 @@ bench: setup ## Pipeline speed benchmark (minutes): experiments/benchmarks/pipel
 serve: setup ## Serve pushed models with TF Serving's REST API on 127.0.0.1:8501. ARGS="--num-versions 2"
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m deployment.server $(ARGS)
 
-bench-serving: setup ## Requests per second of the local server with and without batching
-	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m deployment.server.bench_batching $(ARGS)
+bench-serving: setup ## Serving latency, throughput and a hot swap under load, vs the model in-process
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) experiments/benchmarks/serving_benchmark.py $(ARGS)
 
 dashboard: setup ## Streamlit dashboard on http://127.0.0.1:8502 (CLICKFLOW_SERVING_URL=... for another server)
 	$(PY) -m streamlit run dashboard/app.py --server.port $${PORT:-8502} --server.address 127.0.0.1 \
