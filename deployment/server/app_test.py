@@ -248,7 +248,9 @@ def test_bad_request_gets_tf_serving_status_and_server_keeps_serving(
     ("GET", "/v1/models/clickflow/labels/beta/metadata", 400,
      "Unrecognized servable version label"),
     ("GET", "/nothing/here", 404, "Malformed request: GET /nothing/here"),
-])
+], ids=["unknown_verb", "predict_with_get", "metadata_with_post", "unknown_v1_path",
+        "status_unknown_model", "status_unknown_version", "status_unknown_label",
+        "metadata_unknown_label", "outside_v1"])
 def test_bad_urls_like_tf_serving(served, method: str, path: str, status: int,
                                   message: str) -> None:
     _, client = served
