@@ -14,22 +14,13 @@ import time
 from pathlib import Path
 
 from pipelines import local
+from pipelines.argtypes import positive_int
 from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME, ConfigError
 from pipelines.data_source import DataError
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
-    return number
-
-
 def _rows(value: str) -> int:
-    number = _positive(value)
+    number = positive_int(value)
     if number < 100:
         raise argparse.ArgumentTypeError(f"expected at least 100 rows, got {number}")
     return number
@@ -68,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger-reason", type=_reason, default=None, metavar="TEXT",
                    help="why this run was started (the monitor passes its breached signals); "
                         "recorded in run_summary.json and on the run's ML Metadata context")
-    p.add_argument("--max-trials", type=_positive, default=6, help="Tuner trials with --tune")
-    p.add_argument("--train-steps", type=_positive, default=300, help="Trainer steps")
-    p.add_argument("--eval-steps", type=_positive, default=20, help="validation steps")
+    p.add_argument("--max-trials", type=positive_int, default=6, help="Tuner trials with --tune")
+    p.add_argument("--train-steps", type=positive_int, default=300, help="Trainer steps")
+    p.add_argument("--eval-steps", type=positive_int, default=20, help="validation steps")
     p.add_argument("--min-auc", type=_fraction, default=0.75,
                    help="the Evaluator blesses only models with at least this eval AUC")
     p.add_argument("--max-auc-drop", type=_fraction, default=0.01,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from pipelines.argtypes import positive_int
 from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,16 +43,6 @@ def instant(text: str) -> datetime:
             f"expected an ISO 8601 time like 2026-01-31T12:00 or 2026-01-31T12:00:00+01:00, "
             f"got {text!r}") from None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,12 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "(the generator's ground truth) to LABELS_DIR for the monitor to join.")
     sim.add_argument("--url", default="http://127.0.0.1:8501", help="server base URL")
     sim.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
-    sim.add_argument("--rows", type=_positive_int, default=2000, help="rows to send")
+    sim.add_argument("--rows", type=positive_int, default=2000, help="rows to send")
     sim.add_argument("--seed", type=int, default=7, help="generator seed")
     sim.add_argument("--drift", choices=sorted(data_generator.DRIFT_PRESETS), default="none",
                      help="covariate: features shift; concept: the click mechanism changes; "
                           "both")
-    sim.add_argument("--batch-size", type=_positive_int, default=16,
+    sim.add_argument("--batch-size", type=positive_int, default=16,
                      help="instances per :predict request")
     sim.add_argument("--label-delay", type=duration, default=timedelta(seconds=1),
                      help="labelled_at = time sent + this delay")
