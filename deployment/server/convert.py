@@ -171,18 +171,24 @@ def instances_to_inputs(instances: Any, inputs: Mapping[str, TensorSpec], signat
                 raise RequestError(f"{where} must be an object of named inputs {expected} "
                                    f"(signature '{signature_name}'), got {_show(instance)}")
             instance = {single: instance}
-        missing = [n for n in expected if n not in instance]
-        if missing:
-            raise RequestError(f"{where} is missing input '{missing[0]}'; signature "
-                               f"'{signature_name}' needs {expected}")
-        unknown = sorted(set(instance) - set(inputs))
-        if unknown:
-            raise RequestError(f"{where} has unknown input '{unknown[0]}'; signature "
-                               f"'{signature_name}' takes {expected}")
+        _check_names(where, instance, expected, signature_name)
         for name, spec in inputs.items():
             columns[name].append(
                 _element(instance[name], spec, spec.shape[1:], f"{where}: input '{name}'"))
     return {name: _array(columns[name], inputs[name], name) for name in inputs}, count
+
+
+def _check_names(where: str, given: Mapping[str, Any], expected: list[str],
+                 signature_name: str) -> None:
+    """The first missing, then the first unknown input name, each named in the error."""
+    missing = [n for n in expected if n not in given]
+    if missing:
+        raise RequestError(f"{where} is missing input '{missing[0]}'; signature "
+                           f"'{signature_name}' needs {expected}")
+    unknown = sorted(set(given) - set(expected))
+    if unknown:
+        raise RequestError(f"{where} has unknown input '{unknown[0]}'; signature "
+                           f"'{signature_name}' takes {expected}")
 
 
 def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_name: str,
@@ -195,14 +201,7 @@ def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_
             raise RequestError(f"'inputs' must be an object of named inputs {expected} "
                                f"(signature '{signature_name}'), got {_show(columns)}")
         columns = {single: columns}
-    missing = [n for n in expected if n not in columns]
-    if missing:
-        raise RequestError(f"'inputs' is missing input '{missing[0]}'; signature "
-                           f"'{signature_name}' needs {expected}")
-    unknown = sorted(set(columns) - set(inputs))
-    if unknown:
-        raise RequestError(f"'inputs' has unknown input '{unknown[0]}'; signature "
-                           f"'{signature_name}' takes {expected}")
+    _check_names("'inputs'", columns, expected, signature_name)
     counts = {}
     for name in expected:
         values = columns[name]
