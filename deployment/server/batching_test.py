@@ -175,3 +175,32 @@ def test_idle_requests_go_straight_in_but_calls_stay_within_num_threads(threads:
     assert call.calls[0] == 1 and sum(call.calls) == 41
     assert call.most <= threads  # direct calls and worker batches share the slots
     assert len(call.calls) < 41 / 2  # requests that met busy slots were batched
+
+
+@pytest.mark.parametrize(("seconds", "on_loop"), [(0.0002, True), (0.01, False)])
+def test_a_lone_fast_one_instance_call_runs_on_the_event_loop(seconds: float,
+                                                              on_loop: bool) -> None:
+    threads: list[int] = []
+
+    def call(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        threads.append(threading.get_ident())
+        time.sleep(seconds)
+        return {"y": inputs["x"] * 2}
+
+    async def main() -> list[dict]:
+        executor = concurrent.futures.ThreadPoolExecutor(2)
+        batcher = Batcher(BatchingConfig(num_threads=1), executor)
+        try:
+            return [await batcher.run("k", ("m", "s"), call, {"x": np.full(n, i)}, n)
+                    for i, n in enumerate([1, 1, 1, 3])]
+        finally:
+            batcher.close()
+            executor.shutdown()
+
+    results = asyncio.run(main())
+    assert [r["y"].tolist() for r in results] == [[0], [2], [4], [6, 6, 6]]
+    loop_thread = threading.get_ident()
+    # The first call is timed in the pool; later one-instance calls run on the loop when fast.
+    # A request of several instances always goes to the pool.
+    assert threads[0] != loop_thread and threads[3] != loop_thread
+    assert all((t == loop_thread) == on_loop for t in threads[1:3])

@@ -106,7 +106,7 @@ class RequestLogConfig:
     directory: Path | None = DEFAULT_REQUEST_LOG_DIR
     roll_seconds: float = 60.0
     roll_records: int = 10_000
-    queue_size: int = 10_000
+    queue_size: int = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,9 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a new file at least this often while requests come (default 60)")
     log.add_argument("--request-log-roll-records", type=_positive(int), default=10_000,
                      help="a new file after this many records (default 10000)")
-    log.add_argument("--request-log-queue", type=_positive(int), default=10_000,
+    log.add_argument("--request-log-queue", type=_positive(int), default=100_000,
                      help="records waiting to be written; beyond it records are dropped and "
-                          "counted, never slowing a response (default 10000)")
+                          "counted, never slowing a response (default 100000)")
     return parser
 
 

@@ -45,6 +45,24 @@ def test_entry_rows_ids_and_types() -> None:
     assert table.schema == request_log.SCHEMA
 
 
+def test_columnar_conversion_matches_row_by_row() -> None:
+    """The writer's column-at-a-time path stores exactly what the row-by-row path does."""
+    two_d = _entry("wide", 2)
+    two_d.columns["Age"] = np.array([[35], [36]], dtype=np.int64)  # (n, 1) inputs
+    missing = _entry("gap", 1)
+    del missing.columns["City"]  # a signature without this input: logged as null
+    examples = request_log.LogEntry("ex", T0, "clickflow", 1, "classification", [0.25],
+                                    examples=[{**ROW, "Age": [40]}])
+    entries = [_entry("a", 1), _entry("b", 3), two_d, examples, missing]
+    expected = request_log.rows_table(
+        [row for entry in entries for row in request_log.entry_rows(entry)])
+    got = request_log.entries_table(entries)
+    assert got.schema == request_log.SCHEMA
+    assert got.to_pylist() == expected.to_pylist()
+    assert got["DailyTimeSpentOnSite"][0].as_py() == 68.95  # float32 input logged as sent
+    assert request_log.entries_table([]).num_rows == 0
+
+
 def test_examples_and_serialized_entries() -> None:
     from tensorflow.core.example import example_pb2
 
