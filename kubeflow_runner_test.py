@@ -101,6 +101,10 @@ def test_spec_has_every_component_in_dependency_order(specs, target) -> None:
             assert "Transform" in _upstream(spec, "Tuner")
         resolvers = {t for t in tasks if t.startswith("baseline_model_resolver")}
         assert resolvers and resolvers <= _upstream(spec, "Evaluator")
+        assert "EvalSample" in _upstream(spec, "Evaluator")
+        assert {"BigQueryExampleGen", "AnomaliesGate"} <= _upstream(spec, "EvalSample")
+        sample_args = " ".join(_container(spec, "EvalSample")["args"])
+        assert "pipelines.eval_sample" in sample_args
         assert spec["defaultPipelineRoot"] == "gs://my-clickflow-bucket/pipeline_root"
 
 

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-trials", type=positive_int, default=6, help="Tuner trials with --tune")
     p.add_argument("--train-steps", type=positive_int, default=300, help="Trainer steps")
     p.add_argument("--eval-steps", type=positive_int, default=20, help="validation steps")
+    p.add_argument("--eval-max-rows", type=positive_int, default=20_000,
+                   help="the Evaluator reads at most this many eval rows: a deterministic "
+                        "sample of the eval split (all of it when smaller)")
     p.add_argument("--min-auc", type=_fraction, default=0.75,
                    help="the Evaluator blesses only models with at least this eval AUC")
     p.add_argument("--max-auc-drop", type=_fraction, default=0.01,
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         config = PipelineConfig(
             train_steps=args.train_steps, eval_steps=args.eval_steps, tune=args.tune,
             max_trials=args.max_trials, min_auc=args.min_auc, max_auc_drop=args.max_auc_drop,
-            enable_cache=not args.no_cache)
+            eval_max_rows=args.eval_max_rows, enable_cache=not args.no_cache)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -132,4 +135,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    local.ignore_tf_shutdown_noise()
     sys.exit(main())

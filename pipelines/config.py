@@ -31,6 +31,7 @@ class PipelineConfig:
     max_auc_drop: float = 0.01
     train_buckets: int = 4
     eval_buckets: int = 1
+    eval_max_rows: int = 20_000
     enable_cache: bool = True
     hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -43,13 +44,14 @@ class PipelineConfig:
             "max_auc_drop": 0.0 <= self.max_auc_drop <= 1.0,
             "train_buckets": self.train_buckets >= 1,
             "eval_buckets": self.eval_buckets >= 1,
+            "eval_max_rows": self.eval_max_rows >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             expected = {
                 "train_steps": ">= 1", "eval_steps": ">= 1", "max_trials": ">= 1",
                 "min_auc": "between 0 and 1", "max_auc_drop": "between 0 and 1",
-                "train_buckets": ">= 1", "eval_buckets": ">= 1",
+                "train_buckets": ">= 1", "eval_buckets": ">= 1", "eval_max_rows": ">= 1",
             }
             raise ConfigError("; ".join(
                 f"{name}={getattr(self, name)!r} must be {expected[name]}" for name in bad))

@@ -1,7 +1,6 @@
 """The data-validation gate: anomalies found by ExampleValidator stop the run before Transform."""
 
 
-import glob
 import os
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -17,11 +16,13 @@ class DataValidationError(RuntimeError):
 
 
 def read_anomalies(uri: str) -> dict:
-    """Split name -> Anomalies proto, from an ExampleAnomalies artifact folder."""
+    """Split name -> Anomalies proto, from an ExampleAnomalies artifact folder (local or GCS)."""
+    import tensorflow as tf
+
     result = {}
-    for path in sorted(glob.glob(os.path.join(uri, "Split-*", ANOMALIES_FILE))):
+    for path in sorted(tf.io.gfile.glob(os.path.join(uri, "Split-*", ANOMALIES_FILE))):
         anomalies = anomalies_pb2.Anomalies()
-        with open(path, "rb") as f:
+        with tf.io.gfile.GFile(path, "rb") as f:
             anomalies.ParseFromString(f.read())
         result[os.path.basename(os.path.dirname(path))[len("Split-"):]] = anomalies
     return result

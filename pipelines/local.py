@@ -210,6 +210,9 @@ def _print_result(summary: dict[str, Any], path: Path) -> None:
     parts = []
     if auc is not None:
         parts.append(f"eval AUC {auc:.4f}")
+    rows = summary.get("evaluated_rows") or {}
+    if auc is not None and rows.get("evaluated") and rows["evaluated"] != rows.get("eval_split"):
+        parts[-1] += f" (on a sample of {rows['evaluated']:,} of {rows['eval_split']:,} rows)"
     if best is not None:
         parts.append(f"best possible {best:.4f}")
     if metrics.get("binary_accuracy") is not None:
@@ -255,6 +258,26 @@ class ProgressLogging:
         del self._absl.setLevel
         logging.getLogger().removeHandler(self.handler)
         logging.getLogger().setLevel(self._root_level)
+
+
+def ignore_tf_shutdown_noise() -> None:
+    """Hides one known TensorFlow 2.16 message at interpreter exit, and only that one.
+
+    TF functions still referenced from module globals are freed during shutdown, after those
+    globals are cleared, and ``AtomicFunction.__del__`` then fails on ``None``: Python prints
+    "Exception ignored in ... TypeError" with a traceback after every successful run. The
+    hook drops exactly that case (during finalization, from that ``__del__``) and hands every
+    other unraisable exception to Python's default hook.
+    """
+    default = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        source = getattr(unraisable.object, "__qualname__", "")
+        if sys.is_finalizing() and source == "AtomicFunction.__del__":
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
@@ -342,6 +365,11 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
     if pushed is not None and run_summary.custom_int(pushed, "pushed") == 1:
         out["pushed_model"] = run_summary.custom_str(pushed, "pushed_destination")
     examples = _first(outputs, "DuckDBExampleGen", "examples")
+    sample = _first(outputs, "EvalSample", "sample")
+    if sample is not None:
+        out["evaluated_rows"] = {"eval_split": run_summary.custom_int(sample, "eval_rows"),
+                                 "evaluated": run_summary.custom_int(sample, "sampled_rows")}
+        examples = sample  # best_possible_auc on the very rows the Evaluator scored
     if data.generated and examples is not None:
         from pipelines import data_generator
 

@@ -32,6 +32,7 @@ from models import (
 )
 from pipelines import baseline, data_source
 from pipelines.config import PipelineConfig
+from pipelines.eval_sample import EvalSample
 from pipelines.gate import AnomaliesGate
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
@@ -172,7 +173,9 @@ def create_pipeline(
     """Builds the clickflow graph.
 
     ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-    Transform -> [Tuner] -> Trainer -> Resolver(baseline) -> Evaluator -> Pusher.
+    Transform -> [Tuner] -> Trainer -> Resolver(baseline) -> Evaluator -> Pusher, the
+    Evaluator reading EvalSample's deterministic sample of at most ``config.eval_max_rows``
+    eval rows (all of them on small data).
 
     ``baseline_excludes_candidate`` picks the baseline resolver: ours (skips the candidate so an
     unchanged rerun stays cached) or TFX's LatestBlessedModelStrategy, the one that Kubeflow V2
@@ -254,8 +257,11 @@ def create_pipeline(
             model=Channel(type=standard_artifacts.Model),
             model_blessing=Channel(type=standard_artifacts.ModelBlessing),
         ).with_id("baseline_model_resolver")
+    eval_sample = EvalSample(examples=example_gen.outputs["examples"],
+                             max_rows=config.eval_max_rows)
+    eval_sample.add_upstream_node(gate)
     evaluator = Evaluator(
-        examples=example_gen.outputs["examples"],
+        examples=eval_sample.outputs["sample"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         eval_config=eval_config(config),
@@ -266,7 +272,7 @@ def create_pipeline(
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
-    components += [trainer, model_resolver, evaluator, pusher]
+    components += [trainer, model_resolver, eval_sample, evaluator, pusher]
     if model_registry is not None:
         from pipelines.registry import RegisterModel
 

@@ -27,13 +27,19 @@ def _pipeline(tmp_path, **config):
 def test_graph_has_every_component_in_dependency_order(tmp_path) -> None:
     pipeline = _pipeline(tmp_path)
     ids = [c.id for c in pipeline.components]
-    assert sorted(ids) == sorted(ORDER)
+    assert sorted(ids) == sorted([*ORDER, "EvalSample"])
     position = {name: ids.index(name) for name in ids}
     for before, after in itertools.pairwise(ORDER):
         if before != "ImportSchemaGen" and after != "ImportSchemaGen":
             assert position[before] < position[after], (before, after)
-    transform = next(c for c in pipeline.components if c.id == "Transform")
-    assert "AnomaliesGate" in {n.id for n in transform.upstream_nodes}
+    by_id = {c.id: c for c in pipeline.components}
+    assert "AnomaliesGate" in {n.id for n in by_id["Transform"].upstream_nodes}
+    # The Evaluator scores EvalSample's rows, sampled from the validated examples.
+    assert {n.id for n in by_id["EvalSample"].upstream_nodes} == {"DuckDBExampleGen",
+                                                                 "AnomaliesGate"}
+    assert by_id["Evaluator"].inputs["examples"].producer_component_id == "EvalSample"
+    assert position["AnomaliesGate"] < position["EvalSample"] < position["Evaluator"]
+    assert by_id["EvalSample"].exec_properties["max_rows"] == PipelineConfig().eval_max_rows
 
 
 def test_user_code_is_referenced_by_module_path_not_packaged(tmp_path) -> None:

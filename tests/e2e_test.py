@@ -13,7 +13,7 @@ from pipelines import data_generator
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-              "AnomaliesGate", "Transform", "Trainer", "Evaluator", "Pusher")
+              "AnomaliesGate", "EvalSample", "Transform", "Trainer", "Evaluator", "Pusher")
 
 
 def _args(tmp_path: Path, data: Path, *extra: str) -> list[str]:
@@ -43,7 +43,9 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     data_generator.write_span(data, 1, 600, seed=11)
 
     reason = "monitor: drift (report workspace/monitoring/x)"
-    assert local_runner.main(_args(tmp_path, data, "--trigger-reason", reason)) == 0
+    # --eval-max-rows below the ~120 eval rows: the Evaluator scores EvalSample's sample.
+    assert local_runner.main(_args(tmp_path, data, "--trigger-reason", reason,
+                                   "--eval-max-rows", "100")) == 0
     out = capsys.readouterr().out
     summary = _summary(tmp_path)
     assert summary["trigger_reason"] == reason
@@ -54,7 +56,11 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     for component in COMPONENTS:
         assert f"▶ {component}" in out and f"✔ {component} finished" in out
         assert component in summary["component_seconds"]
+    rows = summary["evaluated_rows"]
+    assert rows["evaluated"] == 100 < rows["eval_split"]
+    assert "on a sample of 100 of" in out
     metrics = summary["metrics"]
+    assert metrics["example_count"] == 100
     assert metrics["auc"] > 0.85 and metrics["binary_accuracy"] > 0.75
     assert 0.85 < summary["best_possible_auc"] <= 1.0
     assert metrics["auc"] >= summary["best_possible_auc"] - 0.05
@@ -88,7 +94,7 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     assert probability[0] > 0.5 > probability[1]
 
     # Unchanged rerun: nothing to do, answered from the previous run without TFX.
-    assert local_runner.main(_args(tmp_path, data)) == 0
+    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100")) == 0
     again = _summary(tmp_path)
     assert again["up_to_date"] is True and again["reused_run_id"] == summary["run_id"]
     assert again["pushed_model"] == summary["pushed_model"]
