@@ -27,14 +27,55 @@ SPLIT = "eval"
 OUTPUT_FILE = "data_tfrecord-00000-of-00001.gz"
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _sorted_entries(record: bytes) -> bytes | None:
+    """A tf.Example's feature map entries, sorted and length-prefixed, read off the wire
+    format (field 1 ``features`` holding repeated field 1 entries); None for any other shape."""
+    entries = []
+    pos, end = 0, len(record)
+    try:
+        while pos < end:
+            if record[pos] != 0x0A:
+                return None
+            length, pos = _varint(record, pos + 1)
+            stop = pos + length
+            while pos < stop:
+                if record[pos] != 0x0A:
+                    return None
+                size, start = _varint(record, pos + 1)
+                pos = start + size
+                entries.append(record[start:pos])
+            if pos != stop:
+                return None
+    except IndexError:
+        return None
+    entries.sort()
+    return b"".join(len(entry).to_bytes(4, "little") + entry for entry in entries)
+
+
 def example_key(record: bytes) -> bytes:
-    """What a record is hashed by: its tf.Example serialized deterministically.
+    """What a record is hashed by: the same bytes for the same tf.Example, in any process.
 
     The bytes ExampleGen writes are not canonical: a tf.Example's features are a protobuf map,
     whose entries serialize in an order that changes from one process to the next, so the same
-    row has different bytes in two runs. Sorted, they do not. Records that are not tf.Examples
-    are hashed as they are.
+    row has different bytes in two runs. Its map entries, sorted, do not change. They are read
+    straight off the wire format (17 us a record; parsing and deterministic re-serializing
+    with protobuf takes 43 us); a record of another shape is re-serialized with protobuf's
+    deterministic mode, and one that is not a tf.Example at all is hashed as it is.
     """
+    key = _sorted_entries(record)
+    if key is not None:
+        return key
     from tensorflow.core.example import example_pb2
 
     try:
@@ -73,8 +114,10 @@ def read_records(paths: Iterable[str]) -> Iterator[bytes]:
     """Serialized records of gzipped TFRecord files, as ExampleGen writes them."""
     import tensorflow as tf
 
-    for path in paths:
-        yield from tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator()
+    for path in paths:  # in batches: one record per iterator step is 30x slower
+        dataset = tf.data.TFRecordDataset(path, compression_type="GZIP").batch(4096)
+        for batch in dataset.as_numpy_iterator():
+            yield from batch
 
 
 def write_records(path: str, records: Iterable[bytes]) -> None:

@@ -97,3 +97,22 @@ def test_a_row_has_one_key_whatever_order_its_features_were_written_in() -> None
     assert one != other  # map entries serialize in insertion order
     assert eval_sample.example_key(one) == eval_sample.example_key(other)
     assert eval_sample.sample_records([one], 1)[0] == [one]
+
+
+def test_the_wire_format_key_matches_protobufs_deterministic_form() -> None:
+    """Two records are the same row for the fast key exactly when protobuf says so."""
+    from tensorflow.core.example import example_pb2
+
+    rows = []
+    for i in range(30):
+        proto = example_pb2.Example()
+        proto.features.feature["Age"].int64_list.value.append(20 + i % 7)
+        proto.features.feature["City"].bytes_list.value.append(b"Paris" if i % 2 else b"Rome")
+        proto.features.feature["Income"].float_list.value.append(1000.5 * (i % 5))
+        rows.append(proto.SerializeToString())
+    fast = [eval_sample.example_key(r) for r in rows]
+    slow = [example_pb2.Example.FromString(r).SerializeToString(deterministic=True)
+            for r in rows]
+    assert all(key != row for key, row in zip(fast, rows, strict=True))  # the fast path ran
+    assert [fast.index(k) for k in fast] == [slow.index(k) for k in slow]
+    assert eval_sample.example_key(b"\x0a\x05ab") == b"\x0a\x05ab"  # truncated: as it is
