@@ -171,24 +171,25 @@ def instances_to_inputs(instances: Any, inputs: Mapping[str, TensorSpec], signat
                 raise RequestError(f"{where} must be an object of named inputs {expected} "
                                    f"(signature '{signature_name}'), got {_show(instance)}")
             instance = {single: instance}
-        _check_names(where, instance, expected, signature_name)
+        _check_names(where, instance, expected, f"signature '{signature_name}'")
         for name, spec in inputs.items():
             columns[name].append(
                 _element(instance[name], spec, spec.shape[1:], f"{where}: input '{name}'"))
     return {name: _array(columns[name], inputs[name], name) for name in inputs}, count
 
 
-def _check_names(where: str, given: Mapping[str, Any], expected: list[str],
-                 signature_name: str) -> None:
-    """The first missing, then the first unknown input name, each named in the error."""
+def _check_names(where: str, given: Mapping[str, Any], expected: list[str], owner: str,
+                 noun: str = "input") -> None:
+    """The first missing, then the first unknown name, each named in the error; ``owner`` is
+    what needs the names ("signature 'serving_default'", "the model")."""
     missing = [n for n in expected if n not in given]
     if missing:
-        raise RequestError(f"{where} is missing input '{missing[0]}'; signature "
-                           f"'{signature_name}' needs {expected}")
+        raise RequestError(f"{where} is missing {noun} '{missing[0]}'; {owner} needs "
+                           f"{expected}")
     unknown = sorted(set(given) - set(expected))
     if unknown:
-        raise RequestError(f"{where} has unknown input '{unknown[0]}'; signature "
-                           f"'{signature_name}' takes {expected}")
+        raise RequestError(f"{where} has unknown {noun} '{unknown[0]}'; {owner} takes "
+                           f"{expected}")
 
 
 def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_name: str,
@@ -201,7 +202,7 @@ def columns_to_inputs(columns: Any, inputs: Mapping[str, TensorSpec], signature_
             raise RequestError(f"'inputs' must be an object of named inputs {expected} "
                                f"(signature '{signature_name}'), got {_show(columns)}")
         columns = {single: columns}
-    _check_names("'inputs'", columns, expected, signature_name)
+    _check_names("'inputs'", columns, expected, f"signature '{signature_name}'")
     counts = {}
     for name in expected:
         values = columns[name]
@@ -285,14 +286,8 @@ def examples_to_serialized(examples: Any, context: Any, specs: Mapping[str, Tens
                                f"{_show(example)}")
         features = {**(context or {}), **example}
         if specs:
-            missing = sorted(set(specs) - set(features))
-            if missing:
-                raise RequestError(f"examples[{i}] is missing feature '{missing[0]}'; the model "
-                                   f"needs {sorted(specs)}")
-            unknown = sorted(set(features) - set(specs))
-            if unknown:
-                raise RequestError(f"examples[{i}] has unknown feature '{unknown[0]}'; the "
-                                   f"model takes {sorted(specs)}")
+            _check_names(f"examples[{i}]", features, sorted(specs), "the model",
+                         noun="feature")
         serialized.append(make_example(features, specs, f"examples[{i}]"))
         merged.append(features)
     return serialized, merged
