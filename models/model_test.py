@@ -84,6 +84,15 @@ def test_model_learns_a_linear_rule() -> None:
     assert dg.roc_auc(labels.astype(int), scores) > 0.9
 
 
+def test_training_step_is_traced_once() -> None:
+    """The optimizer is built with the model, so fit() does not trace its step a second time."""
+    data = _inputs(64)
+    labels = np.zeros((64, 1), np.float32)
+    net = model.build_model(model.HParams(hidden_units=(4,), batch_size=32), _feature_spec())
+    net.fit(data, labels, batch_size=32, epochs=1, verbose=0)
+    assert net.train_function.experimental_get_tracing_count() == 1
+
+
 def test_hparams_from_merges_tuner_values_and_custom_config() -> None:
     fn_args = SimpleNamespace(
         hyperparameters={"values": {"learning_rate": 0.05, "hidden_units": "16-8",

@@ -199,6 +199,8 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         disable_statistics=True,
         force_tf_compat_v1=True,
+        # Nothing feeds a previous run's analyzer cache back in, so writing one is pure cost.
+        disable_analyzer_cache=True,
     )
     transform.add_upstream_node(gate)
     components: list[Any] = [example_gen, statistics_gen, schema_gen, example_validator, gate,

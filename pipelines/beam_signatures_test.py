@@ -1,0 +1,86 @@
+"""Tests for the memoized Beam signature inspection: same answers as Beam's, computed once."""
+
+from __future__ import annotations
+
+import functools
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import core, userstate
+from apache_beam.transforms.userstate import BagStateSpec
+
+from pipelines import beam_signatures
+
+ORIGINAL = getattr(core.get_function_args_defaults, "__wrapped_beam__",
+                   core.get_function_args_defaults)
+
+
+class _Stateful(beam.DoFn):
+    SEEN = BagStateSpec("seen", beam.coders.VarIntCoder())
+
+    def process(self, element, seen=beam.DoFn.StateParam(SEEN),  # noqa: B008 (Beam's API)
+                ts=beam.DoFn.TimestampParam):
+        seen.add(element[1])
+        yield element[0], len(list(seen.read()))
+
+    @classmethod
+    def make(cls, a, b=2):
+        return cls()
+
+
+def _plain(a, b=1, *rest, c=3, **kw):
+    return a
+
+
+class _Callable:
+    def __call__(self, x, y=5):
+        return x
+
+
+def _callables() -> list:
+    dofn = _Stateful()
+    return [_plain, lambda x, y=2: x, dofn.process, dofn.start_bundle, _Stateful.make,
+            _Stateful.process, len, str.strip, functools.partial(_plain, 1), _Callable()]
+
+
+def test_answers_are_beams_answers() -> None:
+    cached = beam_signatures.cached(ORIGINAL)
+    for f in _callables():
+        expected = ORIGINAL(f)
+        assert cached(f) == expected, f
+        assert cached(f) == expected, f  # from the cache the second time
+
+
+def test_each_function_is_inspected_once_and_results_are_fresh_lists() -> None:
+    calls = []
+
+    def counting(f):
+        calls.append(f)
+        return ORIGINAL(f)
+
+    cached = beam_signatures.cached(counting)
+    dofn_a, dofn_b = _Stateful(), _Stateful()
+    for _ in range(3):
+        args, defaults = cached(dofn_a.process)
+        args.append("changed")
+        defaults.clear()
+    assert cached(dofn_b.process) == ORIGINAL(dofn_b.process)  # same function, other instance
+    assert len(calls) == 1
+    cached(_plain)
+    cached(_plain)
+    assert len(calls) == 2
+    cached(len)
+    cached(len)  # not a Python function: Beam's own answer each time
+    assert len(calls) == 4
+
+
+def test_install_is_idempotent_and_stateful_dofns_still_work() -> None:
+    beam_signatures.install()
+    wrapped = core.get_function_args_defaults
+    beam_signatures.install()
+    assert core.get_function_args_defaults is wrapped
+    states, timers = userstate.get_dofn_specs(_Stateful())
+    assert [s.name for s in states] == ["seen"] and not timers
+    with beam.Pipeline() as p:
+        out = p | beam.Create([("k", 7), ("k", 8)]) | beam.ParDo(_Stateful())
+        assert_that(out, equal_to([("k", 1), ("k", 2)]))  # the state saw both elements
