@@ -136,4 +136,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     local.ignore_tf_shutdown_noise()
-    sys.exit(main())
+    local.exit_fast(main())

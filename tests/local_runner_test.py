@@ -118,10 +118,42 @@ def test_library_overheads_are_trimmed_without_breaking_the_libraries() -> None:
 
     import apache_beam as beam
     from apache_beam.internal import cloudpickle_pickler, pickler
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+    from apache_beam.testing.util import assert_that, equal_to
 
     local.trim_library_overheads()
     with beam.Pipeline() as p:  # a pipeline without a pickle_library flag takes the default
         assert pickler.desired_pickle_lib is cloudpickle_pickler
-        _ = p | beam.Create([1, 2]) | beam.Map(lambda x: x + 1)
+        offset = beam.pvalue.AsSingleton(p | "Offset" >> beam.Create([10]))
+        out = p | beam.Create([1, 2]) | beam.Map(lambda x, o: x + o, offset)
+        assert_that(out, equal_to([11, 12]))  # side inputs work without the state cache
     assert pickler.loads(pickler.dumps(lambda x: x + 1))(1) == 2
+    assert worker_handlers.STATE_CACHE_SIZE_MB == 0  # as production runners run
     assert importlib.import_module("kubernetes_validate").validate  # still importable
+
+
+def test_exit_fast_finishes_threads_atexit_and_output_first(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = f"""
+import atexit, concurrent.futures, pathlib, threading, time
+from pipelines import local
+out = pathlib.Path({str(tmp_path)!r})
+def late():
+    time.sleep(0.3)
+    (out / "thread").write_text("done")
+threading.Thread(target=late).start()
+pool = concurrent.futures.ThreadPoolExecutor(2)
+pool.submit(lambda: None).result()  # an idle worker left behind, as libraries leave them
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+print("buffered", end="")
+local.exit_fast(3)
+print("never")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=local.REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "buffered"
+    assert (tmp_path / "thread").read_text() == "done"
+    assert (tmp_path / "atexit").read_text() == "ran"

@@ -1,16 +1,24 @@
-"""Tests for the memoized Beam signature inspection: same answers as Beam's, computed once."""
+"""Tests for the memoized Beam introspection: the same answers as Beam's, computed once."""
 
 from __future__ import annotations
 
 import functools
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+    TypeOptions,
+)
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, userstate
 from apache_beam.transforms.userstate import BagStateSpec
 
-from pipelines import beam_signatures
+from pipelines import beam_memo
 
+ORIGINAL_VIEW_AS = getattr(PipelineOptions.view_as, "__wrapped_beam__",
+                           PipelineOptions.view_as)
 ORIGINAL = getattr(core.get_function_args_defaults, "__wrapped_beam__",
                    core.get_function_args_defaults)
 
@@ -44,7 +52,7 @@ def _callables() -> list:
 
 
 def test_answers_are_beams_answers() -> None:
-    cached = beam_signatures.cached(ORIGINAL)
+    cached = beam_memo.cached_args_defaults(ORIGINAL)
     for f in _callables():
         expected = ORIGINAL(f)
         assert cached(f) == expected, f
@@ -58,7 +66,7 @@ def test_each_function_is_inspected_once_and_results_are_fresh_lists() -> None:
         calls.append(f)
         return ORIGINAL(f)
 
-    cached = beam_signatures.cached(counting)
+    cached = beam_memo.cached_args_defaults(counting)
     dofn_a, dofn_b = _Stateful(), _Stateful()
     for _ in range(3):
         args, defaults = cached(dofn_a.process)
@@ -75,12 +83,32 @@ def test_each_function_is_inspected_once_and_results_are_fresh_lists() -> None:
 
 
 def test_install_is_idempotent_and_stateful_dofns_still_work() -> None:
-    beam_signatures.install()
+    beam_memo.install()
     wrapped = core.get_function_args_defaults
-    beam_signatures.install()
+    beam_memo.install()
     assert core.get_function_args_defaults is wrapped
+    assert hasattr(PipelineOptions.view_as, "__wrapped_beam__")
     states, timers = userstate.get_dofn_specs(_Stateful())
     assert [s.name for s in states] == ["seen"] and not timers
     with beam.Pipeline() as p:
         out = p | beam.Create([("k", 7), ("k", 8)]) | beam.ParDo(_Stateful())
         assert_that(out, equal_to([("k", 1), ("k", 2)]))  # the state saw both elements
+
+
+def test_options_views_are_reused_and_stay_live() -> None:
+    view_as = beam_memo.cached_view_as(ORIGINAL_VIEW_AS)
+    options = PipelineOptions(["--direct_num_workers=3", "--pipeline_type_check"])
+    other = PipelineOptions([])
+    for cls in (StandardOptions, TypeOptions, DirectOptions):
+        fresh = ORIGINAL_VIEW_AS(options, cls)
+        view = view_as(options, cls)
+        assert view is view_as(options, cls)
+        assert str(view) == str(fresh)  # every option of the view, with the same values
+    assert view_as(options, DirectOptions).direct_num_workers == 3
+    assert view_as(other, DirectOptions) is not view_as(options, DirectOptions)
+    view_as(options, StandardOptions).runner = "SwitchingDirectRunner"
+    assert view_as(options, StandardOptions).runner == "SwitchingDirectRunner"
+    assert options.get_all_options()["runner"] == "SwitchingDirectRunner"
+    assert ORIGINAL_VIEW_AS(options, StandardOptions).runner == "SwitchingDirectRunner"
+    options._all_options = dict(options._all_options)  # replaced values: a new view
+    assert view_as(options, StandardOptions)._all_options is options._all_options
