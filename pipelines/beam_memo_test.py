@@ -112,3 +112,39 @@ def test_options_views_are_reused_and_stay_live() -> None:
     assert ORIGINAL_VIEW_AS(options, StandardOptions).runner == "SwitchingDirectRunner"
     options._all_options = dict(options._all_options)  # replaced values: a new view
     assert view_as(options, StandardOptions)._all_options is options._all_options
+
+
+class _Plain(beam.DoFn):
+    def process(self, element):
+        yield element
+
+
+class _OwnProcess(beam.DoFn):
+    """An instance whose process is a bound method chosen per instance."""
+
+    def __init__(self, stateful: bool):
+        super().__init__()
+        self.process = (_Stateful() if stateful else _Plain()).process
+
+
+def test_dofn_specs_are_beams_answers_reused_for_the_same_methods() -> None:
+    original = getattr(userstate.get_dofn_specs, "__wrapped_beam__", userstate.get_dofn_specs)
+    calls = []
+
+    def counting(dofn):
+        calls.append(type(dofn).__name__)
+        return original(dofn)
+
+    cached = beam_memo.cached_dofn_specs(counting)
+    hooked = beam.FlatMap(_Plain().process).fn  # a bound method: Beam asks the instance
+    cases = [_Stateful(), _Stateful(), _Plain(), _Plain(), _OwnProcess(True),
+             _OwnProcess(False), _OwnProcess(True), beam.Map(len).fn, beam.Map(str).fn, hooked]
+    for dofn in cases * 2:
+        assert cached(dofn) == original(dofn), dofn
+    assert calls.count("_Stateful") == 1 and calls.count("_Plain") == 1
+    assert calls.count("_OwnProcess") == 2  # one per distinct process function
+    assert calls.count("CallableWrapperDoFn") == 1 + 2  # Map(len) and Map(str) alike; hooked
+    assert cached(_OwnProcess(True))[0] and not cached(_OwnProcess(False))[0]
+    states, _ = cached(_Stateful())
+    states.clear()  # a caller's copy
+    assert cached(_Stateful())[0]
