@@ -1,10 +1,11 @@
 """Pipeline speed benchmark: clickflow's configuration against TFX's defaults, in one invocation.
 
-    .venv/bin/python experiments/benchmarks/pipeline_benchmark.py            # 1k rows: 3 runs
+    .venv/bin/python experiments/benchmarks/pipeline_benchmark.py            # 1k rows: 8 runs
     .venv/bin/python experiments/benchmarks/pipeline_benchmark.py --large 100000 1000000
 
 Each run is a separate process (imports included in its wall time, as a user sees it), measured
-with os.wait4 for its peak RSS. Runs:
+with os.wait4 for its peak RSS. Runs 1 and 2 alternate (--pairs times each, 3 by default) and
+their medians are compared. Runs:
   1. full   - `local_runner.py` on a fresh 1,000-row span and a fresh pipeline root (`make run`);
   2. naive  - the same graph with TFX's and TensorFlow's defaults: `module_file=` user code
               (TFX packages and pip-installs it), default Beam options, Transform statistics
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,8 +111,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", type=int, nargs="*", default=[],
                         help="also run the full pipeline on these row counts")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="full and naive 1k runs, alternated, N of each; medians are "
+                             "compared (a 2-core VM's speed drifts ~20%% between runs)")
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, got {args.pairs}")
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONWARNINGS="ignore")
     work = Path(tempfile.mkdtemp(prefix="clickflow-bench-"))
@@ -128,21 +135,27 @@ def main() -> int:
 
     data = work / "data-1k"
     generate(data, 1000, env)
-    full_root = work / "full"
-    full = [PYTHON, "local_runner.py", "--data", str(data), "--pipeline-root", str(full_root),
-            "--serving-dir", str(work / "full-serving")]
-    record("full 1k", *run(full, env)[:2], full_root)
-    if not args.skip_naive:
-        naive_root = work / "naive"
-        naive_root.mkdir()
-        module_dir = work / "naive_module"
-        module_dir.mkdir()
-        (module_dir / "user_module.py").write_text(NAIVE_MODULE)
-        script = work / "naive_runner.py"
-        script.write_text(NAIVE_RUNNER.format(repo=str(REPO)))
-        naive_env = dict(env, PYTHONPATH=str(REPO))
-        record("naive 1k", *run([PYTHON, str(script), str(naive_root), str(data),
-                                 str(module_dir / "user_module.py")], naive_env)[:2], naive_root)
+    module_dir = work / "naive_module"
+    module_dir.mkdir()
+    (module_dir / "user_module.py").write_text(NAIVE_MODULE)
+    script = work / "naive_runner.py"
+    script.write_text(NAIVE_RUNNER.format(repo=str(REPO)))
+    naive_env = dict(env, PYTHONPATH=str(REPO))
+
+    def full_run(name: str) -> list[str]:
+        return [PYTHON, "local_runner.py", "--data", str(data), "--pipeline-root",
+                str(work / name), "--serving-dir", str(work / f"{name}-serving")]
+
+    for pair in range(1, args.pairs + 1):
+        record(f"full 1k #{pair}", *run(full_run(f"full-{pair}"), env)[:2], work / f"full-{pair}")
+        if not args.skip_naive:
+            naive_root = work / f"naive-{pair}"
+            naive_root.mkdir()
+            record(f"naive 1k #{pair}", *run(
+                [PYTHON, str(script), str(naive_root), str(data),
+                 str(module_dir / "user_module.py")], naive_env)[:2], naive_root)
+    full_root = work / "full-1"
+    full = full_run("full-1")
     record("rerun 1k", *run(full, env)[:2], full_root)
     record("cached 1k", *run([*full, "--force"], env)[:2], full_root)
     for rows in args.large:
@@ -161,9 +174,14 @@ def main() -> int:
         seconds = info.get("component_seconds", {})
         cells = [f"{seconds[c]:.1f}" if c in seconds else "-" for c in COMPONENTS]
         print(f"| {name} | {wall:.1f} | {rss:.0f} | {' | '.join(cells)} |")
-    by_name = {name: wall for name, wall, _, _ in results}
-    if "naive 1k" in by_name:
-        print(f"\nnaive / full = {by_name['naive 1k'] / by_name['full 1k']:.2f}x")
+    fulls = [wall for name, wall, _, _ in results if name.startswith("full 1k #")]
+    naives = [wall for name, wall, _, _ in results if name.startswith("naive 1k #")]
+    print(f"\nfull 1k: median {statistics.median(fulls):.1f} s of {len(fulls)} runs")
+    if naives:
+        ratios = ", ".join(f"{n / f:.2f}x" for f, n in zip(fulls, naives, strict=True))
+        print(f"naive 1k: median {statistics.median(naives):.1f} s of {len(naives)} runs")
+        print(f"naive / full = {statistics.median(naives) / statistics.median(fulls):.2f}x "
+              f"(medians; pair by pair: {ratios})")
     print(f"work folder: {work}")
     return 0
 
