@@ -110,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     if previous:
         return local.report_up_to_date(root, previous, started)
     local.quiet_logs(args.verbose)
-    local.trim_library_overheads()
-    from tfx.orchestration import metadata
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    with local.imports_without_gc():
+        local.trim_library_overheads()
+        from tfx.orchestration import metadata
+        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    from pipelines.config import LOCAL_BEAM_ARGS
-    from pipelines.pipeline import LocalFiles, create_pipeline
+        from pipelines.config import LOCAL_BEAM_ARGS
+        from pipelines.pipeline import LocalFiles, create_pipeline
 
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,

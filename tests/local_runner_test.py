@@ -157,3 +157,23 @@ print("never")
     assert proc.stdout == "buffered"
     assert (tmp_path / "thread").read_text() == "done"
     assert (tmp_path / "atexit").read_text() == "ran"
+
+
+def test_imports_without_gc_pauses_then_freezes_and_restores() -> None:
+    import gc
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    try:
+        with local.imports_without_gc():
+            assert not gc.isenabled()
+            kept = [[i] for i in range(1000)]  # long-lived objects made while paused
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(kept)
+        gc.disable()
+        with pytest.raises(RuntimeError), local.imports_without_gc():
+            raise RuntimeError("an import failed")
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+        gc.unfreeze()
