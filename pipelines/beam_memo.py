@@ -44,11 +44,8 @@ def cached_args_defaults(original: Callable[[Any], ArgsDefaults]) -> Callable[[A
             cache, func = plain, f
         else:
             return original(f)
-        hit = cache.get(func)
-        if hit is None:
-            args, defaults = original(f)
-            hit = cache[func] = (tuple(args), tuple(defaults))
-        return list(hit[0]), list(hit[1])
+        args, defaults = _memo(cache, func, lambda: tuple(map(tuple, original(f))))
+        return list(args), list(defaults)
 
     get_function_args_defaults.__wrapped_beam__ = original  # type: ignore[attr-defined]
     return get_function_args_defaults
@@ -73,15 +70,19 @@ def cached_dofn_specs(original: Callable[[Any], Specs]) -> Callable[[Any], Specs
                 if hasattr(dofn, "_inspect_" + name):
                     return original(dofn)
                 methods.append((name, value.__func__))
-        key = tuple(methods)
-        hit = cache.get(key)
-        if hit is None:
-            states, timers = original(dofn)
-            hit = cache[key] = (frozenset(states), frozenset(timers))
-        return set(hit[0]), set(hit[1])
+        states, timers = _memo(cache, tuple(methods),
+                               lambda: tuple(map(frozenset, original(dofn))))
+        return set(states), set(timers)
 
     get_dofn_specs.__wrapped_beam__ = original  # type: ignore[attr-defined]
     return get_dofn_specs
+
+
+def _memo(cache: Any, key: Any, compute: Callable[[], Any]) -> Any:
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = compute()
+    return hit
 
 
 def cached_view_as(original: Callable[[Any, type], Any]) -> Callable[[Any, type], Any]:
