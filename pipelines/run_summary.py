@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
 from typing import Any
 
 METRIC_KEYS = ("auc", "binary_accuracy", "precision", "recall", "calibration",
@@ -88,19 +86,19 @@ def _number(value: Any) -> float | None:
 
 
 def eval_examples(examples_uri: str, split: str = "eval") -> dict[str, Any]:
-    """Columns (name -> numpy array) of one split of an Examples artifact."""
+    """Columns (name -> numpy array) of one split of an Examples artifact (local or GCS)."""
+    import itertools
+
     import numpy as np
-    import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
-    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+    from pipelines.eval_sample import read_records, split_files
+
     decoder = example_coder.ExamplesToRecordBatchDecoder()
     columns: dict[str, list[Any]] = {}
-    for path in files:
-        records = list(tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator())
-        if not records:
-            continue
-        batch = decoder.DecodeBatch(records)
+    records = read_records(split_files(examples_uri, split))
+    while chunk := list(itertools.islice(records, 65_536)):
+        batch = decoder.DecodeBatch(chunk)
         for name in batch.schema.names:
             values = batch.column(name).flatten().to_numpy(zero_copy_only=False)
             columns.setdefault(name, []).append(values)
