@@ -197,10 +197,8 @@ class Batcher:
                     self.metrics.requests_per_batch.labels(*labels).observe(1)
                 if batch_queue.inline(count):  # see the module docstring
                     return batch_queue.timed_one(inputs)
-                if count == 1:
-                    return await loop.run_in_executor(self.executor, batch_queue.timed_one,
-                                                      inputs)
-                return await loop.run_in_executor(self.executor, call, inputs)
+                direct = batch_queue.timed_one if count == 1 else call
+                return await loop.run_in_executor(self.executor, direct, inputs)
         future = loop.create_future()
         batch_queue.queue.put_nowait(_Item(inputs, count, future))
         return await future
