@@ -70,11 +70,11 @@ lint: setup ## ruff
 	$(PY) -m ruff check .
 
 data: setup ## Append a new span of generated data. ROWS=1000 SEED=42
-	$(PY) -m pipelines.data_generator append --data-dir workspace/data \
+	$(PY) -m pipelines.data.generator append --data-dir workspace/data \
 	  --rows $${ROWS:-1000} --seed $${SEED:-42}
 
 schema: setup ## Propose a schema with TFDV from the current data, to review against schema/
-	$(PY) -m pipelines.schema_proposal $(ARGS)
+	$(PY) -m pipelines.data.schema_proposal $(ARGS)
 
 bench: setup ## Pipeline speed benchmark (minutes): experiments/benchmarks/pipeline_benchmark.py
 	$(PY) experiments/benchmarks/pipeline_benchmark.py $(ARGS)
@@ -96,7 +96,7 @@ simulate: setup ## Send generated traffic to the local server and write delayed 
 	$(PY) -m pipelines.monitoring simulate $(ARGS)
 
 demo-drift: setup ## The whole loop in ~3 min: serve, drift, detect, retrain, hot-load, recover (workspace/demo)
-	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pipelines.monitoring demo --fresh $(ARGS)
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pipelines.demo --fresh $(ARGS)
 
 compile: setup ## Compile the KFP v2 pipeline spec offline to build/pipeline.json. CLOUD_CONFIG=...
 	$(PY) kubeflow_runner.py compile --config $(CLOUD_CONFIG) --output build/pipeline.json $(ARGS)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
-import warnings
 from pathlib import Path
 
-from pipelines.cloud_config import TARGETS, CloudConfig, ConfigError, load_cloud_config
-from pipelines.cloud_pipeline import CompileError
+from models.bootstrap import bootstrap
+from pipelines.cloud.compile import CompileError
+from pipelines.cloud.config import TARGETS, CloudConfig, load_cloud_config
+from pipelines.common.errors import ConfigError
 
 DEFAULT_OUTPUT = Path("build") / "pipeline.json"
 DEFAULT_SPEC_DIR = Path("build")
@@ -57,14 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet(verbose: bool) -> None:
+    bootstrap(verbose=verbose, autograph=False)  # compiles the graph; never trains
     if verbose:
         return
     import logging
-    import os
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.getLogger().setLevel(logging.ERROR)
     from absl import logging as absl_logging
 
@@ -72,9 +70,8 @@ def _quiet(verbose: bool) -> None:
 
 
 def _compile(config: CloudConfig, target: str, tune: bool, output: Path):
-    import models  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
-    from pipelines import cloud_pipeline
-    from pipelines.kfp_client import CompiledSpec
+    from pipelines.cloud import compile as cloud_pipeline
+    from pipelines.cloud.kfp_client import CompiledSpec
 
     spec = cloud_pipeline.compile_spec(config, target=target, tune=tune)
     path = cloud_pipeline.write_spec(spec, output)
@@ -109,7 +106,8 @@ def run(args: argparse.Namespace, config: CloudConfig) -> int:
         return 0
     if target == "kfp":
         config.require_kfp_host()
-    from pipelines import cloud_pipeline, kfp_client, vertex
+    from pipelines.cloud import compile as cloud_pipeline
+    from pipelines.cloud import kfp_client, vertex
 
     # The kfp client reads a spec file only as YAML (or an archive of one).
     suffix = ".yaml" if target == "kfp" else ".json"

@@ -2,9 +2,7 @@
 real ``kfp`` client talking to a recording fake of the KFP v2beta1 API on 127.0.0.1, and the
 Vertex AI objects built (never sent) for runs and schedules."""
 
-import models  # noqa: F401
 
-# isort: split
 
 import contextlib
 import itertools
@@ -19,10 +17,11 @@ import pytest
 import yaml
 
 import kubeflow_runner
-from pipelines import data_source, vertex
-from pipelines.cloud_config import load_cloud_config
-from pipelines.cloud_pipeline import dataflow_beam_args, spec_fingerprint
-from pipelines.kfp_client import CompiledSpec
+from pipelines.cloud import vertex
+from pipelines.cloud.compile import dataflow_beam_args, spec_fingerprint
+from pipelines.cloud.config import load_cloud_config
+from pipelines.cloud.kfp_client import CompiledSpec
+from pipelines.data import source as data_source
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE = ROOT / "configs" / "cloud.example.yaml"
@@ -104,7 +103,7 @@ def test_spec_has_every_component_in_dependency_order(specs, target) -> None:
         assert "EvalSample" in _upstream(spec, "Evaluator")
         assert {"BigQueryExampleGen", "AnomaliesGate"} <= _upstream(spec, "EvalSample")
         sample_args = " ".join(_container(spec, "EvalSample")["args"])
-        assert "pipelines.eval_sample" in sample_args
+        assert "pipelines.components.eval_sample" in sample_args
         assert spec["defaultPipelineRoot"] == "gs://my-clickflow-bucket/pipeline_root"
 
 
@@ -465,3 +464,34 @@ def test_vertex_schedules_carry_cron_time_zone_and_spec(vertex_specs) -> None:
             "clickflow-schedule": request.display_name}
         tasks = job_request.pipeline_job.pipeline_spec["root"]["dag"]["tasks"]
         assert ("Tuner" in tasks) is tune
+
+
+def test_pipeline_image_copies_every_module_the_cloud_steps_import_and_nothing_local() -> None:
+    """The image copies only what runs in the cloud (deployment/pipeline/Dockerfile): every
+    project module the graph and its user code import, found by reading their imports, must be
+    inside a COPY; the local runner, the monitor, the demo and test helpers must not be."""
+    from pipelines.local.modules import project_modules
+
+    dockerfile = (ROOT / "deployment" / "pipeline" / "Dockerfile").read_text()
+    copied = []
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            *sources, _target = line.split()[1:]
+            copied += [source.rstrip("/") for source in sources]
+
+    def in_image(path: Path) -> bool:
+        relative = path.relative_to(ROOT).as_posix()
+        return any(relative == c or relative.startswith(c + "/") for c in copied)
+
+    entries = ("pipelines.pipeline", "models.model", "models.preprocessing", "models.tuner",
+               "pipelines.components.register_model")
+    needed = project_modules(ROOT, entries)
+    assert {"pipelines.components.gate", "pipelines.data.source", "models.features",
+            "pipelines.common.errors"} <= set(needed)
+    missing = sorted(name for name, path in needed.items() if not in_image(path))
+    assert not missing, f"the pipeline image lacks {missing}"
+    assert in_image(ROOT / "pipelines" / "data" / "sql" / "training_examples.sql")
+    for local_only in ("pipelines/local/freshness.py", "pipelines/monitoring/monitor.py",
+                       "pipelines/demo/demo.py", "pipelines/testing/small_model.py",
+                       "pipelines/data/generator.py", "local_runner.py"):
+        assert not in_image(ROOT / local_only), f"the pipeline image copies {local_only}"

@@ -13,10 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import local
-from pipelines.argtypes import positive_int
-from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME, ConfigError
-from pipelines.data_source import DataError
+from models.bootstrap import bootstrap
+from pipelines.common import names
+from pipelines.common.argtypes import positive_int
+from pipelines.common.errors import ConfigError
+from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
+from pipelines.data.source import DataError
+from pipelines.local import freshness, inputs, process, speedups, summary
 
 
 def _rows(value: str) -> int:
@@ -44,11 +47,10 @@ def _reason(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ws = local.WORKSPACE
     p = argparse.ArgumentParser(
         description="Run the clickflow TFX pipeline locally (no cloud account needed).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", type=Path, default=ws / "data",
+    p.add_argument("--data", type=Path, default=names.DEFAULT_DATA_DIR,
                    help="a .csv/.parquet file with the ad-click columns, or a folder of "
                         "span-NNNNN/ Parquet spans; the default folder gets a generated span "
                         "when it has none")
@@ -72,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     p.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
                    help="name under the serving folder (TF Serving's model name)")
-    p.add_argument("--pipeline-root", type=Path, default=ws / "pipeline_root",
+    p.add_argument("--pipeline-root", type=Path, default=names.DEFAULT_PIPELINE_ROOT,
                    help="artifacts, the SQLite ML Metadata store and run_summary.json")
-    p.add_argument("--serving-dir", type=Path, default=ws / "serving_model",
+    p.add_argument("--serving-dir", type=Path, default=names.DEFAULT_SERVING_DIR,
                    help="blessed models are pushed to SERVING_DIR/MODEL_NAME/VERSION/")
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
     p.add_argument("--force", action="store_true",
@@ -87,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = build_parser().parse_args(argv)
     try:
-        if args.data == local.WORKSPACE / "data":
-            local.ensure_sample_data(args.data, args.rows, args.seed)
-        data = local.resolve_data(args.data)
+        if args.data == names.DEFAULT_DATA_DIR:
+            inputs.ensure_sample_data(args.data, args.rows, args.seed)
+        data = inputs.resolve_data(args.data)
         from pipelines.config import PipelineConfig
 
         config = PipelineConfig(
@@ -100,18 +102,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     root = args.pipeline_root.resolve()
-    metadata_path = root / "metadata.sqlite"
+    metadata_path = names.metadata_path(root)
     serving_dir = (args.serving_dir / args.model_name).resolve()
     settings = {"config": config, "pipeline": args.pipeline_name, "serving": str(serving_dir),
                 "root": str(root)}
-    fingerprint = local.fingerprint(data, settings)
-    previous = None if (args.force or args.no_cache) else local.up_to_date(
+    fingerprint = freshness.fingerprint(data, settings)
+    previous = None if (args.force or args.no_cache) else freshness.up_to_date(
         root, metadata_path, fingerprint)
     if previous:
-        return local.report_up_to_date(root, previous, started)
-    local.quiet_logs(args.verbose)
-    with local.imports_without_gc():
-        local.trim_library_overheads()
+        return freshness.report_up_to_date(root, previous, started)
+    bootstrap(verbose=args.verbose)
+    with process.imports_without_gc():
+        speedups.trim_library_overheads()
         from tfx.orchestration import metadata
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
@@ -129,12 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         beam_pipeline_args=list(LOCAL_BEAM_ARGS),
     )
     os.makedirs(root, exist_ok=True)
-    return local.run_and_summarize(
+    return summary.run_and_summarize(
         lambda: LocalDagRunner().run(pipeline), root=root, metadata_path=metadata_path,
         pipeline_name=args.pipeline_name, data=data, fingerprint=fingerprint, started=started,
         verbose=args.verbose, trigger_reason=args.trigger_reason)
 
 
 if __name__ == "__main__":
-    local.ignore_tf_shutdown_noise()
-    local.exit_fast(main())
+    process.ignore_tf_shutdown_noise()
+    process.exit_fast(main())

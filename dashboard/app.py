@@ -19,6 +19,9 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard.config import DashboardConfig, DashboardConfigError  # noqa: E402
+from models.bootstrap import bootstrap  # noqa: E402
+
+bootstrap(autograph=False)  # reads TFMA results and ML Metadata; never trains
 
 st.set_page_config(page_title="clickflow", page_icon=":material/ads_click:", layout="wide")
 # The pages live in views/, not pages/: Streamlit lists a pages/ folder by file name in the

@@ -15,7 +15,8 @@ from dashboard.conftest import MODEL_VERSION, free_port
 from dashboard.monitoring_test import WINDOWS, trigger_reason, write_reports
 from dashboard.schema_form import EXAMPLE_ROW
 from models import features
-from pipelines import data_generator, local
+from pipelines.data import generator as data_generator
+from pipelines.local import summary as local
 
 PAGES = Path(__file__).resolve().parent / "views"
 APP = Path(__file__).resolve().parent / "app.py"

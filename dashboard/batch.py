@@ -1,6 +1,6 @@
 """Batch scoring of an uploaded CSV: check it against the schema, score it, give it back.
 
-The file is read with the pipeline's own reader (``pipelines.data_source``: DuckDB, the same
+The file is read with the pipeline's own reader (``pipelines.data.source``: DuckDB, the same
 column matching that ignores case, spaces and underscores, the same type checks and messages),
 so a file the pipeline would reject for a column is rejected here with the same words. Unlike
 the pipeline, the label is optional. Every problem is collected, not just the first one.
@@ -17,7 +17,7 @@ import pandas as pd
 from dashboard.schema_form import FieldSpec
 from dashboard.serving_client import ServingClient
 from models import features
-from pipelines import data_source
+from pipelines.data import source as data_source
 
 MAX_ROWS = 100_000
 EXAMPLE_LINES = 5

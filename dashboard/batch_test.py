@@ -5,7 +5,7 @@ import pytest
 
 from dashboard import batch, schema_form
 from models import features
-from pipelines import data_generator
+from pipelines.data import generator as data_generator
 
 KAGGLE_HEADER = ("Daily Time Spent on Site,Age,Area Income,Daily Internet Usage,Ad Topic Line,"
                  "City,Male,Country,Timestamp")

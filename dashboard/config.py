@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
+from pipelines.common import names
+from pipelines.common.errors import ConfigError
+from pipelines.common.names import (
+    DEFAULT_MODEL_NAME,
+    DEFAULT_MONITORING_DIR,
+    DEFAULT_PIPELINE_NAME,
+    DEFAULT_PIPELINE_ROOT,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVING_URL = "http://127.0.0.1:8501"
-DEFAULT_PIPELINE_ROOT = REPO_ROOT / "workspace" / "pipeline_root"
-DEFAULT_MONITORING_DIR = REPO_ROOT / "workspace" / "monitoring"
-METADATA_FILE = "metadata.sqlite"
-_MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 ENV_SERVING_URL = "CLICKFLOW_SERVING_URL"
 ENV_MODEL_NAME = "CLICKFLOW_MODEL_NAME"
@@ -25,7 +26,7 @@ ENV_PIPELINE_NAME = "CLICKFLOW_PIPELINE_NAME"
 ENV_MONITORING_DIR = "CLICKFLOW_MONITORING_DIR"
 
 
-class DashboardConfigError(ValueError):
+class DashboardConfigError(ConfigError):
     """A setting that cannot be used; the message names the variable and what is expected."""
 
 
@@ -51,7 +52,7 @@ class DashboardConfig:
         elif url.query or url.fragment:
             problems.append(f"{ENV_SERVING_URL}={self.serving_url!r} must not have a query or "
                             "fragment; give the server's base URL")
-        if not _MODEL_NAME_RE.match(self.model_name):
+        if not names.MODEL_NAME_RE.match(self.model_name):
             problems.append(f"{ENV_MODEL_NAME}={self.model_name!r} must be a TF Serving model "
                             "name (letters, digits, '_', '.', '-')")
         if not self.pipeline_name.strip():
@@ -62,7 +63,7 @@ class DashboardConfig:
 
     @property
     def metadata_path(self) -> Path:
-        return self.pipeline_root / METADATA_FILE
+        return names.metadata_path(self.pipeline_root)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DashboardConfig:

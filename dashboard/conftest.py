@@ -1,17 +1,12 @@
 """Fixtures of the dashboard tests: real stores, a real model server and a real pipeline root.
 
 The model server is the project's own (`python -m deployment.server`) serving a model from
-``models.testing.export_small_model``; the pipeline root comes from one real local run.
+``pipelines.testing.small_model.export_small_model``; the pipeline root comes from one real
+local run.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-# isort: split
 import socket
 import subprocess
 import sys
@@ -76,7 +71,7 @@ def empty_store(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def model_base_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A TF Serving model folder holding one small real model as version MODEL_VERSION."""
-    from models.testing import export_small_model
+    from pipelines.testing.small_model import export_small_model
 
     base = tmp_path_factory.mktemp("serving") / "clickflow"
     export_small_model(base / str(MODEL_VERSION))
@@ -108,7 +103,7 @@ def serving_url(model_base_path: Path, tmp_path_factory: pytest.TempPathFactory
 def pipeline_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pipeline root (with metadata.sqlite) from one real local run on 300 generated rows."""
     import local_runner
-    from pipelines import data_generator
+    from pipelines.data import generator as data_generator
 
     work = tmp_path_factory.mktemp("pipeline")
     data_generator.write_span(work / "data", 1, 300, seed=7)

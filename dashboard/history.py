@@ -1,6 +1,6 @@
 """Model history: every pipeline run in ML Metadata with what it read, measured and pushed.
 
-Built on ``pipelines.run_summary`` (the code that writes run_summary.json after a run): its
+Built on ``pipelines.metadata.runs`` (the code that writes run_summary.json after a run): its
 ``latest_run_artifacts`` is applied to each run through a view of the store that shows only that
 run, and its ``evaluation_metrics`` reads each TFMA result. The store is opened read-only, so the
 dashboard can watch a pipeline that is running.
@@ -18,8 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines import run_summary
-from pipelines.local import SUMMARY_FILE
+from pipelines.common.names import SUMMARY_FILE
+from pipelines.metadata import runs as run_summary
+from pipelines.metadata.store import StoreUnavailable, open_store
 
 EXAMPLE_GEN = "DuckDBExampleGen"
 SPLITS = ("train", "eval")
@@ -28,25 +29,8 @@ _STATES = {0: "unknown", 1: "new", 2: "running", 3: "complete", 4: "failed", 5: 
            6: "canceled"}
 
 
-class HistoryUnavailable(Exception):
-    """There is no metadata store to read (no pipeline has run with this pipeline root)."""
-
-
-def open_store(metadata_path: Path) -> Any:
-    """A read-only ML Metadata store over the local SQLite file."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    if not Path(metadata_path).is_file():
-        raise HistoryUnavailable(f"no ML Metadata store at {metadata_path}")
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    try:
-        return metadata_store.MetadataStore(config)
-    except Exception as err:  # ml_metadata raises its own error types; report which file failed
-        raise HistoryUnavailable(
-            f"cannot open the ML Metadata store {metadata_path}: {err}") from None
+# No store to read: no pipeline has run with this pipeline root, or the file is not a store.
+HistoryUnavailable = StoreUnavailable
 
 
 class _OneRunView:

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import history
-from pipelines.local import SUMMARY_FILE
+from pipelines.common import names
+from pipelines.common.errors import ClickflowError
+from pipelines.common.names import SUMMARY_FILE
+from pipelines.metadata.store import open_store
 from pipelines.monitoring.monitor import REPORT_FILE
 from pipelines.monitoring.policy import COOLDOWN, RETRAIN
 
@@ -27,7 +30,7 @@ from pipelines.monitoring.policy import COOLDOWN, RETRAIN
 _REPORT_IN_REASON = re.compile(r"\(report (?P<path>.+)\)\s*$")
 
 
-class ReportError(ValueError):
+class ReportError(ClickflowError, ValueError):
     """A monitoring report that cannot be used; the message names the file and the field."""
 
 
@@ -304,7 +307,7 @@ def runs_from_store(metadata_path: Path, pipeline_name: str
     if not Path(metadata_path).is_file():
         return [], []
     try:
-        store = history.open_store(metadata_path)
+        store = open_store(metadata_path)
         contexts = history.pipeline_runs(store, pipeline_name)
     except Exception as err:  # ml_metadata raises its own error types; name the file
         return [], [f"cannot read the retraining runs from {metadata_path}: {err}"]
@@ -346,7 +349,7 @@ def retraining_runs(pipeline_root: Path, pipeline_name: str
                     ) -> tuple[list[RetrainingRun], list[str]]:
     """Every run the monitor (or anyone with --trigger-reason) started, newest first."""
     summaries, problems = runs_from_summaries(pipeline_root)
-    recorded, store_problems = runs_from_store(Path(pipeline_root) / "metadata.sqlite",
+    recorded, store_problems = runs_from_store(names.metadata_path(pipeline_root),
                                                pipeline_name)
     runs = _merge(summaries, recorded)
     runs.sort(key=lambda r: r.started or datetime.min, reverse=True)

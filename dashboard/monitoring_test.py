@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 
 from dashboard import monitoring
-from pipelines import data_generator, local
-from pipelines.monitoring import monitor, request_log
+from pipelines.common import request_log
+from pipelines.data import generator as data_generator
+from pipelines.local import summary as local
+from pipelines.monitoring import monitor
 from pipelines.monitoring.config import MonitorConfig, PolicyConfig
-from pipelines.monitoring.testing import generated, logged_requests
+from pipelines.testing.traffic import generated, logged_requests
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
 V1, V2 = 1700000000, 1700003600

@@ -19,8 +19,10 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from models import features
+from pipelines.common import names
+from pipelines.common.errors import ClickflowError
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.pbtxt"
+SCHEMA_FILE = names.SCHEMA_FILE
 
 # The first row of the public "advertising" data set: a realistic starting point for the form.
 EXAMPLE_ROW: dict[str, Any] = {
@@ -36,7 +38,7 @@ EXAMPLE_ROW: dict[str, Any] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(ClickflowError, ValueError):
     """The schema file is missing, unreadable or lacks a serving feature."""
 
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from pipelines.common.errors import ClickflowError
+
 REPO = Path(__file__).resolve().parents[1]
 OVERLAYS = REPO / "deployment" / "overlays"
 BASE = REPO / "deployment" / "base"
@@ -56,7 +58,7 @@ MERGE_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name",
 _GENERATED = "_clickflow_generated"
 
 
-class ManifestError(ValueError):
+class ManifestError(ClickflowError, ValueError):
     """A manifest or kustomization that cannot be rendered; the message names the file and field."""
 
 
@@ -609,7 +611,7 @@ def check(directory: Path | str, model_name: str | None = None,
           version: str = KUBERNETES_VERSION) -> list[str]:
     """Every problem of one overlay: rendering, schema, policy, consistency."""
     if model_name is None:
-        from pipelines.config import DEFAULT_MODEL_NAME as model_name
+        from pipelines.common.names import DEFAULT_MODEL_NAME as model_name
     try:
         objects = render(directory)
     except ManifestError as err:

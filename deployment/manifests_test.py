@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from deployment import manifests as m
-from pipelines.config import DEFAULT_MODEL_NAME
+from pipelines.common.names import DEFAULT_MODEL_NAME
 
 OVERLAY_NAMES = sorted(p.name for p in m.OVERLAYS.iterdir() if p.is_dir())
 
@@ -355,7 +355,7 @@ def test_cli_reports_problems_and_exit_codes(tmp_path: Path, capsys) -> None:
 
 
 def test_cloud_pipeline_pushes_where_the_overlays_read(rendered) -> None:
-    from pipelines.cloud_config import load_cloud_config
+    from pipelines.cloud.config import load_cloud_config
 
     example = m.REPO / "configs" / "cloud.example.yaml"
     config = load_cloud_config(example, environ={})

@@ -1,9 +1,3 @@
-"""Model code shared by Transform, Tuner and Trainer.
-
-tf-keras (Keras 2) is what TFX 1.16 saves and TFMA loads; TensorFlow must see this setting before it
-is first imported, so every entry point imports this package first.
-"""
-
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+"""Model code shared by Transform, Tuner and Trainer: features, preprocessing_fn, the Keras
+model builder and run_fn, tuner_fn. Importing it changes nothing; entry points call
+``models.bootstrap.bootstrap()`` before TensorFlow is imported."""

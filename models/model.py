@@ -13,10 +13,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
-from models import (
-    features,
-    tf_setup,  # noqa: F401  (AutoGraph must skip tf-keras)
-)
+from models import features
+from models.bootstrap import bootstrap
 
 NUMERIC_INPUTS = (
     *(features.transformed_name(k) for k in (*features.FLOAT_FEATURES, "Age", "Male")),
@@ -157,6 +155,7 @@ def _distribution() -> tf.distribute.Strategy:
 
 def run_fn(fn_args: Any) -> None:
     """TFX Trainer entry point: trains, then exports the serving SavedModel."""
+    bootstrap()  # in a TFX executor or container too, not only under our runners
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     hparams = hparams_from(fn_args)
     train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,

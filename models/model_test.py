@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from models import features  # first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
-
-# isort: split
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import model
-from pipelines import data_generator as dg
+from models import features, model
+from pipelines.common.metrics import roc_auc
 
 
 def _feature_spec() -> dict[str, tf.io.FixedLenFeature]:
@@ -76,12 +73,12 @@ def test_model_learns_a_linear_rule() -> None:
     labels = (2.0 * data[driver][:, 0] + 0.3 > 0).astype(np.float32)
     hp = model.HParams(learning_rate=0.03, hidden_units=(8,), dropout=0.0, batch_size=64)
     net = model.build_model(hp, _feature_spec())
-    # Fast only because models.tf_setup keeps AutoGraph off tf-keras (else ~20 s on 2 cores).
+    # Fast only because models.bootstrap keeps AutoGraph off tf-keras (else ~20 s on 2 cores).
     history = net.fit(data, labels, batch_size=hp.batch_size, epochs=3, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert history.history["auc"][-1] > 0.9
     scores = net(data, training=False).numpy()[:, 0]
-    assert dg.roc_auc(labels.astype(int), scores) > 0.9
+    assert roc_auc(labels.astype(int), scores) > 0.9
 
 
 def test_training_step_is_traced_once() -> None:

@@ -8,10 +8,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import (
-    features,
-    tf_setup,  # noqa: F401  (AutoGraph must skip tf-keras)
-)
+from models import features
 
 # Days-of-week offsets for Sakamoto's method, month by month.
 _MONTH_OFFSETS = (0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4)

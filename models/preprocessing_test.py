@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from models import features  # first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
-
-# isort: split
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,8 +12,8 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from models import model, preprocessing
-from pipelines import data_generator as dg
+from models import features, model, preprocessing
+from pipelines.data import generator as dg
 
 
 def _parts(*stamps: str) -> dict[str, list[int]]:

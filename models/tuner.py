@@ -8,6 +8,7 @@ import keras_tuner
 import tensorflow_transform as tft
 from tfx.components.tuner.component import TunerFnResult
 
+from models.bootstrap import bootstrap
 from models.model import HParams, build_model, input_dataset
 
 SEARCH_SPACE = {
@@ -28,6 +29,7 @@ def hyperparameters() -> keras_tuner.HyperParameters:
 
 def tuner_fn(fn_args: Any) -> TunerFnResult:
     """Random search, maximising validation AUC, with the Trainer's own datasets."""
+    bootstrap()
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     feature_spec = tf_transform_output.transformed_feature_spec()
     trials = int((fn_args.custom_config or {}).get("max_trials", 6))

@@ -6,17 +6,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-DEFAULT_PIPELINE_NAME = "clickflow"
-DEFAULT_MODEL_NAME = "clickflow"
+from pipelines.common.errors import ConfigError
 
 # Locally Beam runs in process with its defaults (DirectRunner, in memory, one worker). Pass no
 # flags here: any Beam flag without a dependency flag makes every TFX Beam executor build and
 # attach an ephemeral sdist of TFX for remote workers (~1.7 s per component, for nothing locally).
 LOCAL_BEAM_ARGS: tuple[str, ...] = ()
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used; the message names it and what is expected."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,14 +26,12 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
-from models import (
-    features,
-    tf_setup,  # noqa: F401  (tf-keras, and AutoGraph must skip it)
-)
-from pipelines import baseline, data_source
+from models import features
+from pipelines.components import baseline
+from pipelines.components.eval_sample import EvalSample
+from pipelines.components.gate import AnomaliesGate
 from pipelines.config import PipelineConfig
-from pipelines.eval_sample import EvalSample
-from pipelines.gate import AnomaliesGate
+from pipelines.data import source as data_source
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.model.run_fn"
@@ -152,7 +150,7 @@ def _example_gen(source: LocalFiles | BigQueryTable, config: PipelineConfig) -> 
 
         return BigQueryExampleGen(query=data_source.render_query(query, f"`{source.table}`"),
                                   output_config=output_config(config))
-    from pipelines.example_gen import DuckDBExampleGen
+    from pipelines.components.example_gen import DuckDBExampleGen
 
     return DuckDBExampleGen(input_base=source.input_base, file_pattern=source.file_pattern,
                             query=query, output_config=output_config(config))
@@ -279,7 +277,7 @@ def create_pipeline(
     )
     components += [trainer, model_resolver, eval_sample, evaluator, pusher]
     if model_registry is not None:
-        from pipelines.registry import RegisterModel
+        from pipelines.components.register_model import RegisterModel
 
         components.append(RegisterModel(
             pushed_model=pusher.outputs["pushed_model"],

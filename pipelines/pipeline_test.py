@@ -1,14 +1,13 @@
 """The graph create_pipeline builds: components, order, wiring and evaluation thresholds."""
 
-import models  # noqa: F401
 
-# isort: split
 
 import itertools
 
 import pytest
 
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.common.errors import ConfigError
+from pipelines.config import PipelineConfig
 from pipelines.pipeline import BigQueryTable, LocalFiles, create_pipeline, eval_config
 
 ORDER = ["DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import local_runner
-from pipelines import data_generator
+from pipelines.data import generator as data_generator
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def _run_context_property(tmp_path: Path, key: str) -> str:
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipelines import run_summary
+    from pipelines.metadata import runs as run_summary
 
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = str(tmp_path / "root" / "metadata.sqlite")

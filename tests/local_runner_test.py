@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 import local_runner
-from pipelines import data_generator, local
+from pipelines.common import names
+from pipelines.data import generator as data_generator
+from pipelines.local import process, speedups
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:
@@ -121,7 +123,7 @@ def test_library_overheads_are_trimmed_without_breaking_the_libraries() -> None:
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
     from apache_beam.testing.util import assert_that, equal_to
 
-    local.trim_library_overheads()
+    speedups.trim_library_overheads()
     with beam.Pipeline() as p:  # a pipeline without a pickle_library flag takes the default
         assert pickler.desired_pickle_lib is cloudpickle_pickler
         offset = beam.pvalue.AsSingleton(p | "Offset" >> beam.Create([10]))
@@ -138,7 +140,7 @@ def test_exit_fast_finishes_threads_atexit_and_output_first(tmp_path: Path) -> N
 
     script = f"""
 import atexit, concurrent.futures, pathlib, threading, time
-from pipelines import local
+from pipelines.local import process
 out = pathlib.Path({str(tmp_path)!r})
 def late():
     time.sleep(0.3)
@@ -148,10 +150,10 @@ pool = concurrent.futures.ThreadPoolExecutor(2)
 pool.submit(lambda: None).result()  # an idle worker left behind, as libraries leave them
 atexit.register(lambda: (out / "atexit").write_text("ran"))
 print("buffered", end="")
-local.exit_fast(3)
+process.exit_fast(3)
 print("never")
 """
-    proc = subprocess.run([sys.executable, "-c", script], cwd=local.REPO_ROOT,
+    proc = subprocess.run([sys.executable, "-c", script], cwd=names.REPO_ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == "buffered"
@@ -165,13 +167,13 @@ def test_imports_without_gc_pauses_then_freezes_and_restores() -> None:
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
     try:
-        with local.imports_without_gc():
+        with process.imports_without_gc():
             assert not gc.isenabled()
             kept = [[i] for i in range(1000)]  # long-lived objects made while paused
         assert gc.isenabled()
         assert gc.get_freeze_count() >= frozen + len(kept)
         gc.disable()
-        with pytest.raises(RuntimeError), local.imports_without_gc():
+        with pytest.raises(RuntimeError), process.imports_without_gc():
             raise RuntimeError("an import failed")
         assert not gc.isenabled()  # left as it was found
     finally:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import monitoring, ui
 from dashboard.config import ENV_MONITORING_DIR, ENV_PIPELINE_ROOT
+from pipelines.common import names
 
 TIME_AXIS = alt.Axis(format="%m-%d %H:%M", labelAngle=0, tickCount=6)
 
@@ -27,7 +28,7 @@ def _runs(pipeline_root: str, pipeline_name: str, stamp: tuple[int, ...]
 
 
 def _runs_stamp(root: Path) -> tuple[int, ...]:
-    store = root / "metadata.sqlite"
+    store = names.metadata_path(root)
     summaries = sorted(root.glob("runs/*/run_summary.json"))
     return (ui.mtime(store), ui.mtime(f"{store}-journal"), ui.mtime(f"{store}-wal"),
             len(summaries), *(ui.mtime(p) for p in summaries))

@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import batch, ui
 from dashboard.serving_client import ServingError
 from models import features
-from pipelines.data_generator import roc_auc
+from pipelines.common.metrics import roc_auc
 
 cfg = ui.config()
 st.title("Score a file")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 
 from deployment.server.config import ConfigError, ServerConfig, build_parser, config_from_args
+from models.bootstrap import bootstrap
 
 
 def _configure_logging(level: str) -> None:
@@ -56,8 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    bootstrap(verbose=config.log_level == "debug", autograph=False)
     _configure_logging(config.log_level)
 
     import uvicorn

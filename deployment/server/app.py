@@ -36,9 +36,9 @@ from deployment.server import servable as servable_lib
 from deployment.server.batching import Batcher
 from deployment.server.config import ServerConfig
 from deployment.server.convert import RequestError
+from deployment.server.log_writer import LogEntry, RequestLogWriter
 from deployment.server.metrics import ServerMetrics
 from deployment.server.registry import ModelRegistry
-from deployment.server.request_log import LogEntry, RequestLogWriter
 
 log = logging.getLogger("deployment.server")
 access_log = logging.getLogger("deployment.server.access")

@@ -22,7 +22,7 @@ from deployment.server.config import (
     ServerConfig,
     VersionPolicy,
 )
-from deployment.server.request_log import read_request_log
+from pipelines.common.request_log import read_request_log
 
 ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,
        "DailyInternetUsage": 256.09, "AdTopicLine": "Cloned 5thgeneration orchestration",

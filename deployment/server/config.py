@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-DEFAULT_MODEL_NAME = "clickflow"
-DEFAULT_BASE_PATH = Path("workspace/serving_model") / DEFAULT_MODEL_NAME
-DEFAULT_REQUEST_LOG_DIR = Path("workspace/request_log")
-MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+from pipelines.common import names
+from pipelines.common.errors import ConfigError
+from pipelines.common.names import DEFAULT_MODEL_NAME, MODEL_NAME_RE
 
-
-class ConfigError(ValueError):
-    """Bad flag, file or field; the message says which and what was expected."""
+DEFAULT_BASE_PATH = names.DEFAULT_SERVING_DIR / DEFAULT_MODEL_NAME
+DEFAULT_REQUEST_LOG_DIR = names.DEFAULT_REQUEST_LOG_DIR
 
 
 @dataclasses.dataclass(frozen=True)

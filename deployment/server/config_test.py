@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from deployment.server import config
+from pipelines.common import names
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,9 @@ def test_defaults_bind_localhost_and_tf_serving_port(tmp_path: Path) -> None:
     (model,) = cfg.models
     assert model.name == "clickflow" and model.base_path == tmp_path
     assert model.policy == config.VersionPolicy("latest", num_versions=1)
-    assert cfg.request_log.directory == Path("workspace/request_log")
+    # Rooted at the repository, like every other default, whatever the current directory.
+    assert cfg.request_log.directory == names.REPO_ROOT / "workspace" / "request_log"
+    assert config.DEFAULT_BASE_PATH == names.REPO_ROOT / "workspace" / "serving_model" / "clickflow"
     assert cfg.batching.enabled and cfg.max_instances == 1000
 
 

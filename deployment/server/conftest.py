@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-# isort: split
 import shutil
 from pathlib import Path
 
@@ -16,8 +10,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real SavedModel of the pipeline's model (models.testing), read-only for tests."""
-    from models import testing
+    """A real SavedModel of the pipeline's model (``pipelines.testing.small_model``), read-only
+    for tests."""
+    from pipelines.testing import small_model as testing
 
     return testing.export_small_model(tmp_path_factory.mktemp("small_model") / "1")
 

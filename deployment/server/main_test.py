@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from deployment.server.__main__ import main
-from deployment.server.request_log import read_request_log
+from pipelines.common.request_log import read_request_log
 
 REPO = Path(__file__).resolve().parents[2]
 ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,

@@ -81,10 +81,9 @@ def _feature_spec():
 
 def run_child(device: str, args: argparse.Namespace) -> dict:
     """Trains in this process on the device TensorFlow was left to see; returns the timings."""
-    from models import model  # first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
-
-    # isort: split
     import tensorflow as tf
+
+    from models import model
 
     gpus = tf.config.list_physical_devices("GPU")
     if device == "gpu" and not gpus:
@@ -121,7 +120,7 @@ def run_child(device: str, args: argparse.Namespace) -> dict:
 
 
 def _gpu_visible() -> bool:
-    code = ("import models, tensorflow as tf; "
+    code = ("from models.bootstrap import bootstrap; bootstrap(); import tensorflow as tf; "
             "print(len(tf.config.list_physical_devices('GPU')))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, env=_env(hide_gpus=False), check=False, timeout=300)
@@ -149,7 +148,10 @@ def _measure(device: str, argv: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.child:
+    if args.child:  # a child process has the repository on PYTHONPATH (see _env)
+        from models.bootstrap import bootstrap
+
+        bootstrap()
         print(json.dumps(run_child(args.child, args)))
         return 0
     passthrough = ["--rows", str(args.rows), "--batch-size", str(args.batch_size),

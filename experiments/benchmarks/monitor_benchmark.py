@@ -21,15 +21,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pyarrow as pa
 
-from pipelines import data_generator as dg
-from pipelines.monitoring import monitor, request_log, statistics
-from pipelines.monitoring.testing import logged_requests
+from models.bootstrap import bootstrap
+from pipelines.common import names, request_log
+from pipelines.data import generator as dg
+from pipelines.monitoring import monitor, statistics
+from pipelines.testing.traffic import logged_requests
 
 VERSION = 1700000000
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -43,7 +43,7 @@ def _metadata(root: Path) -> None:
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     config = pb.ConnectionConfig()
-    config.sqlite.filename_uri = str(root / "metadata.sqlite")
+    config.sqlite.filename_uri = str(names.metadata_path(root))
     store = metadata_store.MetadataStore(config)
     stats_dir = root / "StatisticsGen" / "Split-train"
     stats_dir.mkdir(parents=True)
@@ -100,6 +100,7 @@ def _write_window(log_dir: Path, labels_dir: Path, rows: int, start: datetime, s
 
 
 def main(argv: list[str] | None = None) -> int:
+    bootstrap()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="requests in the window")
     parser.add_argument("--keep", type=Path, help="write the data here and keep it")

@@ -10,7 +10,7 @@ their medians are compared. Runs:
   2. naive  - the same graph with TFX's and TensorFlow's defaults: `module_file=` user code
               (TFX packages and pip-installs it), default Beam options, Transform statistics
               on, TF2 Transform, TFX's stock LatestBlessedModelStrategy baseline resolver, and
-              AutoGraph's default rules (models/tf_setup.py's tf-keras exemption removed);
+              AutoGraph's default rules (models/bootstrap.py's tf-keras exemption removed);
   3. rerun  - run 1 again, unchanged (the up-to-date check);
   4. cached - run 1 again with --force (every component answered from TFX's cache);
   5. large  - optional: full runs on N rows.
@@ -36,8 +36,8 @@ NAIVE_RUNNER = '''
 import json, os, sys, time
 sys.path.insert(0, {repo!r})
 started = time.perf_counter()
-from pipelines import local
 from pipelines.config import PipelineConfig
+from pipelines.local.logs import ProgressLogging
 from pipelines.pipeline import LocalFiles, create_pipeline
 from tensorflow.python.autograph.core import config as autograph_config
 from tfx.orchestration import metadata
@@ -64,9 +64,9 @@ for component in pipeline.components:
     if component.id == "Trainer":
         props.pop("run_fn")
         props["module_file"] = module_file
-from pipelines.progress import ComponentProgress
+from pipelines.local.progress import ComponentProgress
 progress = ComponentProgress(open(os.devnull, "w"))
-with local.ProgressLogging(progress, verbose=False):
+with ProgressLogging(progress, verbose=False):
     LocalDagRunner().run(pipeline)
 json.dump({{"component_seconds": progress.seconds,
            "wall_seconds": time.perf_counter() - started}},
@@ -97,7 +97,7 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
 
 
 def generate(data_dir: Path, rows: int, env: dict[str, str]) -> None:
-    subprocess.run([PYTHON, "-m", "pipelines.data_generator", "append", "--data-dir",
+    subprocess.run([PYTHON, "-m", "pipelines.data.generator", "append", "--data-dir",
                     str(data_dir), "--rows", str(rows), "--seed", "42"],
                    cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
 

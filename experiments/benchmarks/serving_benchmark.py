@@ -3,8 +3,8 @@
     python experiments/benchmarks/serving_benchmark.py [--no-request-log] [--no-batching]
         [--requests 2000] [--time-limit 600] [--json results.json] [--profile-server out.prof]
 
-Exports two small real models (models.testing, seeds 0 and 1, so their predictions differ),
-then, on 127.0.0.1 only:
+Exports two small real models (pipelines.testing.small_model, seeds 0 and 1, so their
+predictions differ), then, on 127.0.0.1 only:
 
 1. baseline: the same SavedModel called in this process through the server's own code
    (``servable.load``, ``Signature.__call__``), one instance per call;
@@ -50,12 +50,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+
+from models.bootstrap import bootstrap  # noqa: E402
 
 MODEL = "clickflow"
 PREDICT = f"/v1/models/{MODEL}:predict"
@@ -160,7 +160,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 def sample_rows(count: int, seed: int) -> list[dict[str, Any]]:
     """Rows of the data generator, as clients send them (serving features only)."""
     from models import features
-    from pipelines import data_generator as dg
+    from pipelines.data import generator as dg
 
     rows: list[dict[str, Any]] = []
     for batch in dg.generate_batches(count, seed, start=dg.FIRST_SPAN_DAY):
@@ -200,7 +200,7 @@ class CpuClock:
 
 
 def export_models(work: Path) -> tuple[Path, Path]:
-    from models import testing
+    from pipelines.testing import small_model as testing
 
     started = time.perf_counter()
     first = testing.export_small_model(work / "export" / "1", seed=0)
@@ -589,7 +589,7 @@ def server_side_latency(log: Path, prefix: str) -> dict[str, float]:
 
 def check_request_log(log_dir: Path, answer_ids: dict[str, int]) -> dict[str, Any]:
     """Which version the request log recorded for each answered swap request."""
-    from deployment.server.request_log import read_request_log
+    from pipelines.common.request_log import read_request_log
 
     table, problems = read_request_log(log_dir)
     logged = dict(zip(table["request_id"].to_pylist(), table["model_version"].to_pylist(),
@@ -755,6 +755,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    bootstrap()
     settings = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="clickflow-serving-bench-") as tmp:
         results = run(settings, Path(tmp))

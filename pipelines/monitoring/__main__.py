@@ -4,7 +4,6 @@
     python -m pipelines.monitoring run --start 2026-01-01T00:00 --end 2026-01-02T00:00 \\
         --trigger local
     python -m pipelines.monitoring simulate --rows 2000 --drift covariate
-    python -m pipelines.monitoring demo --fresh
 """
 
 from __future__ import annotations
@@ -16,11 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipelines.argtypes import positive_int
-from pipelines.config import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
+from pipelines.common import names
+from pipelines.common.argtypes import positive_int
+from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME, SCHEMA_FILE
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKSPACE = REPO_ROOT / "workspace"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
@@ -46,13 +44,13 @@ def instant(text: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipelines import data_generator
+    from pipelines.data import generator as data_generator
 
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.monitoring",
         description="Monitor the served model (skew, drift, live accuracy), decide whether to "
                     "retrain, and simulate traffic for demos.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,simulate,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,simulate}")
     run = sub.add_parser(
         "run", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="judge one window of the request log and write a monitoring report",
@@ -68,24 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "now, or START + --last)")
     when.add_argument("--last", type=duration,
                       help="window length ending at --end, e.g. 1h, 30m, 7d (default 24h)")
-    run.add_argument("--log-dir", type=Path, default=WORKSPACE / "request_log",
+    run.add_argument("--log-dir", type=Path, default=names.DEFAULT_REQUEST_LOG_DIR,
                      help="the server's --request-log-dir")
-    run.add_argument("--labels-dir", type=Path, default=WORKSPACE / "labels",
+    run.add_argument("--labels-dir", type=Path, default=names.DEFAULT_LABELS_DIR,
                      help="delayed labels: part-*.parquet with request_id, ClickedOnAd, "
                           "labelled_at")
     run.add_argument("--labels-cutoff", type=instant,
                      help="labels stamped later have not arrived yet (default: now); makes a "
                           "re-run of an old window reproducible")
-    run.add_argument("--pipeline-root", type=Path, default=WORKSPACE / "pipeline_root",
+    run.add_argument("--pipeline-root", type=Path, default=names.DEFAULT_PIPELINE_ROOT,
                      help="holds metadata.sqlite (ML Metadata) of the training runs")
     run.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     run.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
                      help="judge only requests to this model")
-    run.add_argument("--schema", type=Path, default=REPO_ROOT / "schema" / "schema.pbtxt",
+    run.add_argument("--schema", type=Path, default=SCHEMA_FILE,
                      help="curated schema; the thresholds are written into a copy of it")
     run.add_argument("--config", type=Path,
                      help="YAML of thresholds and policy (see pipelines/monitoring/config.py)")
-    run.add_argument("--out-dir", type=Path, default=WORKSPACE / "monitoring",
+    run.add_argument("--out-dir", type=Path, default=names.DEFAULT_MONITORING_DIR,
                      help="reports go to OUT_DIR/<UTC time>/")
     run.add_argument("--no-metadata", action="store_true",
                      help="do not record the report in ML Metadata")
@@ -93,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="what a breach does: none (report the decision only), local "
                           "(labelled traffic becomes a new span, then local_runner.py runs), "
                           "cloud (kubeflow_runner.py submit)")
-    run.add_argument("--data-dir", type=Path, default=WORKSPACE / "data",
+    run.add_argument("--data-dir", type=Path, default=names.DEFAULT_DATA_DIR,
                      help="span folder the local trigger adds labelled traffic to")
     run.add_argument("--cloud-target", choices=("vertex", "kfp"), default="vertex")
     run.add_argument("--cloud-config", type=Path,
@@ -116,12 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="instances per :predict request")
     sim.add_argument("--label-delay", type=duration, default=timedelta(seconds=1),
                      help="labelled_at = time sent + this delay")
-    sim.add_argument("--labels-dir", type=Path, default=WORKSPACE / "labels")
+    sim.add_argument("--labels-dir", type=Path, default=names.DEFAULT_LABELS_DIR)
     sim.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-
-    from pipelines.monitoring import demo
-
-    demo.add_parser(sub)
     return parser
 
 
@@ -215,7 +209,7 @@ def print_summary(report: dict) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     import httpx
 
-    from pipelines import data_generator
+    from pipelines.data import generator as data_generator
     from pipelines.monitoring.simulate import simulate
 
     drift = None if args.drift == "none" else data_generator.DRIFT_PRESETS[args.drift]
@@ -235,10 +229,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from pipelines.monitoring import demo
-
-        return demo.main(args)
     return _run(args) if args.command == "run" else _simulate(args)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.monitoring import __main__ as cli
-from pipelines.monitoring.testing import generated, logged_requests
+from pipelines.testing.traffic import generated, logged_requests
 
 
 def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +63,7 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipelines.monitoring.request_log import write_request_log_file
+    from pipelines.common.request_log import write_request_log_file
 
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     log, _ = logged_requests(generated(30, 1), version=5, start=start, seconds=60, id_prefix="a")

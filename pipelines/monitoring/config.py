@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from models import features as feature_names
+from pipelines.common.errors import ConfigError
 
 SIGNALS = ("skew", "drift", "live_auc_min", "live_auc_drop")
 
 
-class MonitorConfigError(ValueError):
+class MonitorConfigError(ConfigError):
     """A monitoring setting that cannot be used; the message names it and what is expected."""
 
 

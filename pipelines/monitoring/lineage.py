@@ -8,27 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines import run_summary
+from pipelines.metadata import runs as run_summary
 
 REPORT_TYPE = "MonitoringReport"
 MONITOR_TYPE = "clickflow.Monitor"
 MONITORING_CONTEXT_TYPE = "clickflow.monitoring"
-
-
-def open_store(metadata_path: str | Path, *, readonly: bool) -> Any:
-    """The SQLite store at ``metadata_path``; FileNotFoundError if it does not exist (a
-    missing store is never created here)."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    path = Path(metadata_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no ML Metadata store at {path} (run the pipeline first)")
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(path)
-    mode = metadata_store_pb2.SqliteMetadataSourceConfig
-    config.sqlite.connection_mode = mode.READONLY if readonly else mode.READWRITE
-    return metadata_store.MetadataStore(config)
 
 
 @dataclasses.dataclass(frozen=True)

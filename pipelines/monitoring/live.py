@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models import features
-from pipelines.data_generator import roc_auc
-from pipelines.monitoring.request_log import TIMESTAMP, utc
+from pipelines.common.metrics import roc_auc
+from pipelines.common.request_log import TIMESTAMP, utc
 
 RELIABILITY_BINS = 10
 

@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines.data_generator import roc_auc
+from pipelines.common.metrics import roc_auc
+from pipelines.common.request_log import LABEL_SCHEMA, TIMESTAMP
 from pipelines.monitoring import live
-from pipelines.monitoring.request_log import LABEL_SCHEMA, TIMESTAMP
-from pipelines.monitoring.testing import generated, logged_requests
+from pipelines.testing.traffic import generated, logged_requests
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 

@@ -14,9 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.monitoring import lineage, live, plots, policy, request_log, statistics, trigger
+from pipelines.common import names, request_log
+from pipelines.common.request_log import utc
+from pipelines.metadata.store import StoreUnavailable, open_store
+from pipelines.monitoring import lineage, live, plots, policy, statistics, trigger
 from pipelines.monitoring.config import MonitorConfig
-from pipelines.monitoring.request_log import utc
 
 REPORT_FILE = "monitoring_report.json"
 ANOMALIES_FILE = "anomalies.pbtxt"
@@ -66,7 +68,7 @@ class MonitorSettings:
 
     @property
     def metadata_path(self) -> Path:
-        return self.pipeline_root / "metadata.sqlite"
+        return names.metadata_path(self.pipeline_root)
 
 
 @dataclasses.dataclass
@@ -77,7 +79,7 @@ class Outcome:
 
 
 def _load_log(settings: MonitorSettings, window: Window) -> tuple[pa.Table, dict[str, Any]]:
-    table, problems = request_log.read_request_log(settings.log_dir, window.start, window.end)
+    table, problems = request_log.read_window(settings.log_dir, window.start, window.end)
     other_models = 0
     if settings.model_name is not None and table.num_rows:
         mine = pc.equal(table["model_name"], settings.model_name)
@@ -92,8 +94,8 @@ def _load_log(settings: MonitorSettings, window: Window) -> tuple[pa.Table, dict
 def _lineages(settings: MonitorSettings, versions: list[int]
               ) -> tuple[dict[int, lineage.ModelLineage], str | None]:
     try:
-        store = lineage.open_store(settings.metadata_path, readonly=True)
-    except FileNotFoundError as err:
+        store = open_store(settings.metadata_path)
+    except StoreUnavailable as err:
         return {}, str(err)
     found = {v: lineage.model_lineage(store, v) for v in versions}
     return {v: found_lineage for v, found_lineage in found.items() if found_lineage}, None
@@ -102,7 +104,7 @@ def _lineages(settings: MonitorSettings, versions: list[int]
 def _reference_auc(evaluation_uri: str | None) -> float | None:
     if not evaluation_uri:
         return None
-    from pipelines import run_summary
+    from pipelines.metadata import runs as run_summary
 
     overall, _ = run_summary.evaluation_metrics(evaluation_uri)
     return overall.get("auc")
@@ -246,7 +248,7 @@ def _last_trigger(settings: MonitorSettings) -> datetime | None:
     if state is not None:
         times.append(state)
     if settings.metadata_path.is_file():
-        recorded = lineage.last_trigger(lineage.open_store(settings.metadata_path, readonly=True))
+        recorded = lineage.last_trigger(open_store(settings.metadata_path))
         if recorded:
             times.append(utc(datetime.fromisoformat(recorded)))
     return max(times) if times else None
@@ -291,8 +293,8 @@ def _record(settings: MonitorSettings, report_dir: Path, report: dict[str, Any],
             decision: policy.Decision, lineages: dict[int, lineage.ModelLineage]
             ) -> dict[str, Any]:
     try:
-        store = lineage.open_store(settings.metadata_path, readonly=False)
-    except FileNotFoundError as err:
+        store = open_store(settings.metadata_path, writable=True)
+    except StoreUnavailable as err:
         return {"recorded": False, "reason": str(err)}
     judged = []
     for found in lineages.values():

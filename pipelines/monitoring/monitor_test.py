@@ -10,10 +10,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pipelines import data_generator as dg
-from pipelines.monitoring import lineage, monitor, policy, request_log, statistics
+from pipelines.common import request_log
+from pipelines.data import generator as dg
+from pipelines.metadata.store import open_store
+from pipelines.monitoring import lineage, monitor, policy, statistics
 from pipelines.monitoring.config import MonitorConfig, PolicyConfig
-from pipelines.monitoring.testing import generated, logged_requests
+from pipelines.testing.traffic import generated, logged_requests
 
 VERSION = 1700000000
 T0 = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
@@ -141,7 +143,7 @@ def test_drifted_window_is_judged_recorded_and_breaches(tmp_path: Path,
     assert f"skew/v{VERSION}/Age" in anomalies.anomaly_info
     assert "drift/Age" in anomalies.anomaly_info
 
-    store = lineage.open_store(pipeline_root / "metadata.sqlite", readonly=True)
+    store = open_store(pipeline_root / "metadata.sqlite")
     execution_id = report["metadata"]["execution_id"]
     events = store.get_events_by_execution_ids([execution_id])
     inputs = store.get_artifacts_by_id([e.artifact_id for e in events if e.type == e.INPUT])
@@ -185,7 +187,7 @@ def test_unknown_version_reports_skew_unavailable(tmp_path: Path, pipeline_root:
 
 def test_trigger_recorded_in_metadata_starts_the_cooldown(tmp_path: Path,
                                                           pipeline_root: Path) -> None:
-    store = lineage.open_store(pipeline_root / "metadata.sqlite", readonly=False)
+    store = open_store(pipeline_root / "metadata.sqlite", writable=True)
     lineage.record_report(store, pipeline_name="clickflow", report_uri=str(tmp_path),
                           window={"start": "a", "end": "b"}, signals={}, breached=["drift"],
                           decision={"action": "retrain", "decided_at": (

@@ -15,8 +15,8 @@ import httpx
 import pyarrow as pa
 
 from models import features
-from pipelines import data_generator
-from pipelines.monitoring.request_log import LABEL_SCHEMA, TIMESTAMP, utc, write_labels_file
+from pipelines.common.request_log import LABEL_SCHEMA, TIMESTAMP, utc, write_labels_file
+from pipelines.data import generator as data_generator
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,9 +11,9 @@ import httpx
 import pyarrow.parquet as pq
 
 from models import features
-from pipelines import data_generator as dg
+from pipelines.common.request_log import read_labels
+from pipelines.data import generator as dg
 from pipelines.monitoring import simulate
-from pipelines.monitoring.request_log import read_labels
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pipelines import data_generator as dg
+from pipelines.data import generator as dg
 from pipelines.monitoring import statistics
 from pipelines.monitoring.config import DriftThresholds
-from pipelines.monitoring.testing import generated
+from pipelines.testing.traffic import generated
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "schema.pbtxt"
 ROWS = 2000
@@ -89,7 +89,7 @@ def test_out_of_range_serving_values_are_schema_anomalies(schema: Any) -> None:
 def test_per_version_statistics(schema: Any) -> None:
     import pyarrow as pa
 
-    from pipelines.monitoring.testing import logged_requests
+    from pipelines.testing.traffic import logged_requests
 
     a, _ = logged_requests(generated(300, 1), version=1, start=dg.FIRST_SPAN_DAY, seconds=60,
                            id_prefix="a")

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models import features
-from pipelines import data_generator
-from pipelines.monitoring.request_log import utc
+from pipelines.common.names import REPO_ROOT
+from pipelines.common.request_log import utc
+from pipelines.data import generator as data_generator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = "trigger_state.json"
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import data_generator as dg
-from pipelines import data_source, local
+from pipelines.common.request_log import LABEL_SCHEMA
+from pipelines.data import generator as dg
+from pipelines.data import source as data_source
+from pipelines.local import inputs
 from pipelines.monitoring import live, trigger
-from pipelines.monitoring.request_log import LABEL_SCHEMA
-from pipelines.monitoring.testing import generated, logged_requests
+from pipelines.testing.traffic import generated, logged_requests
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -25,7 +26,7 @@ def test_labelled_traffic_becomes_the_next_readable_span(tmp_path: Path) -> None
     assert examples.num_rows == 200
     span, path = trigger.ingest_span(tmp_path, examples)
     assert span == 2 and path == tmp_path / "span-00002"
-    resolved = local.resolve_data(tmp_path)  # the local runner accepts it as is
+    resolved = inputs.resolve_data(tmp_path)  # the local runner accepts it as is
     assert len(resolved.files) == 2 and not resolved.generated
     source = data_source.SourceFiles.from_pattern(data_source.spans_pattern(tmp_path))
     data_source.column_map(source)

@@ -1,0 +1,42 @@
+"""Names and paths every part of clickflow agrees on, in one place.
+
+Paths are rooted at the repository, never at the current directory, so a command started from
+another folder reads and writes the same workspace. Nothing is read from the environment here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = REPO_ROOT / "workspace"
+SCHEMA_FILE = REPO_ROOT / "schema" / "schema.pbtxt"
+
+DEFAULT_PIPELINE_NAME = "clickflow"
+DEFAULT_MODEL_NAME = "clickflow"
+# TF Serving model names and version labels: what the server, the dashboard and the manifests
+# accept.
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+# Files inside a pipeline root.
+METADATA_FILE = "metadata.sqlite"  # the local ML Metadata store (SQLite)
+SUMMARY_FILE = "run_summary.json"  # what the last local run did (and runs/<id>/ copies)
+
+# The default workspace layout of a local installation.
+DEFAULT_DATA_DIR = WORKSPACE / "data"
+DEFAULT_PIPELINE_ROOT = WORKSPACE / "pipeline_root"
+DEFAULT_SERVING_DIR = WORKSPACE / "serving_model"
+DEFAULT_REQUEST_LOG_DIR = WORKSPACE / "request_log"
+DEFAULT_LABELS_DIR = WORKSPACE / "labels"
+DEFAULT_MONITORING_DIR = WORKSPACE / "monitoring"
+
+
+def metadata_path(pipeline_root: str | Path) -> Path:
+    """The ML Metadata SQLite file of a local pipeline root."""
+    return Path(pipeline_root) / METADATA_FILE
+
+
+def summary_path(pipeline_root: str | Path) -> Path:
+    """The run_summary.json of a local pipeline root."""
+    return Path(pipeline_root) / SUMMARY_FILE

@@ -1,0 +1,147 @@
+"""Local ExampleGen: the training SQL on embedded DuckDB, built on TFX's FileBasedExampleGen.
+
+TFX's file-based driver gives us span handling and a fingerprint of the input files (so the
+component is re-run when data changes and cached when it does not); this executor only turns
+the files matched by the split pattern into serialized tf.Examples by running the same query
+that BigQueryExampleGen runs in the cloud.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import json
+import os
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from google.protobuf import json_format, struct_pb2
+from tfx.components.example_gen import utils
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+from tfx_bsl.coders import example_coder
+
+from pipelines.data import source as data_source
+
+QUERY_KEY = "query"
+
+
+def _custom_config(query: str) -> example_gen_pb2.CustomConfig:
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(struct_pb2.Struct(fields={QUERY_KEY: struct_pb2.Value(
+        string_value=query)}))
+    return config
+
+
+def query_from_exec_properties(exec_properties: dict[str, Any]) -> str:
+    """The query template stored in the component's custom_config."""
+    raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not raw:
+        raise data_source.DataError("the local ExampleGen was built without a query")
+    config = example_gen_pb2.CustomConfig()
+    json_format.Parse(raw if isinstance(raw, str) else json.dumps(raw), config)
+    struct = struct_pb2.Struct()
+    config.custom_config.Unpack(struct)
+    return struct.fields[QUERY_KEY].string_value
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def partition_key(value: bytes | None) -> bytes:
+    """The bytes TFX hashes for ``partition_feature_name``: the serialized Feature.
+
+    A missing value is an empty bytes list, as TFX sees it in a tf.Example.
+    """
+    if value is None:
+        return b"\n\x00"
+    bytes_list = b"\n" + _varint(len(value)) + value
+    return b"\n" + _varint(len(bytes_list)) + bytes_list
+
+
+def split_index(value: bytes | None, buckets: list[int]) -> int:
+    """Output split of an example whose partition feature is ``value`` (as TFX computes it)."""
+    bucket = int(hashlib.sha256(partition_key(value)).hexdigest(), 16) % buckets[-1]
+    return bisect.bisect(buckets, bucket)
+
+
+class _QueryDoFn(beam.DoFn):
+    """Runs the query over the matched files; yields (split index, serialized tf.Example)."""
+
+    def __init__(self, query: str, buckets: list[int], partition_feature: str):
+        self._query = query
+        self._buckets = buckets
+        self._partition_feature = partition_feature
+
+    def process(self, pattern: str):
+        source = data_source.SourceFiles.from_pattern(pattern)
+        encoder = example_coder.RecordBatchToExamplesEncoder()
+        for batch in data_source.query_batches(source, self._query):
+            keys = batch.column(self._partition_feature).cast(pa.binary()).to_pylist()
+            for key, record in zip(keys, encoder.encode(data_source.to_example_batch(batch)),
+                                   strict=True):
+                yield split_index(key, self._buckets), record
+
+
+class Executor(BaseExampleGenExecutor):
+    """Serialized tf.Examples from the training query over local CSV/Parquet files.
+
+    Splits by a hash of ``partition_feature_name`` exactly as TFX does for tf.Examples, but
+    from the Arrow column, without decoding each serialized example again.
+    """
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        raise NotImplementedError("GenerateExamplesByBeam is overridden")
+
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                               exec_properties: dict[str, Any]) -> dict[str, Any]:
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        splits = output_config.split_config
+        if len(input_config.splits) != 1 or not splits.partition_feature_name:
+            raise ValueError("DuckDBExampleGen needs one input split and output splits by "
+                             "partition_feature_name")
+        buckets = list(itertools.accumulate(s.hash_buckets for s in splits.splits))
+        names = utils.generate_output_split_names(input_config, output_config)
+        pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                               input_config.splits[0].pattern)
+        query = query_from_exec_properties(exec_properties)
+        parts = (pipeline
+                 | "Pattern" >> beam.Create([pattern])
+                 | "RunQuery" >> beam.ParDo(
+                     _QueryDoFn(query, buckets, splits.partition_feature_name))
+                 | "SplitData" >> beam.Partition(lambda kv, n: kv[0], len(buckets)))
+        return {name: parts[i] | f"Drop{name}Key" >> beam.Values()
+                for i, name in enumerate(names)}
+
+
+class DuckDBExampleGen(FileBasedExampleGen):
+    """ExampleGen that runs the training SQL on DuckDB over files under ``input_base``."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(self, input_base: str, file_pattern: str, query: str,
+                 output_config: example_gen_pb2.Output):
+        super().__init__(
+            input_base=input_base,
+            input_config=example_gen_pb2.Input(splits=[
+                example_gen_pb2.Input.Split(name="single_split", pattern=file_pattern)]),
+            output_config=output_config,
+            custom_config=_custom_config(query),
+        )

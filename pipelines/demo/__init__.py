@@ -1,0 +1,1 @@
+"""The drift demo: the whole loop on one machine (``make demo-drift``)."""

@@ -1,0 +1,10 @@
+"""``python -m pipelines.demo``: the whole continuous-training loop on this machine."""
+
+from __future__ import annotations
+
+import sys
+
+from pipelines.demo import demo
+
+if __name__ == "__main__":
+    sys.exit(demo.cli())

@@ -1,0 +1,78 @@
+"""The data a local run reads: a --data path checked before any TFX work, and sample data."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from pipelines.data import source as data_source
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedData:
+    """The input a run reads: TFX's input_base + file pattern, and what to report about it."""
+
+    input_base: str
+    file_pattern: str
+    kind: str  # "spans", "csv" or "parquet"
+    files: tuple[str, ...]
+    generated: bool
+
+    def describe(self) -> dict[str, Any]:
+        spans = sorted({Path(f).parent.name for f in self.files}) if self.kind == "spans" else []
+        return {
+            "path": self.input_base if self.kind == "spans" else self.files[0],
+            "kind": self.kind,
+            "files": len(self.files),
+            "bytes": sum(os.path.getsize(f) for f in self.files),
+            "spans": spans,
+            "generated": self.generated,
+        }
+
+
+def resolve_data(path: Path) -> ResolvedData:
+    """Checks a --data path (file or span folder) before any TFX work; DataError if unusable."""
+    from pipelines.data import generator as data_generator
+
+    if not path.exists():
+        raise data_source.DataError(
+            f"--data {path}: no such file or folder. Give a .csv/.parquet file with the ad-click "
+            "columns, or a folder of span-NNNNN/ Parquet spans (make data writes one)")
+    if path.is_dir():
+        pattern = data_source.SPAN_GLOB
+        source = _spans_source(path)
+        kind = "spans"
+        input_base = str(path.resolve())
+    else:
+        fmt = data_source.file_format(path)
+        if not os.access(path, os.R_OK):
+            raise data_source.DataError(f"--data {path}: the file is not readable")
+        if path.stat().st_size == 0:
+            raise data_source.DataError(f"--data {path}: the file is empty")
+        source = data_source.SourceFiles((str(path.resolve()),), fmt)
+        pattern, kind, input_base = path.name, fmt, str(path.resolve().parent)
+    data_source.column_map(source)
+    generated = source.fmt == "parquet" and all(
+        data_generator.is_generated(f) for f in source.files)
+    return ResolvedData(input_base, pattern, kind, source.files, generated)
+
+
+def _spans_source(path: Path) -> data_source.SourceFiles:
+    try:
+        return data_source.SourceFiles.from_pattern(data_source.spans_pattern(path))
+    except data_source.DataError:
+        raise data_source.DataError(
+            f"--data {path}: the folder has no span-NNNNN/*.parquet files. Point --data at a "
+            "CSV/Parquet file, or add a span with `make data`") from None
+
+
+def ensure_sample_data(data_dir: Path, rows: int, seed: int) -> None:
+    """Writes span 1 of generated data into the default folder when it has no span yet."""
+    from pipelines.data import generator as data_generator
+
+    if data_generator.list_spans(data_dir):
+        return
+    path = data_generator.write_span(data_dir, 1, rows, seed)
+    print(f"No data yet: generated {rows:,} sample rows into {path}")

@@ -1,0 +1,184 @@
+"""run_summary.json: what a local run did, read back from ML Metadata, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.common import names
+from pipelines.common.errors import ClickflowError
+from pipelines.local.inputs import ResolvedData
+from pipelines.metadata import store as mlmd_store
+
+
+def read_summary(pipeline_root: Path) -> dict[str, Any] | None:
+    path = names.summary_path(pipeline_root)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_summary(pipeline_root: Path, summary: dict[str, Any]) -> Path:
+    """Writes run_summary.json atomically, and a copy under runs/<run id>/ for the history."""
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+    history = pipeline_root / "runs" / str(summary.get("run_id", "unknown"))
+    history.mkdir(parents=True, exist_ok=True)
+    (history / names.SUMMARY_FILE).write_text(text)
+    target = names.summary_path(pipeline_root)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    tmp.replace(target)
+    return target
+
+
+def run_id() -> str:
+    """A sortable id for this invocation (the clock is read when a run starts, not at import)."""
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+
+
+def print_result(summary: dict[str, Any], path: Path) -> None:
+    metrics = summary.get("metrics") or {}
+    auc = metrics.get("auc")
+    best = summary.get("best_possible_auc")
+    parts = []
+    if auc is not None:
+        parts.append(f"eval AUC {auc:.4f}")
+    rows = summary.get("evaluated_rows") or {}
+    if auc is not None and rows.get("evaluated") and rows["evaluated"] != rows.get("eval_split"):
+        parts[-1] += f" (on a sample of {rows['evaluated']:,} of {rows['eval_split']:,} rows)"
+    if best is not None:
+        parts.append(f"best possible {best:.4f}")
+    if metrics.get("binary_accuracy") is not None:
+        parts.append(f"accuracy {metrics['binary_accuracy']:.4f}")
+    parts.append("blessed" if summary.get("blessed") else "NOT blessed")
+    print("Result: " + ", ".join(parts))
+    print(f"Pushed model: {summary.get('pushed_model') or 'none'}")
+    print(f"Summary: {path}")
+
+
+def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
+                      data: ResolvedData, fingerprint: str, started: float,
+                      verbose: bool = False, trigger_reason: str | None = None) -> int:
+    """Runs the pipeline with progress output, then writes and prints run_summary.json.
+
+    ``trigger_reason`` (a run started by the monitor) goes into the summary and onto the run's
+    ``pipeline_run`` context in ML Metadata as the ``trigger_reason`` property.
+    """
+    from pipelines.local.logs import ProgressLogging
+    from pipelines.local.progress import ComponentProgress
+
+    progress = ComponentProgress()
+    summary: dict[str, Any] = {"run_id": run_id(), "fingerprint": fingerprint,
+                               "data": data.describe(), "up_to_date": False,
+                               "trigger_reason": trigger_reason}
+    print(f"Running pipeline '{pipeline_name}' on {summary['data']['path']} "
+          f"({summary['data']['files']} file(s)); artifacts in {root}")
+    error: BaseException | None = None
+    try:
+        with ProgressLogging(progress, verbose):
+            run()
+    except Exception as err:  # reported below with the failing component; never swallowed
+        error = err
+    summary["component_seconds"] = dict(progress.seconds)
+    summary["cached_components"] = sorted(progress.cached)
+    summary.update(collect_outputs(metadata_path, pipeline_name, data))
+    if trigger_reason:
+        summary["mlmd_run_context"] = mark_run(metadata_path, pipeline_name, trigger_reason)
+    summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    if error is not None:
+        summary["status"] = "failed"
+        summary["failed_component"] = progress.running
+        summary["error"] = _error_text(error)
+        summary["blessed"], summary["pushed_model"] = False, None
+        path = write_summary(root, summary)
+        print(f"\nFAILED in {progress.running or 'the pipeline'}: {summary['error']}",
+              file=sys.stderr)
+        print("No model was pushed.", file=sys.stderr)
+        print(f"Summary: {path}", file=sys.stderr)
+        return 1
+    summary["status"] = "succeeded"
+    path = write_summary(root, summary)
+    print(f"Done in {summary['wall_seconds']:.1f} s.")
+    print_result(summary, path)
+    return 0
+
+
+def _error_text(error: BaseException) -> str:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ClickflowError):
+            return str(current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0] if len(text) > 2000 else text
+
+
+def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
+                    ) -> dict[str, Any]:
+    """metrics, blessed, pushed_model, best_possible_auc and artifact URIs of the newest run."""
+    from pipelines.metadata import runs as run_summary
+
+    out: dict[str, Any] = {"metrics": {}, "blessed": False, "pushed_model": None,
+                           "best_possible_auc": None, "artifacts": {}}
+    if not metadata_path.exists():
+        return out
+    store = mlmd_store.open_store(metadata_path)
+    outputs = run_summary.latest_run_artifacts(store, pipeline_name)
+    for node, by_key in outputs.items():
+        for key, artifacts in by_key.items():
+            out["artifacts"][f"{node}.{key}"] = artifacts[-1].uri
+    evaluation = _first(outputs, "Evaluator", "evaluation")
+    if evaluation is not None:
+        metrics, out["sliced_metrics"] = run_summary.evaluation_metrics(evaluation.uri)
+        out["metrics"] = {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}
+    blessing = _first(outputs, "Evaluator", "blessing")
+    if blessing is not None:
+        out["blessed"] = run_summary.custom_int(blessing, "blessed") == 1
+    pushed = _first(outputs, "Pusher", "pushed_model")
+    if pushed is not None and run_summary.custom_int(pushed, "pushed") == 1:
+        out["pushed_model"] = run_summary.custom_str(pushed, "pushed_destination")
+    examples = _first(outputs, "DuckDBExampleGen", "examples")
+    sample = _first(outputs, "EvalSample", "sample")
+    if sample is not None:
+        out["evaluated_rows"] = {"eval_split": run_summary.custom_int(sample, "eval_rows"),
+                                 "evaluated": run_summary.custom_int(sample, "sampled_rows")}
+        examples = sample  # best_possible_auc on the very rows the Evaluator scored
+    if data.generated and examples is not None:
+        from pipelines.data import generator as data_generator
+
+        columns = run_summary.eval_examples(examples.uri)
+        if columns:
+            out["best_possible_auc"] = round(data_generator.best_possible_auc(columns), 4)
+    return out
+
+
+def mark_run(metadata_path: Path, pipeline_name: str, trigger_reason: str) -> str | None:
+    """Records why the newest run was started on its MLMD ``pipeline_run`` context.
+
+    One ``put_contexts`` call on the existing context: other properties are kept as they are.
+    Returns the context's name (the TFX run id), or None when the store has no run.
+    """
+    from pipelines.metadata import runs as run_summary
+
+    if not metadata_path.exists():
+        return None
+    store = mlmd_store.open_store(metadata_path, writable=True)
+    run = run_summary.latest_run_context(store, pipeline_name)
+    if run is None:
+        return None
+    run.custom_properties["trigger_reason"].string_value = trigger_reason
+    store.put_contexts([run])
+    return run.name
+
+
+def _first(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:
+    artifacts = outputs.get(node, {}).get(key) or []
+    return artifacts[-1] if artifacts else None

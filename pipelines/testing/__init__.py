@@ -1,0 +1,1 @@
+"""Helpers for other packages' tests and benchmarks: a small real model, logged traffic."""
