@@ -35,14 +35,15 @@ def code_files(root: Path | None = None) -> list[Path]:
     return sorted(files)
 
 
-def fingerprint(data: ResolvedData, settings: dict[str, Any]) -> str:
+def fingerprint(data: ResolvedData, settings: dict[str, Any], root: Path | None = None) -> str:
     """Hash of everything a run depends on: data files, code, schema, settings, pinned set."""
+    root = root or names.REPO_ROOT
     digest = hashlib.sha256()
     for path in data.files:
         stat = os.stat(path)
         digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    for path in code_files():
-        digest.update(str(path.relative_to(names.REPO_ROOT)).encode())
+    for path in code_files(root):
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()

@@ -1,8 +1,9 @@
 """The project modules a program imports, found by reading source (nothing is imported).
 
 The up-to-date check hashes these files: every module reachable from the entry modules through
-``import`` statements (also those inside functions), plus the packages above each module
-(their ``__init__.py`` runs on import). Reading imports, rather than globbing folders, keeps the
+``import`` statements (also those inside functions) or named in a string by its dotted path (TFX
+loads user code that way: ``run_fn="models.model.run_fn"``), plus the packages above each
+module (their ``__init__.py`` runs on import). Reading imports, rather than globbing folders, keeps the
 check right when code moves between subpackages, and leaves out what the run never loads (the
 monitor, the demo, tests).
 """
@@ -10,10 +11,12 @@ monitor, the demo, tests).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 PROJECT_PACKAGES = ("models", "pipelines")
+_DOTTED = re.compile(r"(?:%s)(?:\.[A-Za-z_]\w*)+" % "|".join(PROJECT_PACKAGES))
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -40,6 +43,10 @@ def _imported(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
             yield base
             for alias in node.names:  # ``from pkg import submodule``
                 yield f"{base}.{alias.name}"
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and _DOTTED.fullmatch(node.value)):
+            parts = node.value.split(".")  # "models.model.run_fn": the module is a prefix
+            yield from (".".join(parts[:i]) for i in range(2, len(parts) + 1))
 
 
 def project_modules(root: Path, entries: Iterable[str]) -> dict[str, Path]:
