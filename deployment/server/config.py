@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipelines.common import names
+from pipelines.common.argtypes import at_least
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, MODEL_NAME_RE
 
@@ -182,20 +183,6 @@ def _policy_from_proto(policy, where: str) -> VersionPolicy:
         raise ConfigError(f"{where}: {err}") from None
 
 
-def _positive(kind: type, minimum: float = 1):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
 def _versions(text: str) -> tuple[int, ...]:
     try:
         versions = tuple(int(v) for v in text.split(",") if v.strip())
@@ -229,23 +216,23 @@ def build_parser() -> argparse.ArgumentParser:
                             "deployment/base/models.config): names, base paths, version policy "
                             "and labels")
     policy = model.add_mutually_exclusive_group()
-    policy.add_argument("--num-versions", type=_positive(int), default=None,
+    policy.add_argument("--num-versions", type=at_least(int, 1), default=None,
                         help="serve the N newest versions (default 1; TF Serving's latest policy)")
     policy.add_argument("--versions", type=_versions, default=None,
                         help="serve exactly these versions, e.g. 3,5 (specific policy)")
     policy.add_argument("--all-versions", action="store_true",
                         help="serve every version found (all policy)")
-    model.add_argument("--poll-seconds", type=_positive(float, 0.05), default=2.0,
+    model.add_argument("--poll-seconds", type=at_least(float, 0.05), default=2.0,
                        help="how often the base path is checked for new versions (default 2)")
 
     http = parser.add_argument_group("HTTP")
     http.add_argument("--host", default="127.0.0.1",
                       help="address to bind (default 127.0.0.1: this machine only)")
-    http.add_argument("--port", type=_positive(int, 0), default=8501,
+    http.add_argument("--port", type=at_least(int, 0), default=8501,
                       help="port (default 8501, TF Serving's REST port; 0 picks a free one)")
-    http.add_argument("--max-body-bytes", type=_positive(int), default=10 * 1024 * 1024,
+    http.add_argument("--max-body-bytes", type=at_least(int, 1), default=10 * 1024 * 1024,
                       help="larger request bodies get 413 (default 10 MiB)")
-    http.add_argument("--max-instances", type=_positive(int), default=1000,
+    http.add_argument("--max-instances", type=at_least(int, 1), default=1000,
                       help="more instances in one request get 400 (default 1000)")
     http.add_argument("--log-level", default="info",
                       choices=["debug", "info", "warning", "error"], help="default info")
@@ -253,12 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     batching = parser.add_argument_group("batching")
     batching.add_argument("--batching", action=argparse.BooleanOptionalAction, default=True,
                           help="group concurrent requests into one TF call (default on)")
-    batching.add_argument("--max-batch-size", type=_positive(int), default=256,
+    batching.add_argument("--max-batch-size", type=at_least(int, 1), default=256,
                           help="most instances in one TF call (default 256)")
-    batching.add_argument("--batch-timeout-ms", type=_positive(float, 0), default=0.0,
+    batching.add_argument("--batch-timeout-ms", type=at_least(float, 0), default=0.0,
                           help="wait this long for more requests before a call (default 0: "
                                "batch only what queued while the last call ran)")
-    batching.add_argument("--num-batch-threads", type=_positive(int), default=2,
+    batching.add_argument("--num-batch-threads", type=at_least(int, 1), default=2,
                           help="TF calls run in parallel per signature (default 2)")
 
     log = parser.add_argument_group("request log")
@@ -266,11 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"Parquet log of every prediction, for monitoring "
                           f"(default {DEFAULT_REQUEST_LOG_DIR})")
     log.add_argument("--no-request-log", action="store_true", help="do not log predictions")
-    log.add_argument("--request-log-roll-seconds", type=_positive(float, 0.01), default=60.0,
+    log.add_argument("--request-log-roll-seconds", type=at_least(float, 0.01), default=60.0,
                      help="a new file at least this often while requests come (default 60)")
-    log.add_argument("--request-log-roll-records", type=_positive(int), default=10_000,
+    log.add_argument("--request-log-roll-records", type=at_least(int, 1), default=10_000,
                      help="a new file after this many records (default 10000)")
-    log.add_argument("--request-log-queue", type=_positive(int), default=100_000,
+    log.add_argument("--request-log-queue", type=at_least(int, 1), default=100_000,
                      help="records waiting to be written; beyond it records are dropped and "
                           "counted, never slowing a response (default 100000)")
     return parser

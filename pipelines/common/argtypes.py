@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 
-def positive_int(value: str) -> int:
-    """A whole number >= 1 (argparse names the flag in front of the message)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
-    return number
+def at_least(kind: type[int] | type[float], minimum: float) -> Callable[[str], int | float]:
+    """An argparse type: a number of ``kind`` that is >= ``minimum`` (argparse names the flag
+    in front of the message)."""
+    expected = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> int | float:
+        try:
+            number = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if number != number or number < minimum:  # NaN is never a valid setting
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {number}")
+        return number
+
+    parse.__name__ = kind.__name__  # argparse's "invalid int value" wording for other errors
+    return parse
+
+
+positive_int = at_least(int, 1)
+"""A whole number >= 1."""
