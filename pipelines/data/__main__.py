@@ -13,22 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.common.argtypes import positive_int
 from pipelines.data import generator
-
-
-def _int_at_least(minimum: int) -> type:
-    """Return an argparse type: an integer >= ``minimum`` (argparse names the flag in its error)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse  # type: ignore[return-value]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,12 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     csv = sub.add_parser("csv", help="write one CSV file")
     csv.add_argument("--out", required=True, type=Path, help="CSV file to write")
     for cmd in (append, csv):
-        cmd.add_argument("--rows", required=True, type=_int_at_least(1), help="rows to write")
-        cmd.add_argument("--seed", default=0, type=_int_at_least(0), help="random seed (>= 0)")
+        cmd.add_argument("--rows", required=True, type=positive_int, help="rows to write")
+        cmd.add_argument("--seed", default=0, type=int, help="random seed (>= 0)")
         cmd.add_argument(
             "--chunk-rows",
             default=generator.DEFAULT_CHUNK_ROWS,
-            type=_int_at_least(1),
+            type=positive_int,
             help="rows generated per batch / Parquet row group",
         )
     return parser
@@ -56,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f"argument --seed: expected a number >= 0, got {args.seed}")
     began = time.perf_counter()
     if args.command == "append":
         span, path = generator.append_span(args.data_dir, args.rows, args.seed,

@@ -43,6 +43,17 @@ def test_cli_rejects_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--seed" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["-1", "ten"])
+def test_cli_bad_seed_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["append", "--data-dir", str(tmp_path / "d"), "--rows", "5", "--seed", value])
+    assert exc.value.code == 2
+    assert "argument --seed" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
 
 def test_module_runs_as_make_data_calls_it(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "pipelines.data", "append", "--data-dir", str(tmp_path),

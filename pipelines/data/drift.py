@@ -110,15 +110,9 @@ def apply_drift(batch: pa.RecordBatch, drift: Drift, rng: np.random.Generator) -
                                       schema=DRIFTED_SCHEMA)
 
 
-def generate_drifted_batches(
-    rows: int,
-    seed: int,
-    drift: Drift,
-    *,
-    start: datetime,
-    days: float = 1.0,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-) -> Iterator[pa.RecordBatch]:
+def generate_drifted_batches(rows: int, seed: int, drift: Drift, *, start: datetime,
+                             days: float = 1.0, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                             ) -> Iterator[pa.RecordBatch]:
     """``generate_batches(rows, seed, ...)`` with ``drift`` applied (deterministic per seed)."""
     batches = generator.generate_batches(rows, seed, start=start, days=days, chunk_rows=chunk_rows)
     for index, batch in enumerate(batches):
