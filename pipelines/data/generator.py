@@ -267,3 +267,16 @@ def write_csv(
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+# Until pipelines/demo imports them from pipelines.data.drift: the names the demo reads here.
+_MOVED_TO_DRIFT = ("DRIFT_PRESETS", "drifted_click_probability")
+
+
+def __getattr__(name: str) -> object:
+    """``generator.DRIFT_PRESETS`` and ``generator.drifted_click_probability``, from drift."""
+    if name in _MOVED_TO_DRIFT:
+        from pipelines.data import drift
+
+        return getattr(drift, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
