@@ -280,3 +280,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(drift, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    raise SystemExit("the command line moved: python -m pipelines.data append|csv --help")
