@@ -70,7 +70,7 @@ lint: setup ## ruff
 	$(PY) -m ruff check .
 
 data: setup ## Append a new span of generated data. ROWS=1000 SEED=42
-	$(PY) -m pipelines.data.generator append --data-dir workspace/data \
+	$(PY) -m pipelines.data append --data-dir workspace/data \
 	  --rows $${ROWS:-1000} --seed $${SEED:-42}
 
 schema: setup ## Propose a schema with TFDV from the current data, to review against schema/

@@ -20,7 +20,7 @@ import pytest
 
 from dashboard import monitoring
 from pipelines.common import request_log
-from pipelines.data import generator as data_generator
+from pipelines.data import drift as data_drift
 from pipelines.local import summary as local
 from pipelines.monitoring import monitor
 from pipelines.monitoring.config import MonitorConfig, PolicyConfig
@@ -34,7 +34,7 @@ WINDOWS = ("calm", "calm_again", "drifted", "cooldown")
 
 def write_reports(work: Path) -> dict[str, Path]:
     """Four real monitoring reports under ``work/monitoring``; their folders by window name."""
-    both = data_generator.DRIFT_PRESETS["both"]
+    both = data_drift.DRIFT_PRESETS["both"]
     served = [(0, V1, generated(600, 1), "a"), (1, V1, generated(600, 2), "b"),
               (2, V1, generated(400, 3, both), "c"), (2, V2, generated(400, 4, both), "d"),
               (3, V2, generated(600, 5, both), "e")]

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from models.bootstrap import bootstrap
 from pipelines.common import names, request_log
+from pipelines.data import drift as dd
 from pipelines.data import generator as dg
 from pipelines.monitoring import monitor, statistics
 from pipelines.testing.traffic import logged_requests
@@ -83,12 +84,12 @@ def _metadata(root: Path) -> None:
 
 
 def _write_window(log_dir: Path, labels_dir: Path, rows: int, start: datetime, seed: int,
-                  prefix: str, label_fraction: float, drift: dg.Drift | None) -> None:
+                  prefix: str, label_fraction: float, drift: dd.Drift | None) -> None:
     done = 0
     for index in range(0, rows, FILE_ROWS):
         n = min(FILE_ROWS, rows - index)
         batches = (dg.generate_batches(n, seed + index, start=datetime(2016, 1, 1))
-                   if drift is None else dg.generate_drifted_batches(
+                   if drift is None else dd.generate_drifted_batches(
                        n, seed + index, drift, start=datetime(2016, 1, 1)))
         log, labels = logged_requests(
             batches, version=VERSION, start=start + timedelta(seconds=3600 * done / rows),
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_window(work / "log", work / "labels", args.rows // 4, START - timedelta(hours=1),
                       1, "p", 0.0, None)
         _write_window(work / "log", work / "labels", args.rows, START, 1_000_000, "c", 0.5,
-                      dg.DRIFT_PRESETS["covariate"])
+                      dd.DRIFT_PRESETS["covariate"])
         print(f"wrote {args.rows:,} + {args.rows // 4:,} logged requests in "
               f"{time.perf_counter() - began:.1f} s to {work}")
         settings = monitor.MonitorSettings(

@@ -97,7 +97,7 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
 
 
 def generate(data_dir: Path, rows: int, env: dict[str, str]) -> None:
-    subprocess.run([PYTHON, "-m", "pipelines.data.generator", "append", "--data-dir",
+    subprocess.run([PYTHON, "-m", "pipelines.data", "append", "--data-dir",
                     str(data_dir), "--rows", str(rows), "--seed", "42"],
                    cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
 

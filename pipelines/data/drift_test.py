@@ -1,40 +1,42 @@
-"""Drifted traffic from the generator, and writing arbitrary batches as a span."""
+"""Drifted traffic on top of the generator: covariate and concept shift."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from models import features
 from pipelines.common.metrics import roc_auc
+from pipelines.data import drift as dd
 from pipelines.data import generator as dg
+from pipelines.data import spans
+from pipelines.data.vocabulary import COUNTRIES
 
 START = datetime(2016, 1, 1)
 
 
-def _table(rows: int, seed: int, drift: dg.Drift | None) -> pa.Table:
+def _table(rows: int, seed: int, drift: dd.Drift | None) -> pa.Table:
     if drift is None:
         return pa.Table.from_batches(list(dg.generate_batches(rows, seed, start=START)))
-    return pa.Table.from_batches(list(dg.generate_drifted_batches(rows, seed, drift,
+    return pa.Table.from_batches(list(dd.generate_drifted_batches(rows, seed, drift,
                                                                   start=START)))
 
 
 def test_drifted_batches_are_deterministic_and_keep_the_schema() -> None:
-    drift = dg.DRIFT_PRESETS["both"]
+    drift = dd.DRIFT_PRESETS["both"]
     a, b = _table(3000, 4, drift), _table(3000, 4, drift)
     assert a.equals(b)
-    assert a.schema.equals(dg.DRIFTED_SCHEMA) and a.schema.metadata is None
+    assert a.schema.equals(dd.DRIFTED_SCHEMA) and a.schema.metadata is None
+    assert dd.DRIFTED_SCHEMA.equals(spans.EXAMPLES_SCHEMA, check_metadata=True)
     assert tuple(a.column_names) == features.RAW_COLUMNS
 
 
 def test_covariate_drift_moves_the_features() -> None:
     base = _table(20_000, 1, None)
-    drifted = _table(20_000, 1, dg.DRIFT_PRESETS["covariate"])
+    drifted = _table(20_000, 1, dd.DRIFT_PRESETS["covariate"])
     age_shift = drifted["Age"].to_numpy().mean() - base["Age"].to_numpy().mean()
     assert age_shift == pytest.approx(8.0, abs=0.2)
     ratio = drifted["DailyTimeSpentOnSite"].to_numpy().mean() / base[
@@ -42,8 +44,8 @@ def test_covariate_drift_moves_the_features() -> None:
     assert ratio == pytest.approx(0.8, abs=0.01)
     assert drifted["Male"].to_numpy().mean() == pytest.approx(0.7, abs=0.02)
     focus = np.isin(drifted["Country"].to_numpy(),
-                    dg.DRIFT_PRESETS["covariate"].focus_countries).mean()
-    assert focus == pytest.approx(0.3 + 0.7 * 3 / len(dg.COUNTRIES), abs=0.02)
+                    dd.DRIFT_PRESETS["covariate"].focus_countries).mean()
+    assert focus == pytest.approx(0.3 + 0.7 * 3 / len(COUNTRIES), abs=0.02)
     # unshifted columns are untouched
     assert drifted["AreaIncome"].equals(base["AreaIncome"])
     assert drifted["City"].equals(base["City"])
@@ -51,21 +53,21 @@ def test_covariate_drift_moves_the_features() -> None:
 
 def test_concept_drift_changes_the_click_mechanism_not_the_features() -> None:
     base = _table(20_000, 2, None)
-    drifted = _table(20_000, 2, dg.DRIFT_PRESETS["concept"])
+    drifted = _table(20_000, 2, dd.DRIFT_PRESETS["concept"])
     for name in features.SERVING_FEATURES:
         assert drifted[name].equals(base[name]), name
     columns = {name: drifted[name].to_numpy() for name in (*dg.COEFFICIENTS, "Male")}
     label = drifted[features.LABEL_KEY].to_numpy()
     old_auc = roc_auc(label, dg.click_probability(columns))
-    new_auc = roc_auc(label, dg.drifted_click_probability(columns,
-                                                             dg.DRIFT_PRESETS["concept"]))
+    new_auc = roc_auc(label, dd.drifted_click_probability(columns,
+                                                             dd.DRIFT_PRESETS["concept"]))
     assert new_auc > 0.75 and old_auc < 0.6  # the old ground truth no longer ranks clicks
 
 
 def test_no_drift_uses_the_original_mechanism() -> None:
-    table = _table(5000, 3, dg.DRIFT_PRESETS["none"])
+    table = _table(5000, 3, dd.DRIFT_PRESETS["none"])
     columns = {name: table[name].to_numpy() for name in (*dg.COEFFICIENTS, "Male")}
-    np.testing.assert_allclose(dg.drifted_click_probability(columns, dg.Drift()),
+    np.testing.assert_allclose(dd.drifted_click_probability(columns, dd.Drift()),
                                dg.click_probability(columns))
 
 
@@ -79,20 +81,11 @@ def test_no_drift_uses_the_original_mechanism() -> None:
 ])
 def test_drift_validates(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
-        dg.Drift(**kwargs)
+        dd.Drift(**kwargs)
 
 
-def test_write_span_batches_is_atomic_and_refuses_overwrite(tmp_path: Path) -> None:
-    batches = list(dg.generate_drifted_batches(250, 0, dg.DRIFT_PRESETS["covariate"],
-                                               start=START, chunk_rows=100))
-    path = dg.write_span_batches(tmp_path, 3, batches, schema=dg.DRIFTED_SCHEMA,
-                                 rows_per_file=200)
-    assert sorted(p.name for p in path.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
-    assert sum(pq.read_metadata(p).num_rows for p in path.iterdir()) == 250
-    assert not dg.is_generated(path / "part-00000.parquet")
-    with pytest.raises(FileExistsError):
-        dg.write_span_batches(tmp_path, 3, batches, schema=dg.DRIFTED_SCHEMA)
-    with pytest.raises(ValueError, match="no rows"):
-        dg.write_span_batches(tmp_path, 4, [], schema=dg.DRIFTED_SCHEMA)
-    assert dg.list_spans(tmp_path) == [3]
-    assert [p.name for p in tmp_path.iterdir()] == ["span-00003"]
+def test_the_demo_still_reads_the_moved_names_from_the_generator() -> None:
+    assert dg.DRIFT_PRESETS is dd.DRIFT_PRESETS
+    assert dg.drifted_click_probability is dd.drifted_click_probability
+    with pytest.raises(AttributeError, match="apply_drift"):
+        _ = dg.apply_drift

@@ -15,6 +15,8 @@ import pytest
 
 from models import features
 from pipelines.data import generator as dg
+from pipelines.data import spans
+from pipelines.data import vocabulary as vocab
 
 START = datetime(2016, 1, 1)
 ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "string": pa.string()}
@@ -89,18 +91,13 @@ def test_value_ranges(big: dict[str, np.ndarray]) -> None:
 
 
 def test_cardinalities_and_text(big: dict[str, np.ndarray]) -> None:
-    assert len(dg.CITIES) == len(set(dg.CITIES)) == dg.N_CITIES
-    assert 900 <= len(np.unique(big["City"])) <= dg.N_CITIES
-    assert 200 <= len(np.unique(big["Country"])) <= len(dg.COUNTRIES) <= 250
-    assert set(np.unique(big["Country"])) <= set(dg.COUNTRIES)
+    assert len(vocab.CITIES) == len(set(vocab.CITIES)) == vocab.N_CITIES
+    assert 900 <= len(np.unique(big["City"])) <= vocab.N_CITIES
+    assert 200 <= len(np.unique(big["Country"])) <= len(vocab.COUNTRIES) <= 250
+    assert set(np.unique(big["Country"])) <= set(vocab.COUNTRIES)
     words = np.array([len(line.split()) for line in big["AdTopicLine"][:2_000]])
     assert words.min() >= 3 and words.max() <= 4
     assert len(np.unique(big["AdTopicLine"])) > 10_000
-
-
-def test_city_names_are_fixed() -> None:
-    assert dg._build_city_names() == dg.CITIES
-    assert dg.CITIES[0] == "Aaronburgh"
 
 
 def test_timestamps_parse_and_fall_inside_the_window(big: dict[str, np.ndarray]) -> None:
@@ -156,14 +153,15 @@ def _read_span(path: Path) -> pa.Table:
 
 def test_append_span_twice(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    assert dg.list_spans(data_dir) == []
+    assert spans.list_spans(data_dir) == []
     span1, path1 = dg.append_span(data_dir, 300, 7, chunk_rows=100)
     span2, path2 = dg.append_span(data_dir, 300, 7, chunk_rows=100)
     assert (span1, span2) == (1, 2)
     assert path1 == data_dir / "span-00001" and path2 == data_dir / "span-00002"
-    assert dg.list_spans(data_dir) == [1, 2]
+    assert spans.list_spans(data_dir) == [1, 2]
     first, second = _read_span(path1), _read_span(path2)
     assert first.schema.equals(dg.SCHEMA, check_metadata=False)
+    assert spans.is_generated(path1 / "part-00000.parquet")  # its labels have a known truth
     assert first.num_rows == 300 and not first.equals(second)
     assert pq.ParquetFile(path1 / "part-00000.parquet").metadata.num_row_groups == 3
     days = {s[:10] for s in second["Timestamp"].to_pylist()}
@@ -187,17 +185,6 @@ def test_write_span_splits_part_files(tmp_path: Path) -> None:
     assert _read_span(path).equals(expected)
 
 
-def test_list_spans_ignores_temp_and_junk(tmp_path: Path) -> None:
-    dg.write_span(tmp_path, 2, 100, 0)
-    (tmp_path / ".span-00003.tmp-123").mkdir()
-    (tmp_path / "span-7").mkdir()
-    (tmp_path / "span-00004.bak").mkdir()
-    (tmp_path / "span-00005").write_text("not a folder")
-    (tmp_path / "notes").mkdir()
-    assert dg.list_spans(tmp_path) == [2]
-    assert dg.append_span(tmp_path, 100, 0)[0] == 3
-
-
 def test_write_span_refuses_existing_span(tmp_path: Path) -> None:
     path = dg.write_span(tmp_path, 1, 100, 0)
     before = {p.name: p.read_bytes() for p in path.iterdir()}
@@ -219,7 +206,7 @@ def test_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(OSError, match="disk full"):
         dg.write_span(tmp_path, 1, 300, 0, chunk_rows=100)
     assert list(tmp_path.iterdir()) == []
-    assert dg.list_spans(tmp_path) == []
+    assert spans.list_spans(tmp_path) == []
 
 
 def test_write_csv_matches_batches(tmp_path: Path) -> None:
@@ -230,33 +217,3 @@ def test_write_csv_matches_batches(tmp_path: Path) -> None:
     table = pacsv.read_csv(out, convert_options=convert)
     assert table.equals(_table(300, 4, chunk_rows=128))
     assert sorted(os.listdir(out.parent)) == ["ads.csv"]
-
-
-def test_cli_append_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data_dir = tmp_path / "spans"
-    assert dg.main(["append", "--data-dir", str(data_dir), "--rows", "120", "--seed", "1"]) == 0
-    assert dg.main(["append", "--data-dir", str(data_dir), "--rows", "50"]) == 0
-    assert dg.list_spans(data_dir) == [1, 2]
-    out = tmp_path / "ads.csv"
-    assert dg.main(["csv", "--out", str(out), "--rows", "80", "--seed", "2"]) == 0
-    assert len(out.read_text().splitlines()) == 81
-    printed = capsys.readouterr().out
-    assert "span-00001" in printed and "120 rows" in printed and str(out) in printed
-
-
-@pytest.mark.parametrize("value", ["0", "-5", "ten", "1.5"])
-def test_cli_rejects_bad_rows(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
-) -> None:
-    with pytest.raises(SystemExit) as exc:
-        dg.main(["csv", "--out", str(tmp_path / "x.csv"), "--rows", value])
-    assert exc.value.code == 2
-    assert "--rows" in capsys.readouterr().err
-    assert not (tmp_path / "x.csv").exists()
-
-
-def test_cli_rejects_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        dg.main(["append", "--data-dir", "x", "--rows", "5", "--seed", "-1"])
-    assert exc.value.code == 2
-    assert "--seed" in capsys.readouterr().err

@@ -34,7 +34,7 @@ class ResolvedData:
 
 def resolve_data(path: Path) -> ResolvedData:
     """Checks a --data path (file or span folder) before any TFX work; DataError if unusable."""
-    from pipelines.data import generator as data_generator
+    from pipelines.data import spans
 
     if not path.exists():
         raise data_source.DataError(
@@ -55,7 +55,7 @@ def resolve_data(path: Path) -> ResolvedData:
         pattern, kind, input_base = path.name, fmt, str(path.resolve().parent)
     data_source.column_map(source)
     generated = source.fmt == "parquet" and all(
-        data_generator.is_generated(f) for f in source.files)
+        spans.is_generated(f) for f in source.files)
     return ResolvedData(input_base, pattern, kind, source.files, generated)
 
 
@@ -71,8 +71,9 @@ def _spans_source(path: Path) -> data_source.SourceFiles:
 def ensure_sample_data(data_dir: Path, rows: int, seed: int) -> None:
     """Writes span 1 of generated data into the default folder when it has no span yet."""
     from pipelines.data import generator as data_generator
+    from pipelines.data import spans
 
-    if data_generator.list_spans(data_dir):
+    if spans.list_spans(data_dir):
         return
     path = data_generator.write_span(data_dir, 1, rows, seed)
     print(f"No data yet: generated {rows:,} sample rows into {path}")

@@ -44,7 +44,7 @@ def instant(text: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipelines.data import generator as data_generator
+    from pipelines.data import drift as data_drift
 
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.monitoring",
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
     sim.add_argument("--rows", type=positive_int, default=2000, help="rows to send")
     sim.add_argument("--seed", type=int, default=7, help="generator seed")
-    sim.add_argument("--drift", choices=sorted(data_generator.DRIFT_PRESETS), default="none",
+    sim.add_argument("--drift", choices=sorted(data_drift.DRIFT_PRESETS), default="none",
                      help="covariate: features shift; concept: the click mechanism changes; "
                           "both")
     sim.add_argument("--batch-size", type=positive_int, default=16,
@@ -209,10 +209,10 @@ def print_summary(report: dict) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     import httpx
 
-    from pipelines.data import generator as data_generator
+    from pipelines.data import drift as data_drift
     from pipelines.monitoring.simulate import simulate
 
-    drift = None if args.drift == "none" else data_generator.DRIFT_PRESETS[args.drift]
+    drift = None if args.drift == "none" else data_drift.DRIFT_PRESETS[args.drift]
     now = datetime.now(timezone.utc)
     with httpx.Client(timeout=args.timeout) as client:
         result = simulate(

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.common import request_log
-from pipelines.data import generator as dg
+from pipelines.data import drift as dd
 from pipelines.metadata.store import open_store
 from pipelines.monitoring import lineage, monitor, policy, statistics
 from pipelines.monitoring.config import MonitorConfig, PolicyConfig
@@ -109,7 +109,7 @@ def _serve(tmp_path: Path, rows: pa.Table, start: datetime, prefix: str, files: 
 def test_drifted_window_is_judged_recorded_and_breaches(tmp_path: Path,
                                                         pipeline_root: Path) -> None:
     _serve(tmp_path, generated(2000, 1), T0 - timedelta(hours=1), "p")
-    log = _serve(tmp_path, generated(2000, 2, dg.DRIFT_PRESETS["both"]), T0, "c", files=3)
+    log = _serve(tmp_path, generated(2000, 2, dd.DRIFT_PRESETS["both"]), T0, "c", files=3)
     # the same file delivered twice, and a corrupt file: counted once, reported
     day = tmp_path / "log" / f"date={T0:%Y-%m-%d}"
     first = sorted(day.glob(f"part-{T0:%H%M%S}-*.parquet"))[0]
@@ -193,7 +193,7 @@ def test_trigger_recorded_in_metadata_starts_the_cooldown(tmp_path: Path,
                           decision={"action": "retrain", "decided_at": (
                               NOW - timedelta(hours=2)).isoformat(), "reasons": []},
                           triggered=True, judged=[])
-    _serve(tmp_path, generated(1200, 6, dg.DRIFT_PRESETS["covariate"]), T0, "c")
+    _serve(tmp_path, generated(1200, 6, dd.DRIFT_PRESETS["covariate"]), T0, "c")
     outcome = monitor.run_monitor(_settings(tmp_path, pipeline_root, record_metadata=False),
                                   now=NOW)
     assert outcome.decision.action == policy.COOLDOWN
@@ -202,7 +202,7 @@ def test_trigger_recorded_in_metadata_starts_the_cooldown(tmp_path: Path,
 
 def test_judgment_is_shown_before_the_triggered_run_starts(tmp_path: Path) -> None:
     _serve(tmp_path, generated(1200, 7), T0 - timedelta(hours=1), "p")
-    _serve(tmp_path, generated(1200, 8, dg.DRIFT_PRESETS["both"]), T0, "c")
+    _serve(tmp_path, generated(1200, 8, dd.DRIFT_PRESETS["both"]), T0, "c")
     seen: list[tuple[str, bool, bool]] = []
 
     def on_judged(report: dict[str, Any], report_dir: Path) -> None:

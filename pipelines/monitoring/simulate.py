@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from models import features
 from pipelines.common.request_log import LABEL_SCHEMA, TIMESTAMP, utc, write_labels_file
+from pipelines.data import drift as data_drift
 from pipelines.data import generator as data_generator
 
 
@@ -33,11 +34,11 @@ def instance_ids(request_id: str, count: int) -> list[str]:
     return [request_id] if count == 1 else [f"{request_id}-{i}" for i in range(count)]
 
 
-def traffic(rows: int, seed: int, drift: data_generator.Drift | None, start: datetime,
+def traffic(rows: int, seed: int, drift: data_drift.Drift | None, start: datetime,
             chunk_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
     if drift is None:
         return data_generator.generate_batches(rows, seed, start=start, chunk_rows=chunk_rows)
-    return data_generator.generate_drifted_batches(rows, seed, drift, start=start,
+    return data_drift.generate_drifted_batches(rows, seed, drift, start=start,
                                                    chunk_rows=chunk_rows)
 
 
@@ -48,7 +49,7 @@ def _instances(batch: pa.RecordBatch) -> list[dict[str, Any]]:
 
 
 def simulate(client: Any, *, url: str, model_name: str, rows: int, seed: int,
-             drift: data_generator.Drift | None, labels_dir: Path, batch_size: int,
+             drift: data_drift.Drift | None, labels_dir: Path, batch_size: int,
              label_delay: timedelta, clock: Callable[[], datetime],
              event_start: datetime) -> SimulationResult:
     """POST ``rows`` generated rows in requests of ``batch_size`` instances to

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from models import features
 from pipelines.common.request_log import read_labels
+from pipelines.data import drift as dd
 from pipelines.data import generator as dg
 from pipelines.monitoring import simulate
 
@@ -58,7 +59,7 @@ def test_single_instance_requests_use_the_bare_id_and_failures_get_no_label(
     with httpx.Client(transport=_server(seen, fail_every=3)) as client:
         result = simulate.simulate(
             client, url="http://x/", model_name="m", rows=9, seed=1,
-            drift=dg.DRIFT_PRESETS["covariate"], labels_dir=tmp_path, batch_size=1,
+            drift=dd.DRIFT_PRESETS["covariate"], labels_dir=tmp_path, batch_size=1,
             label_delay=timedelta(0), clock=lambda: T0, event_start=datetime(2016, 1, 1))
     assert result.failed_requests == 3 and "HTTP 503" in result.errors[0]
     ids = pq.read_table(result.labels_file)["request_id"].to_pylist()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.data import drift as dd
 from pipelines.data import generator as dg
 from pipelines.monitoring import statistics
 from pipelines.monitoring.config import DriftThresholds
@@ -57,7 +58,7 @@ def test_fresh_samples_raise_no_false_alarms_across_seeds(schema: Any, training:
 
 def test_covariate_drift_and_skew_are_found(schema: Any, training: Any) -> None:
     fresh = statistics.table_statistics(generated(ROWS, 1))
-    drifted = statistics.table_statistics(generated(ROWS, 2, dg.DRIFT_PRESETS["covariate"]))
+    drifted = statistics.table_statistics(generated(ROWS, 2, dd.DRIFT_PRESETS["covariate"]))
     drift, _ = statistics.measure_drift(drifted, fresh, schema)
     skew, skew_anomalies = statistics.measure_skew(training, drifted, schema)
     shifted = {"Age", "DailyTimeSpentOnSite", "Male", "Country"}
@@ -69,7 +70,7 @@ def test_covariate_drift_and_skew_are_found(schema: Any, training: Any) -> None:
 
 
 def test_concept_drift_alone_leaves_features_unchanged(schema: Any, training: Any) -> None:
-    concept = statistics.table_statistics(generated(ROWS, 3, dg.DRIFT_PRESETS["concept"]))
+    concept = statistics.table_statistics(generated(ROWS, 3, dd.DRIFT_PRESETS["concept"]))
     skew, _ = statistics.measure_skew(training, concept, schema)
     assert _breaches(skew) == set()
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from models import features
 from pipelines.common.names import REPO_ROOT
 from pipelines.common.request_log import utc
-from pipelines.data import generator as data_generator
+from pipelines.data import spans
 
 STATE_FILE = "trigger_state.json"
 
@@ -37,9 +37,13 @@ class TriggerResult:
 
 
 def labelled_examples(joined: pa.Table) -> pa.Table:
-    """The labelled logged requests as training examples (the raw columns, in order)."""
+    """The labelled logged requests as training examples (the raw columns, in order).
+
+    Real traffic: its schema is the raw columns of ``models.features`` with no ground-truth
+    marker, so the runner does not report a best possible AUC for it.
+    """
     labelled = joined.filter(pc.is_valid(joined[features.LABEL_KEY]))
-    schema = data_generator.DRIFTED_SCHEMA  # no ground-truth marker: real traffic
+    schema = spans.EXAMPLES_SCHEMA
     return pa.Table.from_arrays([labelled[name].cast(schema.field(name).type)
                                  for name in schema.names], schema=schema)
 
@@ -48,9 +52,9 @@ def ingest_span(data_dir: str | Path, examples: pa.Table) -> tuple[int, Path]:
     """Write ``examples`` as the next span of ``data_dir`` (atomically, like `make data`)."""
     if examples.num_rows == 0:
         raise ValueError("no labelled requests to ingest as a span")
-    span = max(data_generator.list_spans(data_dir), default=0) + 1
-    path = data_generator.write_span_batches(
-        data_dir, span, examples.to_batches(), schema=data_generator.DRIFTED_SCHEMA)
+    span = spans.next_span(data_dir)
+    path = spans.write_span_batches(data_dir, span, examples.to_batches(),
+                                    schema=spans.EXAMPLES_SCHEMA)
     return span, path
 
 

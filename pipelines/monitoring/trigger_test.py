@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from pipelines.common.names import REPO_ROOT
 from pipelines.common.request_log import LABEL_SCHEMA
 from pipelines.data import generator as dg
 from pipelines.data import source as data_source
+from pipelines.data import spans
 from pipelines.local import inputs
+from pipelines.local.modules import project_modules
 from pipelines.monitoring import live, trigger
 from pipelines.testing.traffic import generated, logged_requests
 
@@ -28,8 +32,30 @@ def test_labelled_traffic_becomes_the_next_readable_span(tmp_path: Path) -> None
     assert span == 2 and path == tmp_path / "span-00002"
     resolved = inputs.resolve_data(tmp_path)  # the local runner accepts it as is
     assert len(resolved.files) == 2 and not resolved.generated
+    assert examples.schema.equals(spans.EXAMPLES_SCHEMA, check_metadata=True)
+    assert not spans.is_generated(path / "part-00000.parquet")
+    assert spans.is_generated(tmp_path / "span-00001" / "part-00000.parquet")
+    written = pq.read_table(path / "part-00000.parquet")
+    assert written.equals(examples) and written.schema.metadata is None
     source = data_source.SourceFiles.from_pattern(data_source.spans_pattern(tmp_path))
     data_source.column_map(source)
+
+
+SYNTHETIC = {"pipelines.data.generator", "pipelines.data.drift"}
+
+
+@pytest.mark.parametrize("module", ["pipelines.monitoring.trigger", "pipelines.data.spans"])
+def test_real_data_never_goes_through_the_generator(module: str) -> None:
+    """Neither the ingest of real traffic nor span storage imports the synthetic generator,
+    directly or through any project module they import (imports read with ``ast``)."""
+    reached = project_modules(REPO_ROOT, [module])
+    assert module in reached  # the module was found and read
+    assert not SYNTHETIC & set(reached), sorted(SYNTHETIC & set(reached))
+
+
+def test_the_import_check_sees_the_generator() -> None:
+    assert set(project_modules(REPO_ROOT, ["pipelines.data.drift"])) >= SYNTHETIC
+    assert "pipelines.data.generator" in project_modules(REPO_ROOT, ["pipelines.local.inputs"])
 
 
 def test_ingest_refuses_nothing(tmp_path: Path) -> None:
@@ -37,7 +63,7 @@ def test_ingest_refuses_nothing(tmp_path: Path) -> None:
     empty = live.join_labels(log, LABEL_SCHEMA.empty_table(), T0)
     with pytest.raises(ValueError, match="no labelled requests"):
         trigger.ingest_span(tmp_path, trigger.labelled_examples(empty.table))
-    assert dg.list_spans(tmp_path) == []
+    assert spans.list_spans(tmp_path) == []
 
 
 def test_local_command_marks_the_run_as_triggered(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from models import features
 from pipelines.common.request_log import LABEL_SCHEMA, LOG_SCHEMA, TIMESTAMP, utc
+from pipelines.data import drift as data_drift
 from pipelines.data import generator as data_generator
 
 
@@ -41,12 +42,12 @@ def logged_requests(rows: pa.Table | Iterable[pa.RecordBatch], *, version: int,
     return log, labels
 
 
-def generated(rows: int, seed: int, drift: data_generator.Drift | None = None,
+def generated(rows: int, seed: int, drift: data_drift.Drift | None = None,
               day: datetime = datetime(2016, 1, 1)) -> pa.Table:
     if drift is None:
         return pa.Table.from_batches(list(data_generator.generate_batches(rows, seed, start=day)))
     return pa.Table.from_batches(list(
-        data_generator.generate_drifted_batches(rows, seed, drift, start=day)))
+        data_drift.generate_drifted_batches(rows, seed, drift, start=day)))
 
 
 def hour(base: datetime, n: int) -> datetime:
