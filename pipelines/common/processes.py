@@ -8,6 +8,7 @@ names the command and shows the end of that log. Standard library only, so it wo
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import socket
@@ -39,6 +40,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id exists (a zombie not yet reaped counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
 
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:

@@ -3,7 +3,6 @@ that never listens and one that ignores SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sys
@@ -12,15 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.common.processes import ServiceError, ServiceProcess, free_port, http_status
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+from pipelines.common.processes import (
+    ServiceError,
+    ServiceProcess,
+    free_port,
+    http_status,
+    process_exists,
+)
 
 
 def http_server(tmp_path: Path, **kwargs) -> ServiceProcess:
@@ -44,11 +41,11 @@ def test_free_port_can_be_listened_on() -> None:
 
 def test_a_real_http_child_is_ready_then_stopped(tmp_path: Path) -> None:
     with http_server(tmp_path) as server:
-        assert server.running and server.pid is not None
+        assert server.running and server.pid is not None and process_exists(server.pid)
         assert http_status(f"{server.url}/hello.txt") == 200
         assert http_status(f"{server.url}/missing") == 404
         pid = server.pid
-    assert _gone(pid) and not server.running
+    assert not process_exists(pid) and not server.running
     assert server.returncode == -signal.SIGTERM
     assert http_status(f"{server.url}/hello.txt") is None
     assert '"GET /hello.txt HTTP/1.1" 200' in server.log_tail()
@@ -62,7 +59,7 @@ def test_stop_returns_the_exit_status_of_a_clean_shutdown(tmp_path: Path) -> Non
     finally:
         code = server.stop()
     assert code == 0 and server.returncode == 0
-    assert _gone(server.pid)
+    assert not process_exists(server.pid)
     assert server.stop() == 0  # stopping twice is harmless
 
 
@@ -90,7 +87,7 @@ def test_a_child_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> 
     with pytest.raises(ServiceError, match=r"^the slow server did not answer http://127\.0\.0\.1"
                        r":\d+/ within 2 s; the end of .*slow\.log:\nwarming up$"), service:
         pytest.fail("never ready")
-    assert service.returncode == -signal.SIGTERM and _gone(service.pid)
+    assert service.returncode == -signal.SIGTERM and not process_exists(service.pid)
 
 
 def test_a_child_that_ignores_the_stop_signal_is_killed_after_the_grace_period(
@@ -105,7 +102,7 @@ def test_a_child_that_ignores_the_stop_signal_is_killed_after_the_grace_period(
     started = time.monotonic()
     assert service.stop() == -signal.SIGKILL
     assert 0.5 <= time.monotonic() - started < 10
-    assert _gone(service.pid)
+    assert not process_exists(service.pid)
 
 
 def test_wait_until_fails_fast_when_the_child_exits(tmp_path: Path) -> None:
@@ -125,4 +122,4 @@ def test_wait_until_fails_fast_when_the_child_exits(tmp_path: Path) -> None:
             running.wait_until(lambda: False, timeout=0.3, what="a sign", interval=0.1)
         finally:
             running.stop()
-    assert _gone(running.pid)
+    assert not process_exists(running.pid)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.common.processes import process_exists
 from pipelines.demo.cli import cli
 from pipelines.demo.options import SUMMARY_FILE
 from pipelines.metadata.store import open_store
@@ -39,14 +40,6 @@ def test_refused_workdir_is_an_error_without_a_server(tmp_path: Path,
     err = capsys.readouterr().err
     assert "not a demo folder" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.e2e
@@ -83,5 +76,5 @@ def test_the_whole_loop_on_small_data(tmp_path: Path) -> None:
     assert (workdir / "serving_model" / "clickflow" / str(new["version"])).is_dir()
 
     assert facts["server"]["exit_code"] is not None
-    assert not _process_exists(facts["server"]["pid"])
+    assert not process_exists(facts["server"]["pid"])
     assert "[10/10] Summary" in result.stdout and "server stopped" in result.stdout

@@ -53,45 +53,26 @@ class DemoOptions:
 
 @dataclasses.dataclass(frozen=True)
 class Paths:
-    """The demo folder's layout."""
+    """The demo folder's layout (``Paths.of(root)``)."""
 
     root: Path
+    data: Path
+    pipeline_root: Path
+    serving_dir: Path
+    model_dir: Path
+    request_log: Path
+    labels_inbox: Path  # labels the simulator knows but that have not arrived
+    labels: Path
+    monitoring: Path
+    logs: Path
 
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def pipeline_root(self) -> Path:
-        return self.root / "pipeline_root"
-
-    @property
-    def serving_dir(self) -> Path:
-        return self.root / "serving_model"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.serving_dir / DEFAULT_MODEL_NAME
-
-    @property
-    def request_log(self) -> Path:
-        return self.root / "request_log"
-
-    @property
-    def labels_inbox(self) -> Path:  # labels the simulator knows but that have not arrived
-        return self.root / "labels_pending"
-
-    @property
-    def labels(self) -> Path:
-        return self.root / "labels"
-
-    @property
-    def monitoring(self) -> Path:
-        return self.root / "monitoring"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
+    @classmethod
+    def of(cls, root: Path) -> Paths:
+        serving_dir = root / "serving_model"
+        return cls(root=root, data=root / "data", pipeline_root=root / "pipeline_root",
+                   serving_dir=serving_dir, model_dir=serving_dir / DEFAULT_MODEL_NAME,
+                   request_log=root / "request_log", labels_inbox=root / "labels_pending",
+                   labels=root / "labels", monitoring=root / "monitoring", logs=root / "logs")
 
 
 def prepare_workdir(root: Path, *, fresh: bool) -> Paths:
@@ -114,4 +95,4 @@ def prepare_workdir(root: Path, *, fresh: bool) -> Paths:
     root.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"clickflow demo started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} "
                       "UTC; `python -m pipelines.demo --fresh` deletes this folder\n")
-    return Paths(root)
+    return Paths.of(root)

@@ -41,6 +41,24 @@ class Settings:
     load_client: str
 
 
+# The bounded numbers of a run: flag, type, default, help (every one must be > 0).
+NUMBER_FLAGS: tuple[tuple[str, type, float, str], ...] = (
+    ("--requests", int, 2000, "sequential single-instance requests measured (2000)"),
+    ("--warmup", int, 200, "unmeasured requests first (200)"),
+    ("--batch-size", int, 250, "instances per batched request"),
+    ("--batch-clients", int, 4, "concurrent batch clients (4)"),
+    ("--batch-requests", int, 200, "batched requests in all (200)"),
+    ("--clients", int, 8, "concurrent single-instance clients (8)"),
+    ("--concurrent-requests", int, 4000, "concurrent single-instance requests in all (4000)"),
+    ("--swap-clients", int, 4, "clients during the swap (4)"),
+    ("--swap-before", float, 3.0, "seconds of load before version 2 is pushed (3)"),
+    ("--swap-after", float, 3.0, "seconds of load after version 2 answers (3)"),
+    ("--phase-limit", float, 60.0, "most seconds any one phase may take (60)"),
+    ("--time-limit", float, 600.0,
+     "most seconds for the whole run; later phases are skipped past it (600)"),
+)
+
+
 def parse_args(argv: Sequence[str] | None) -> Settings:
     parser = argparse.ArgumentParser(description=DESCRIPTION)
 
@@ -57,26 +75,8 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         return parse
 
     add = parser.add_argument
-    add("--requests", type=positive(int), default=2000,
-        help="sequential single-instance requests measured (2000)")
-    add("--warmup", type=positive(int), default=200, help="unmeasured requests first (200)")
-    add("--batch-size", type=positive(int), default=250, help="instances per batched request")
-    add("--batch-clients", type=positive(int), default=4, help="concurrent batch clients (4)")
-    add("--batch-requests", type=positive(int), default=200,
-        help="batched requests in all (200)")
-    add("--clients", type=positive(int), default=8,
-        help="concurrent single-instance clients (8)")
-    add("--concurrent-requests", type=positive(int), default=4000,
-        help="concurrent single-instance requests in all (4000)")
-    add("--swap-clients", type=positive(int), default=4, help="clients during the swap (4)")
-    add("--swap-before", type=positive(float), default=3.0,
-        help="seconds of load before version 2 is pushed (3)")
-    add("--swap-after", type=positive(float), default=3.0,
-        help="seconds of load after version 2 answers (3)")
-    add("--phase-limit", type=positive(float), default=60.0,
-        help="most seconds any one phase may take (60)")
-    add("--time-limit", type=positive(float), default=600.0,
-        help="most seconds for the whole run; later phases are skipped past it (600)")
+    for flag, kind, default, text in NUMBER_FLAGS:
+        add(flag, type=positive(kind), default=default, help=text)
     add("--no-request-log", dest="request_log", action="store_false",
         help="start the server with --no-request-log (default: request log on, as deployed)")
     add("--batching", action=argparse.BooleanOptionalAction, default=True,
