@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.conftest import MODEL_VERSION, free_port
+from dashboard.conftest import MODEL_VERSION
 from dashboard.monitoring_test import WINDOWS, trigger_reason, write_reports
 from dashboard.schema_form import EXAMPLE_ROW
 from models import features
+from pipelines.common.processes import free_port
 from pipelines.data import generator as data_generator
 from pipelines.local import summary as local
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from dashboard.conftest import MODEL_VERSION, REPO_ROOT, free_port, stop, wait_for
+from dashboard.conftest import MODEL_VERSION
 from dashboard.schema_form import EXAMPLE_ROW
+from pipelines.common.names import REPO_ROOT
+from pipelines.common.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -31,19 +32,15 @@ def dashboard_url(serving_url: str, tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     env = dict(os.environ, CLICKFLOW_SERVING_URL=serving_url,
                CLICKFLOW_PIPELINE_ROOT=str(tmp_path_factory.mktemp("no-pipeline")))
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-             "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--client.toolbarMode", "viewer"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/_stcore/health", process, "streamlit", log, timeout=120)
-        yield url
-    finally:
-        stop(process)
+    app = ServiceProcess(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "viewer"],
+        url=f"http://127.0.0.1:{port}", log_file=log, ready_path="/_stcore/health", env=env,
+        name="streamlit", ready_timeout=120)
+    with app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")

@@ -7,50 +7,15 @@ local run.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from pipelines.common.processes import ServiceProcess, free_port
+
 MODEL_VERSION = 1700000000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, what: str, log: Path,
-             timeout: float = 180.0) -> None:
-    """Polls ``url`` until it answers 200; fails with the process's log if it dies or hangs."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture
@@ -84,19 +49,14 @@ def serving_url(model_base_path: Path, tmp_path_factory: pytest.TempPathFactory
     """The project's model server on a free local port, ready (a version loaded)."""
     port = free_port()
     logs = tmp_path_factory.mktemp("server-logs")
-    log = logs / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deployment.server", "--model-base-path",
-             str(model_base_path), "--host", "127.0.0.1", "--port", str(port),
-             "--request-log-dir", str(logs / "request_log")],
-            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/readyz", process, "the model server", log)
-        yield url
-    finally:
-        stop(process)
+    server = ServiceProcess(
+        [sys.executable, "-m", "deployment.server", "--model-base-path", str(model_base_path),
+         "--host", "127.0.0.1", "--port", str(port),
+         "--request-log-dir", str(logs / "request_log")],
+        url=f"http://127.0.0.1:{port}", log_file=logs / "server.log", ready_path="/readyz",
+        name="the model server")
+    with server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from deployment.server.__main__ import main
+from pipelines.common.processes import ServiceProcess, free_port
 from pipelines.common.request_log import read_request_log
 
-REPO = Path(__file__).resolve().parents[2]
 ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,
        "DailyInternetUsage": 256.09, "AdTopicLine": "Cloned 5thgeneration orchestration",
        "City": "Wrightburgh", "Male": 0, "Country": "Tunisia",
@@ -51,41 +48,21 @@ def test_busy_port_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(check, timeout: float, what: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited early while waiting for {what}"
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.e2e
 def test_real_server_over_http(tmp_path: Path, make_version) -> None:
     base, log_dir = tmp_path / "models", tmp_path / "log"
     make_version(base, 1)
-    port = _free_port()
-    stderr = tmp_path / "stderr.txt"
+    port = free_port()
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with open(stderr, "wb") as err_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deployment.server", "--model-base-path", str(base),
-             "--port", str(port), "--request-log-dir", str(log_dir), "--poll-seconds", "0.3"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err_file)
-    url = f"http://127.0.0.1:{port}"
+    server = ServiceProcess(
+        [sys.executable, "-m", "deployment.server", "--model-base-path", str(base),
+         "--port", str(port), "--request-log-dir", str(log_dir), "--poll-seconds", "0.3"],
+        url=f"http://127.0.0.1:{port}", log_file=tmp_path / "server.log", ready_path="/readyz",
+        env=env, ready_timeout=120, grace_s=60)
+    server.start()
     try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            _wait(lambda: client.get("/readyz").status_code == 200, 120, "readiness", process)
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            server.wait_ready()
             response = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
                                    headers={"X-Request-Id": "http-1"})
             assert response.status_code == 200, response.text
@@ -109,15 +86,15 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
                 status = client.get("/v1/models/clickflow").json()["model_version_status"]
                 return [s["version"] for s in status] == ["2"]
 
-            _wait(version_2_served, 60, "version 2", process)
+            server.wait_until(version_2_served, timeout=60, what="version 2",
+                              interval=0.2)
             again = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
                                 headers={"X-Request-Id": "http-2"})
             assert again.status_code == 200
             assert "clickflow_serving_requests_total" in client.get("/metrics").text
     finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(60)
-    log_text = stderr.read_text()
+        code = server.stop()  # SIGTERM: a graceful shutdown that flushes the request log
+    log_text = server.log_file.read_text()
     assert code == 0, log_text
     assert '"request_id":"http-1"' in log_text  # the JSON access log
     table, problems = read_request_log(log_dir)  # flushed at shutdown

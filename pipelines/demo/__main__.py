@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pipelines.demo import demo
+from pipelines.demo.cli import cli
 
 if __name__ == "__main__":
-    sys.exit(demo.cli())
+    sys.exit(cli())
