@@ -492,6 +492,6 @@ def test_pipeline_image_copies_every_module_the_cloud_steps_import_and_nothing_l
     assert not missing, f"the pipeline image lacks {missing}"
     assert in_image(ROOT / "pipelines" / "data" / "sql" / "training_examples.sql")
     for local_only in ("pipelines/local/freshness.py", "pipelines/monitoring/monitor.py",
-                       "pipelines/demo/demo.py", "pipelines/testing/small_model.py",
+                       "pipelines/demo/steps.py", "pipelines/testing/small_model.py",
                        "pipelines/data/generator.py", "local_runner.py"):
         assert not in_image(ROOT / local_only), f"the pipeline image copies {local_only}"

@@ -82,10 +82,3 @@ def test_no_drift_uses_the_original_mechanism() -> None:
 def test_drift_validates(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         dd.Drift(**kwargs)
-
-
-def test_the_demo_still_reads_the_moved_names_from_the_generator() -> None:
-    assert dg.DRIFT_PRESETS is dd.DRIFT_PRESETS
-    assert dg.drifted_click_probability is dd.drifted_click_probability
-    with pytest.raises(AttributeError, match="apply_drift"):
-        _ = dg.apply_drift

@@ -270,17 +270,5 @@ def write_csv(
 
 
 # Until pipelines/demo imports them from pipelines.data.drift: the names the demo reads here.
-_MOVED_TO_DRIFT = ("DRIFT_PRESETS", "drifted_click_probability")
-
-
-def __getattr__(name: str) -> object:
-    """``generator.DRIFT_PRESETS`` and ``generator.drifted_click_probability``, from drift."""
-    if name in _MOVED_TO_DRIFT:
-        from pipelines.data import drift
-
-        return getattr(drift, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 if __name__ == "__main__":
     raise SystemExit("the command line moved: python -m pipelines.data append|csv --help")

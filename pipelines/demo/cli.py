@@ -47,14 +47,14 @@ def run(options: DemoOptions, steps: Steps, facts: DemoFacts, held: Held) -> int
     """The steps in order; 0 when the loop closed."""
     import httpx
 
-    from pipelines.data import generator as dg
+    from pipelines.data import drift as data_drift
 
     o = options
     held.paths = paths = prepare_workdir(o.workdir, fresh=o.fresh)
     print(f"clickflow drift demo in {paths.root} (traffic {o.rows:,} rows per phase, "
           f"training {o.train_rows:,} rows, {o.train_steps} steps, seed {o.seed})",
           file=steps.out, flush=True)
-    drift = dg.DRIFT_PRESETS[DRIFT]
+    drift = data_drift.DRIFT_PRESETS[DRIFT]
     first_run_id = step.train_first_model(o, paths, steps, facts)
     held.server = server = children.model_server(paths, o.port or free_port(), o.ready_timeout)
     held.client = client = httpx.Client(timeout=30.0)

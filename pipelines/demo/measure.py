@@ -65,13 +65,14 @@ def true_auc(rows: int, seed: int, drift: Any, start: datetime) -> float:
     import pyarrow as pa
 
     from pipelines.common.metrics import roc_auc
+    from pipelines.data import drift as data_drift
     from pipelines.data import generator as dg
     from pipelines.monitoring.simulate import traffic
 
     table = pa.Table.from_batches(list(traffic(rows, seed, drift, start)))
     columns = {name: table[name].to_numpy() for name in (*dg.COEFFICIENTS, "Male")}
     probability = (dg.click_probability(columns) if drift is None
-                   else dg.drifted_click_probability(columns, drift))
+                   else data_drift.drifted_click_probability(columns, drift))
     return roc_auc(np.asarray(table["ClickedOnAd"].to_numpy()), probability)
 
 
