@@ -93,7 +93,7 @@ def test_edits_outside_the_run_keep_it_up_to_date(tree: Path, tmp_path: Path) ->
     data = _data(tmp_path)
     before = freshness.fingerprint(data, SETTINGS, root=tree)
     for path in (tree / "pipelines" / "monitoring" / "monitor.py",
-                 tree / "pipelines" / "demo" / "demo.py"):
+                 tree / "pipelines" / "demo" / "steps.py"):
         path.write_text(path.read_text() + "\n# edited\n")
     assert freshness.fingerprint(data, SETTINGS, root=tree) == before
 
