@@ -19,7 +19,7 @@ from pipelines.common.argtypes import positive_int
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
 from pipelines.data.source import DataError
-from pipelines.local import freshness, inputs, process, speedups, summary
+from pipelines.local import freshness, inputs, speedups, summary
 
 
 def _rows(value: str) -> int:
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     if previous:
         return freshness.report_up_to_date(root, previous, started)
     bootstrap(verbose=args.verbose)
-    with process.imports_without_gc():
-        speedups.trim_library_overheads()
+    with speedups.imports_without_gc():
+        speedups.install()
         from tfx.orchestration import metadata
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
@@ -138,5 +138,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    process.ignore_tf_shutdown_noise()
-    process.exit_fast(main())
+    speedups.exit_fast(main())

@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 import local_runner
-from pipelines.common import names
 from pipelines.data import generator as data_generator
-from pipelines.local import process, speedups
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:
@@ -113,69 +111,3 @@ def test_no_traceback_and_no_tfx_import_for_bad_input(capsys, tmp_path: Path) ->
     code, text = _run(capsys, "--data", str(tmp_path / "missing.parquet"))
     assert code == 2
     assert "Traceback" not in text
-
-
-def test_library_overheads_are_trimmed_without_breaking_the_libraries() -> None:
-    import importlib
-
-    import apache_beam as beam
-    from apache_beam.internal import cloudpickle_pickler, pickler
-    from apache_beam.runners.portability.fn_api_runner import worker_handlers
-    from apache_beam.testing.util import assert_that, equal_to
-
-    speedups.trim_library_overheads()
-    with beam.Pipeline() as p:  # a pipeline without a pickle_library flag takes the default
-        assert pickler.desired_pickle_lib is cloudpickle_pickler
-        offset = beam.pvalue.AsSingleton(p | "Offset" >> beam.Create([10]))
-        out = p | beam.Create([1, 2]) | beam.Map(lambda x, o: x + o, offset)
-        assert_that(out, equal_to([11, 12]))  # side inputs work without the state cache
-    assert pickler.loads(pickler.dumps(lambda x: x + 1))(1) == 2
-    assert worker_handlers.STATE_CACHE_SIZE_MB == 0  # as production runners run
-    assert importlib.import_module("kubernetes_validate").validate  # still importable
-
-
-def test_exit_fast_finishes_threads_atexit_and_output_first(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    script = f"""
-import atexit, concurrent.futures, pathlib, threading, time
-from pipelines.local import process
-out = pathlib.Path({str(tmp_path)!r})
-def late():
-    time.sleep(0.3)
-    (out / "thread").write_text("done")
-threading.Thread(target=late).start()
-pool = concurrent.futures.ThreadPoolExecutor(2)
-pool.submit(lambda: None).result()  # an idle worker left behind, as libraries leave them
-atexit.register(lambda: (out / "atexit").write_text("ran"))
-print("buffered", end="")
-process.exit_fast(3)
-print("never")
-"""
-    proc = subprocess.run([sys.executable, "-c", script], cwd=names.REPO_ROOT,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 3, proc.stderr
-    assert proc.stdout == "buffered"
-    assert (tmp_path / "thread").read_text() == "done"
-    assert (tmp_path / "atexit").read_text() == "ran"
-
-
-def test_imports_without_gc_pauses_then_freezes_and_restores() -> None:
-    import gc
-
-    assert gc.isenabled()
-    frozen = gc.get_freeze_count()
-    try:
-        with process.imports_without_gc():
-            assert not gc.isenabled()
-            kept = [[i] for i in range(1000)]  # long-lived objects made while paused
-        assert gc.isenabled()
-        assert gc.get_freeze_count() >= frozen + len(kept)
-        gc.disable()
-        with pytest.raises(RuntimeError), process.imports_without_gc():
-            raise RuntimeError("an import failed")
-        assert not gc.isenabled()  # left as it was found
-    finally:
-        gc.enable()
-        gc.unfreeze()

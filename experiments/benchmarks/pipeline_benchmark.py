@@ -1,19 +1,25 @@
-"""Pipeline speed benchmark: clickflow's configuration against TFX's defaults, in one invocation.
+"""Pipeline speed benchmark: clickflow's configuration, without its speed-ups, and TFX's defaults.
 
-    .venv/bin/python experiments/benchmarks/pipeline_benchmark.py            # 1k rows: 8 runs
+    .venv/bin/python experiments/benchmarks/pipeline_benchmark.py            # 1k rows: 11 runs
     .venv/bin/python experiments/benchmarks/pipeline_benchmark.py --large 100000 1000000
 
 Each run is a separate process (imports included in its wall time, as a user sees it), measured
-with os.wait4 for its peak RSS. Runs 1 and 2 alternate (--pairs times each, 3 by default) and
-their medians are compared. Runs:
-  1. full   - `local_runner.py` on a fresh 1,000-row span and a fresh pipeline root (`make run`);
-  2. naive  - the same graph with TFX's and TensorFlow's defaults: `module_file=` user code
+with os.wait4 for its peak RSS. Runs 1, 2 and 3 alternate (--pairs times each, 3 by default) and
+their medians and ratios are compared. Runs:
+  1. full   - `local_runner.py` on a fresh 1,000-row span and a fresh pipeline root (`make run`),
+              with every patch of pipelines/local/speedups.py that its version guard allows;
+  2. stock  - the same full run with CLICKFLOW_SPEEDUPS=0: no library or process patch (and no
+              AutoGraph rule), so 2 vs 1 is what the speed-ups save. Without the absl level pin
+              the progress lines after the Trainer starts are lost, so its later component
+              columns may read "-";
+  3. naive  - the same graph with TFX's and TensorFlow's defaults: `module_file=` user code
               (TFX packages and pip-installs it), default Beam options, Transform statistics
-              on, TF2 Transform, TFX's stock LatestBlessedModelStrategy baseline resolver, and
-              AutoGraph's default rules (models/bootstrap.py's tf-keras exemption removed);
-  3. rerun  - run 1 again, unchanged (the up-to-date check);
-  4. cached - run 1 again with --force (every component answered from TFX's cache);
-  5. large  - optional: full runs on N rows.
+              on, TF2 Transform, TFX's stock LatestBlessedModelStrategy baseline resolver,
+              AutoGraph's default rules, and no library speed-up (it never calls
+              speedups.install(); only the absl pin that keeps its progress lines is applied);
+  4. rerun  - run 1 again, unchanged (the up-to-date check);
+  5. cached - run 1 again with --force (every component answered from TFX's cache);
+  6. large  - optional: full runs on N rows.
 """
 
 from __future__ import annotations
@@ -107,19 +113,35 @@ def summary(root: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def comparison(results: list[tuple[str, float, float, dict]]) -> list[str]:
+    """Medians of the alternated 1k runs, and stock/full and naive/full ratios, pair by pair."""
+    walls = {kind: [w for name, w, _, _ in results if name.startswith(f"{kind} 1k #")]
+             for kind in ("full", "stock", "naive")}
+    fulls = walls["full"]
+    lines = [f"{kind} 1k: median {statistics.median(w):.1f} s of {len(w)} runs"
+             for kind, w in walls.items() if w]
+    for kind in ("stock", "naive"):
+        if walls[kind]:
+            pairs = ", ".join(f"{o / f:.2f}x" for f, o in zip(fulls, walls[kind], strict=True))
+            lines.append(f"{kind} / full = "
+                         f"{statistics.median(walls[kind]) / statistics.median(fulls):.2f}x "
+                         f"(medians; pair by pair: {pairs})")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", type=int, nargs="*", default=[],
                         help="also run the full pipeline on these row counts")
     parser.add_argument("--pairs", type=int, default=3,
-                        help="full and naive 1k runs, alternated, N of each; medians are "
+                        help="full, stock and naive 1k runs, alternated, N of each; medians are "
                              "compared (a 2-core VM's speed drifts ~20%% between runs)")
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
     if args.pairs < 1:
         parser.error(f"--pairs must be at least 1, got {args.pairs}")
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONWARNINGS="ignore")
+               PYTHONWARNINGS="ignore", CLICKFLOW_SPEEDUPS="1")
     work = Path(tempfile.mkdtemp(prefix="clickflow-bench-"))
     results: list[tuple[str, float, float, dict]] = []
 
@@ -146,8 +168,11 @@ def main() -> int:
         return [PYTHON, "local_runner.py", "--data", str(data), "--pipeline-root",
                 str(work / name), "--serving-dir", str(work / f"{name}-serving")]
 
+    stock_env = dict(env, CLICKFLOW_SPEEDUPS="0")
     for pair in range(1, args.pairs + 1):
         record(f"full 1k #{pair}", *run(full_run(f"full-{pair}"), env)[:2], work / f"full-{pair}")
+        record(f"stock 1k #{pair}", *run(full_run(f"stock-{pair}"), stock_env)[:2],
+               work / f"stock-{pair}")
         if not args.skip_naive:
             naive_root = work / f"naive-{pair}"
             naive_root.mkdir()
@@ -174,14 +199,9 @@ def main() -> int:
         seconds = info.get("component_seconds", {})
         cells = [f"{seconds[c]:.1f}" if c in seconds else "-" for c in COMPONENTS]
         print(f"| {name} | {wall:.1f} | {rss:.0f} | {' | '.join(cells)} |")
-    fulls = [wall for name, wall, _, _ in results if name.startswith("full 1k #")]
-    naives = [wall for name, wall, _, _ in results if name.startswith("naive 1k #")]
-    print(f"\nfull 1k: median {statistics.median(fulls):.1f} s of {len(fulls)} runs")
-    if naives:
-        ratios = ", ".join(f"{n / f:.2f}x" for f, n in zip(fulls, naives, strict=True))
-        print(f"naive 1k: median {statistics.median(naives):.1f} s of {len(naives)} runs")
-        print(f"naive / full = {statistics.median(naives) / statistics.median(fulls):.2f}x "
-              f"(medians; pair by pair: {ratios})")
+    print()
+    for line in comparison(results):
+        print(line)
     print(f"work folder: {work}")
     return 0
 

@@ -10,7 +10,8 @@ recomputes every answer. Over one 1,000-row run of our graph (four Beam pipeline
 - Options views: ``Pipeline.apply`` calls ``options.view_as(TypeOptions)`` two or three times per
   transform, and each call builds an argparse parser and re-parses the flags: ~2 s.
 
-``install()`` memoizes them. Only answers that cannot change are reused:
+A private helper of ``pipelines/local/speedups.py``, which alone installs these (patches
+``memo_dofn_signatures`` and ``memo_options_views``). Only answers that cannot change are reused:
 
 - signatures of plain Python functions and of methods bound to them (anything else: builtins,
   partials, callable objects, goes to Beam every time), weakly keyed by the function and
@@ -103,19 +104,3 @@ def cached_view_as(original: Callable[[Any, type], Any]) -> Callable[[Any, type]
 
     view_as.__wrapped_beam__ = original  # type: ignore[attr-defined]
     return view_as
-
-
-def install() -> None:
-    """Makes Beam's signature inspection and options views memoized in this process.
-
-    Idempotent. Called by the local runner before the pipeline runs; see the module docstring.
-    """
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from apache_beam.transforms import core, userstate
-
-    if not hasattr(core.get_function_args_defaults, "__wrapped_beam__"):
-        core.get_function_args_defaults = cached_args_defaults(core.get_function_args_defaults)
-    if not hasattr(userstate.get_dofn_specs, "__wrapped_beam__"):
-        userstate.get_dofn_specs = cached_dofn_specs(userstate.get_dofn_specs)
-    if not hasattr(PipelineOptions.view_as, "__wrapped_beam__"):
-        PipelineOptions.view_as = cached_view_as(PipelineOptions.view_as)

@@ -11,7 +11,6 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
     TypeOptions,
 )
-from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, userstate
 from apache_beam.transforms.userstate import BagStateSpec
 
@@ -80,19 +79,6 @@ def test_each_function_is_inspected_once_and_results_are_fresh_lists() -> None:
     cached(len)
     cached(len)  # not a Python function: Beam's own answer each time
     assert len(calls) == 4
-
-
-def test_install_is_idempotent_and_stateful_dofns_still_work() -> None:
-    beam_memo.install()
-    wrapped = core.get_function_args_defaults
-    beam_memo.install()
-    assert core.get_function_args_defaults is wrapped
-    assert hasattr(PipelineOptions.view_as, "__wrapped_beam__")
-    states, timers = userstate.get_dofn_specs(_Stateful())
-    assert [s.name for s in states] == ["seen"] and not timers
-    with beam.Pipeline() as p:
-        out = p | beam.Create([("k", 7), ("k", 8)]) | beam.ParDo(_Stateful())
-        assert_that(out, equal_to([("k", 1), ("k", 2)]))  # the state saw both elements
 
 
 def test_options_views_are_reused_and_stay_live() -> None:
