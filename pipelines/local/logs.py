@@ -14,7 +14,7 @@ class ProgressLogging:
     LocalDagRunner announces each component through absl at INFO level, and some executors
     (Transform) lower absl's level mid-run, which would silence the progress lines: the absl
     logger's level is set to INFO and held there until the run ends (the ``pin_absl_level`` patch
-    of ``speedups``; with the speed-ups off it is only set). Without --verbose every other handler
+    of ``speedups``, applied also with the speed-ups off). Without --verbose every other handler
     shows errors only.
     """
 

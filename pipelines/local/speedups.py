@@ -4,7 +4,8 @@ Each patch below is a named unit (``PATCHES``): what it replaces, why (its docst
 versions it was written and tested against. A patch is applied only when
 
 - the user has not switched the speed-ups off (``CLICKFLOW_SPEEDUPS=0``, read by
-  ``models.bootstrap.speedups_enabled()``), and
+  ``models.bootstrap.speedups_enabled()``; ``OUTPUT_FIXES``, which keep the progress lines on
+  screen rather than save time, stay on), and
 - every library it touches is installed at exactly the tested version; otherwise ONE notice
   line goes to stderr and the library keeps its stock behaviour.
 
@@ -226,6 +227,9 @@ def _fast_exit() -> Undo:
     raise NotImplementedError("a one-way patch: call exit_fast()")
 
 
+# Not a speed-up but what keeps the progress lines on screen: applied with CLICKFLOW_SPEEDUPS=0
+# too (still only at the tested versions).
+OUTPUT_FIXES = ("pin_absl_level",)
 LIBRARY = ("hide_kubernetes_validate", "cloudpickle_default", "memo_dofn_signatures",
            "memo_options_views", "no_state_cache", "quiet_tf_shutdown")
 
@@ -252,9 +256,11 @@ def refusal(patch: Patch) -> str | None:
 
 def allowed(names: Iterable[str]) -> list[str]:
     """The named patches the switch and the version guard allow; one notice for refusals."""
-    if not speedups_enabled():
-        return []
     names = list(names)
+    if not speedups_enabled():
+        names = [name for name in names if name in OUTPUT_FIXES]
+        if not names:
+            return []
     refused = {name: refusal(PATCHES[name]) for name in PATCHES}
     reasons = sorted({r for r in refused.values() if r})
     if reasons:

@@ -250,3 +250,27 @@ def test_kubernetes_validate_stays_importable() -> None:
 
     speedups.install()
     assert importlib.import_module("kubernetes_validate").validate
+
+
+def test_progress_lines_survive_an_executor_lowering_absl_with_speedups_off(monkeypatch) -> None:
+    """Transform lowers absl's level mid-run; the progress handler must still get INFO lines,
+    speed-ups on or off (the pin is an output fix, not a speed-up)."""
+    import logging
+
+    from pipelines.local.logs import ProgressLogging
+
+    monkeypatch.setenv(SPEEDUPS_ENV, "0")
+    seen: list[str] = []
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    absl = logging.getLogger("absl")
+    before = absl.level
+    with ProgressLogging(Handler(), verbose=False):
+        absl.setLevel(logging.WARNING)  # what an executor does
+        absl.info("Component Trainer is running.")
+    assert seen == ["Component Trainer is running."]
+    assert "setLevel" not in vars(absl)  # undone after the run
+    absl.setLevel(before)
