@@ -18,8 +18,9 @@ from pipelines.common import names
 from pipelines.common.argtypes import positive_int
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
+from pipelines.data import inputs
 from pipelines.data.source import DataError
-from pipelines.local import freshness, inputs, speedups, summary
+from pipelines.local import freshness, speedups, summary
 
 
 def _rows(value: str) -> int:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from models.bootstrap import bootstrap
 from pipelines.common import names
+from pipelines.data import inputs
 from pipelines.data import source as data_source
-from pipelines.local import inputs
 
 DEFAULT_OUT = names.WORKSPACE / "schema_proposal" / "schema.pbtxt"
 CURATED = names.SCHEMA_FILE

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.common import names
+from pipelines.data.inputs import ResolvedData
 from pipelines.local import modules
-from pipelines.local.inputs import ResolvedData
 from pipelines.local.summary import print_result, read_summary, run_id, write_summary
 
 # Read by the pipeline at run time (not imported), so hashed beside the modules.

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.common import names
-from pipelines.local import freshness, inputs, modules
+from pipelines.data import inputs
+from pipelines.local import freshness, modules
 
 SETTINGS = {"pipeline": "clickflow"}
 

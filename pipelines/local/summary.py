@@ -11,7 +11,7 @@ from typing import Any
 
 from pipelines.common import names
 from pipelines.common.errors import ClickflowError
-from pipelines.local.inputs import ResolvedData
+from pipelines.data.inputs import ResolvedData
 from pipelines.metadata import store as mlmd_store
 
 

@@ -11,9 +11,8 @@ import pytest
 from pipelines.common.names import REPO_ROOT
 from pipelines.common.request_log import LABEL_SCHEMA
 from pipelines.data import generator as dg
+from pipelines.data import inputs, spans
 from pipelines.data import source as data_source
-from pipelines.data import spans
-from pipelines.local import inputs
 from pipelines.local.modules import project_modules
 from pipelines.monitoring import live, trigger
 from pipelines.testing.traffic import generated, logged_requests
@@ -55,7 +54,7 @@ def test_real_data_never_goes_through_the_generator(module: str) -> None:
 
 def test_the_import_check_sees_the_generator() -> None:
     assert set(project_modules(REPO_ROOT, ["pipelines.data.drift"])) >= SYNTHETIC
-    assert "pipelines.data.generator" in project_modules(REPO_ROOT, ["pipelines.local.inputs"])
+    assert "pipelines.data.generator" in project_modules(REPO_ROOT, ["pipelines.data.inputs"])
 
 
 def test_ingest_refuses_nothing(tmp_path: Path) -> None:
