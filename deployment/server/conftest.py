@@ -12,9 +12,9 @@ import pytest
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real SavedModel of the pipeline's model (``pipelines.testing.small_model``), read-only
     for tests."""
-    from pipelines.testing import small_model as testing
+    from pipelines.testing.small_model import export_small_model
 
-    return testing.export_small_model(tmp_path_factory.mktemp("small_model") / "1")
+    return export_small_model(tmp_path_factory.mktemp("small_model") / "1")
 
 
 @pytest.fixture(scope="session")

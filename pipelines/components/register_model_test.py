@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tfx.types import standard_artifacts
 
-from pipelines.components import register_model as registry
+from pipelines.components import register_model
 from pipelines.config import PipelineConfig
 from pipelines.pipeline import LocalFiles, ModelRegistry, create_pipeline
 
@@ -33,7 +33,7 @@ def _run(tmp_path: Path, pushed_model, **settings) -> standard_artifacts.String:
     out = standard_artifacts.String()
     out.uri = str(tmp_path / "registered" / "value")  # a ValueArtifact's uri is its file
     Path(out.uri).parent.mkdir(parents=True)
-    executor = registry.RegisterModel.EXECUTOR_SPEC.executor_class()
+    executor = register_model.RegisterModel.EXECUTOR_SPEC.executor_class()
     executor.Do({"pushed_model": [pushed_model]}, {"registered_model": [out]},
                 {**SETTINGS, **settings})
     return out
@@ -41,12 +41,12 @@ def _run(tmp_path: Path, pushed_model, **settings) -> standard_artifacts.String:
 
 def test_push_properties_read_from_the_artifact(tmp_path) -> None:
     artifact = _pushed_model(tmp_path, **PUSHED)
-    assert registry.push_properties(artifact) == PUSHED
-    assert registry.push_properties(_pushed_model(tmp_path, pushed=0)) == {"pushed": 0}
+    assert register_model.push_properties(artifact) == PUSHED
+    assert register_model.push_properties(_pushed_model(tmp_path, pushed=0)) == {"pushed": 0}
 
 
 def test_upload_kwargs_for_a_first_version() -> None:
-    kwargs = registry.upload_kwargs(PUSHED, **SETTINGS)
+    kwargs = register_model.upload_kwargs(PUSHED, **SETTINGS)
     assert kwargs == {
         "display_name": "clickflow",
         "artifact_uri": DESTINATION,
@@ -62,14 +62,14 @@ def test_upload_kwargs_for_a_first_version() -> None:
 
 def test_upload_kwargs_add_a_version_under_the_existing_model() -> None:
     parent = "projects/123/locations/us-central1/models/456"
-    kwargs = registry.upload_kwargs({**PUSHED, "pushed_destination": DESTINATION + "/"},
+    kwargs = register_model.upload_kwargs({**PUSHED, "pushed_destination": DESTINATION + "/"},
                                     parent_model=parent, **SETTINGS)
     assert kwargs["parent_model"] == parent
     assert kwargs["artifact_uri"] == DESTINATION
 
 
 def test_upload_kwargs_without_a_version_property() -> None:
-    kwargs = registry.upload_kwargs({"pushed": 1, "pushed_destination": DESTINATION},
+    kwargs = register_model.upload_kwargs({"pushed": 1, "pushed_destination": DESTINATION},
                                     **SETTINGS)
     assert kwargs["labels"] == {"model_name": "clickflow"}
     assert "version_aliases" not in kwargs and "parent_model" not in kwargs
@@ -77,7 +77,7 @@ def test_upload_kwargs_without_a_version_property() -> None:
 
 @pytest.mark.parametrize("props", [{}, {"pushed": 0, "pushed_destination": DESTINATION}])
 def test_nothing_to_upload_when_not_pushed(props) -> None:
-    assert registry.upload_kwargs(props, **SETTINGS) == {}
+    assert register_model.upload_kwargs(props, **SETTINGS) == {}
 
 
 @pytest.mark.parametrize(("props", "settings", "message"), [
@@ -89,15 +89,15 @@ def test_nothing_to_upload_when_not_pushed(props) -> None:
     (PUSHED, {"project": ""}, "parameter project is empty"),
 ])
 def test_bad_input_names_the_property(props, settings, message) -> None:
-    with pytest.raises(registry.RegistrationError) as err:
-        registry.upload_kwargs(props, **{**SETTINGS, **settings})
+    with pytest.raises(register_model.RegistrationError) as err:
+        register_model.upload_kwargs(props, **{**SETTINGS, **settings})
     assert message in str(err.value)
 
 
 def test_list_filter_and_parent_choice() -> None:
-    assert registry.model_list_filter("clickflow") == 'display_name="clickflow"'
-    assert registry.choose_parent([]) == ""
-    assert registry.choose_parent([("2026-02-01", "models/new"),
+    assert register_model.model_list_filter("clickflow") == 'display_name="clickflow"'
+    assert register_model.choose_parent([]) == ""
+    assert register_model.choose_parent([("2026-02-01", "models/new"),
                                    ("2025-01-01", "models/old")]) == "models/old"
 
 
@@ -112,22 +112,22 @@ def test_properties_survive_the_kubeflow_v2_hand_over(tmp_path, pushed) -> None:
     runtime.type.instance_schema = "title: tfx.PushedModel\ntype: object\n"
     artifact_list = pipeline_spec_pb2.ArtifactList(artifacts=[runtime])
     (received,) = kfp_v2.parse_raw_artifact_dict({"pushed_model": artifact_list})["pushed_model"]
-    props = registry.push_properties(received)
+    props = register_model.push_properties(received)
     assert props["pushed"] == pushed and props["pushed_destination"] == DESTINATION
-    kwargs = registry.upload_kwargs(props, **SETTINGS)
-    assert kwargs == (registry.upload_kwargs(PUSHED, **SETTINGS) if pushed else {})
+    kwargs = register_model.upload_kwargs(props, **SETTINGS)
+    assert kwargs == (register_model.upload_kwargs(PUSHED, **SETTINGS) if pushed else {})
 
 
 def test_component_records_the_skip_when_not_pushed(tmp_path) -> None:
     out = _run(tmp_path, _pushed_model(tmp_path, pushed=0))
-    assert out.value == registry.SKIPPED_NOT_PUSHED
-    assert Path(out.uri).read_text() == registry.SKIPPED_NOT_PUSHED
-    assert out.get_string_custom_property("registered_model") == registry.SKIPPED_NOT_PUSHED
+    assert out.value == register_model.SKIPPED_NOT_PUSHED
+    assert Path(out.uri).read_text() == register_model.SKIPPED_NOT_PUSHED
+    assert out.get_string_custom_property("registered_model") == register_model.SKIPPED_NOT_PUSHED
 
 
 def test_component_rejects_a_local_destination_before_any_cloud_call(tmp_path) -> None:
     artifact = _pushed_model(tmp_path, pushed=1, pushed_destination=str(tmp_path / "1"))
-    with pytest.raises(registry.RegistrationError, match="gs:// folder"):
+    with pytest.raises(register_model.RegistrationError, match="gs:// folder"):
         _run(tmp_path, artifact)
 
 

@@ -11,12 +11,12 @@ import tensorflow as tf
 from models import features, model
 from pipelines.common.metrics import roc_auc
 from pipelines.data import generator as dg
-from pipelines.testing import small_model as testing
+from pipelines.testing import small_model as small_model_lib
 
 
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return testing.export_small_model(tmp_path_factory.mktemp("small") / "1")
+    return small_model_lib.export_small_model(tmp_path_factory.mktemp("small") / "1")
 
 
 def _rows(n: int, seed: int) -> dict[str, list]:
@@ -72,7 +72,7 @@ def test_small_model_signatures_answer_and_learned(small_model: Path) -> None:
 
 @pytest.mark.e2e
 def test_small_model_is_deterministic(small_model: Path, tmp_path: Path) -> None:
-    again = testing.export_small_model(tmp_path / "1")
+    again = small_model_lib.export_small_model(tmp_path / "1")
     rows = _rows(20, seed=3)
     dtypes = {"float": tf.float32, "int": tf.int64, "string": tf.string}
     raw = {name: tf.constant(rows[name], dtypes[features.RAW_TYPES[name]])
@@ -85,12 +85,12 @@ def test_small_model_is_deterministic(small_model: Path, tmp_path: Path) -> None
 
 def test_export_refuses_an_existing_directory(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match=str(tmp_path)):
-        testing.export_small_model(tmp_path)
+        small_model_lib.export_small_model(tmp_path)
 
 
 def test_export_rejects_bad_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rows"):
-        testing.export_small_model(tmp_path / "1", rows=1)
+        small_model_lib.export_small_model(tmp_path / "1", rows=1)
     with pytest.raises(ValueError, match="train_steps"):
-        testing.export_small_model(tmp_path / "2", train_steps=0)
+        small_model_lib.export_small_model(tmp_path / "2", train_steps=0)
     assert not (tmp_path / "1").exists() and not (tmp_path / "2").exists()

@@ -14,11 +14,11 @@ from experiments.benchmarks.serving.settings import MODEL, Settings
 
 
 def export_models(work: Path) -> tuple[Path, Path]:
-    from pipelines.testing import small_model as testing
+    from pipelines.testing import small_model
 
     started = time.perf_counter()
-    first = testing.export_small_model(work / "export" / "1", seed=0)
-    second = testing.export_small_model(work / "export" / "2", seed=1)
+    first = small_model.export_small_model(work / "export" / "1", seed=0)
+    second = small_model.export_small_model(work / "export" / "2", seed=1)
     print(f"exported two small models in {time.perf_counter() - started:.1f} s", flush=True)
     return first, second
 
