@@ -80,21 +80,30 @@ def test_examples_without_an_eval_split_are_named_in_the_error(tmp_path: Path) -
 
 
 def test_a_row_has_one_key_whatever_order_its_features_were_written_in() -> None:
-    from tensorflow.core.example import example_pb2
+    from tensorflow.core.example import example_pb2, feature_pb2
+
+    values = {"Age": 35, "City": b"Paris", "Male": 1}
+
+    def entry(name: str) -> bytes:
+        """One serialized map entry of Features (field 1), as a writer emits it."""
+        features = feature_pb2.Features()
+        feature = features.feature[name]
+        if isinstance(values[name], bytes):
+            feature.bytes_list.value.append(values[name])
+        else:
+            feature.int64_list.value.append(values[name])
+        return features.SerializeToString()
 
     def example(order: list[str]) -> bytes:
-        values = {"Age": 35, "City": b"Paris", "Male": 1}
-        proto = example_pb2.Example()
-        for name in order:
-            feature = proto.features.feature[name]
-            if isinstance(values[name], bytes):
-                feature.bytes_list.value.append(values[name])
-            else:
-                feature.int64_list.value.append(values[name])
-        return proto.SerializeToString()
+        # The map entries in exactly this order: protobuf's own map serialization order is
+        # not fixed (it changes from one process to the next), so the test writes the wire
+        # format itself.
+        features = b"".join(entry(name) for name in order)
+        return b"\x0a" + _varint(len(features)) + features  # Example.features, field 1
 
     one, other = example(["Age", "City", "Male"]), example(["Male", "City", "Age"])
-    assert one != other  # map entries serialize in insertion order
+    assert one != other
+    assert example_pb2.Example.FromString(one) == example_pb2.Example.FromString(other)
     assert eval_sample.example_key(one) == eval_sample.example_key(other)
     assert eval_sample.sample_records([one], 1)[0] == [one]
 
@@ -116,3 +125,12 @@ def test_the_wire_format_key_matches_protobufs_deterministic_form() -> None:
     assert all(key != row for key, row in zip(fast, rows, strict=True))  # the fast path ran
     assert [fast.index(k) for k in fast] == [slow.index(k) for k in slow]
     assert eval_sample.example_key(b"\x0a\x05ab") == b"\x0a\x05ab"  # truncated: as it is
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
