@@ -61,8 +61,10 @@ def specs(tmp_path_factory) -> dict:
 
 
 def _param(spec: dict, task: str, name: str) -> str:
+    # Schema 2.1.0 writes a constant parameter as a plain protobuf Value ("constant"); 2.0.0
+    # wrote the typed "constantValue" that KFP's driver does not hand to the launcher.
     params = spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"]
-    return params[name]["runtimeValue"]["constantValue"]["stringValue"]
+    return params[name]["runtimeValue"]["constant"]
 
 
 def _direct_upstream(task: dict) -> set[str]:
@@ -124,6 +126,25 @@ def test_vertex_trainer_and_tuner_run_as_gpu_custom_jobs(specs) -> None:
         assert "google_cloud_ai_platform" in spec["deploymentSpec"]["executors"][
             f"{task}_executor"]["container"]["args"][1]
     assert json.loads(_param(spec, "Tuner", "custom_config"))["max_trials"] == 10
+
+
+def test_both_targets_compile_schema_2_1_0(specs) -> None:
+    # KFP 2.x's API server refuses any other version (backend/src/apiserver/template/
+    # v2_template.go); Vertex AI Pipelines runs 2.1.0 as well.
+    for spec in specs.values():
+        assert spec["schemaVersion"] == "2.1.0"
+
+
+def test_vertex_custom_jobs_run_as_the_trainer_service_account(tmp_path, specs) -> None:
+    account = "clickflow-trainer@my-gcp-project.iam.gserviceaccount.com"
+    spec = _compile(tmp_path / "vertex.json", "vertex", tune=True,
+                    trainer_service_account=account)
+    for task, key in (("Trainer", "ai_platform_training_args"),
+                      ("Tuner", "ai_platform_tuning_args")):
+        assert json.loads(_param(spec, task, "custom_config"))[key]["job_spec"][
+            "service_account"] == account
+        unset = json.loads(_param(specs[("vertex", True)], task, "custom_config"))
+        assert "service_account" not in unset[key]["job_spec"]
 
 
 def test_kfp_trainer_and_tuner_steps_request_the_gpu(specs) -> None:

@@ -59,22 +59,25 @@ class BigQueryTable:
 class VertexTraining:
     """Trainer and Tuner as Vertex AI custom jobs (TFX's Google Cloud extensions).
 
-    ``worker_pool_specs`` is Vertex's CustomJobSpec list: machine type, accelerator, image.
+    ``worker_pool_specs`` is Vertex's CustomJobSpec list: machine type, accelerator, image;
+    ``service_account`` the identity the jobs run as (empty: Vertex's default).
     """
 
     project: str
     region: str
     worker_pool_specs: tuple[Mapping[str, Any], ...]
+    service_account: str = ""
 
     def custom_config(self, args_key: str) -> dict[str, Any]:
         from tfx.extensions.google_cloud_ai_platform import constants
 
+        job_spec: dict[str, Any] = {"worker_pool_specs": [dict(w) for w in self.worker_pool_specs]}
+        if self.service_account:
+            job_spec["service_account"] = self.service_account
         return {
             constants.ENABLE_VERTEX_KEY: True,
             constants.VERTEX_REGION_KEY: self.region,
-            args_key: {"project": self.project,
-                       "job_spec": {"worker_pool_specs": [dict(w) for w in
-                                                          self.worker_pool_specs]}},
+            args_key: {"project": self.project, "job_spec": job_spec},
         }
 
 

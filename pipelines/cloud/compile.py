@@ -93,7 +93,8 @@ def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
     vertex_training = training_resources = None
     if target == "vertex":
         vertex_training = VertexTraining(project=c.project, region=c.region,
-                                         worker_pool_specs=tuple(worker_pool_specs(c)))
+                                         worker_pool_specs=tuple(worker_pool_specs(c)),
+                                         service_account=c.trainer_service_account)
     else:
         training_resources = kfp_training_resources(c)
     model_registry = None
@@ -124,8 +125,12 @@ def compile_spec(c: CloudConfig, *, target: str, tune: bool) -> dict[str, Any]:
         KubeflowV2DagRunnerConfig,
     )
 
+    # Schema 2.1.0: the only version KFP 2.x's API server accepts, and the one whose parameters
+    # reach the executors on KFP (its driver hands the launcher ``parameterValues``). Vertex
+    # AI Pipelines runs it as well, so both targets share one form.
     runner = KubeflowV2DagRunner(config=KubeflowV2DagRunnerConfig(
-        display_name=display_name(c, tune=tune), default_image=c.pipeline_image))
+        display_name=display_name(c, tune=tune), default_image=c.pipeline_image,
+        use_pipeline_spec_2_1=True))
     job = runner.run(build_pipeline(c, target=target, tune=tune), write_out=False)
     spec = job["pipelineSpec"]
     # KFP reads the root from the spec; Vertex takes it with the job as well.

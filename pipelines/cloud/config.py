@@ -77,6 +77,9 @@ class CloudConfig:
     dataflow_use_public_ips: bool = True
     # Trainer and Tuner. accelerator_count 0 trains on CPU.
     trainer_machine_type: str = "n1-standard-8"
+    # The identity the Trainer/Tuner Vertex custom jobs run as (empty: Vertex's default
+    # custom-code service agent, which has far more access than training needs).
+    trainer_service_account: str = ""
     accelerator_type: str = "NVIDIA_TESLA_T4"
     accelerator_count: int = 1
     kfp_gpu_resource: str = "nvidia.com/gpu"
@@ -179,7 +182,7 @@ def _problems(c: CloudConfig) -> list[str]:
     for key in ("dataflow_machine_type", "trainer_machine_type"):
         check(key, bool(_MACHINE_RE.match(getattr(c, key))),
               "a Compute Engine machine type such as n1-standard-8")
-    for key in ("service_account", "dataflow_service_account"):
+    for key in ("service_account", "dataflow_service_account", "trainer_service_account"):
         check(key, "@" in getattr(c, key), "a service account e-mail")
     for key, low in (("dataflow_max_workers", 1), ("dataflow_disk_size_gb", 10),
                      ("accelerator_count", 0)):
