@@ -1,0 +1,1 @@
+"""The emulator's stand-ins for Google Cloud clients, applied inside each task process."""
