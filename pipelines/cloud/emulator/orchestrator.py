@@ -93,6 +93,11 @@ def _run_task(em: Emulation, t: dag.Task, layout: executor_input.RunLayout,
     except dag.SpecError as err:
         return task_runner.Result(t.name, t.executor_class, "failed", message=str(err)), {}
     pod_tmp = layout.pod_root / t.name / "tmp"
+    # Cloud Storage has no folders: an object can be written under any prefix. Locally the
+    # parent folder of each output must exist first.
+    for listing in payload["outputs"].get("artifacts", {}).values():
+        Path(listing["artifacts"][0]["uri"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(payload["outputs"]["outputFile"]).parent.mkdir(parents=True, exist_ok=True)
     (em.workdir / "executor_inputs" / layout.run_id).mkdir(parents=True, exist_ok=True)
     (em.workdir / "executor_inputs" / layout.run_id / f"{t.name}.json").write_text(
         json.dumps(payload, indent=1))

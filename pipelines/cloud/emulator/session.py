@@ -16,6 +16,7 @@ from pipelines.cloud.emulator.substitutions import Substitutions
 
 SCHEMA_VERSIONS = ("2.1.0", "2.0.0")
 _TABLE_RE = re.compile(r"`([A-Za-z0-9:._-]+\.[A-Za-z0-9_]+\.[\w$-]+)`")
+_COMMENT_RE = re.compile(r"--[^\n]*")
 
 
 def compile_from_config(config_path: Path, target: str, tune: bool, schema_version: str,
@@ -61,8 +62,29 @@ def read_spec(path: Path) -> dict[str, Any]:
 
 
 def tables_in(spec: Mapping[str, Any]) -> set[str]:
-    """Every backticked BigQuery table that a task's parameters name."""
-    return set(_TABLE_RE.findall(json.dumps(spec.get("root", {}))))
+    """Every backticked BigQuery table that a task's parameters name (outside comments)."""
+    found: set[str] = set()
+    for task in spec.get("root", {}).get("dag", {}).get("tasks", {}).values():
+        for binding in task.get("inputs", {}).get("parameters", {}).values():
+            value = binding.get("runtimeValue", {}).get("constant")
+            for text in _strings(value):
+                found |= set(_TABLE_RE.findall(_COMMENT_RE.sub("", text)))
+    return found
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings in a parameter, looking inside JSON text (TFX writes protos as JSON)."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return [value]
+        return _strings(parsed) if not isinstance(parsed, str) else [parsed]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def make_data(workdir: Path, rows: int, seed: int) -> Path:

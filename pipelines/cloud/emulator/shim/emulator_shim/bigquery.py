@@ -18,6 +18,7 @@ from typing import Any
 from emulator_shim.hooks import settings
 
 _TABLE_RE = re.compile(r"`([^`]+)`")
+_COMMENT_RE = re.compile(r"--[^\n]*")
 # DuckDB type -> the legacy BigQuery type name the executor's row_to_example expects.
 _TYPES = {"BIGINT": "INTEGER", "INTEGER": "INTEGER", "SMALLINT": "INTEGER", "TINYINT": "INTEGER",
           "HUGEINT": "INTEGER", "UBIGINT": "INTEGER", "DOUBLE": "FLOAT", "FLOAT": "FLOAT",
@@ -32,6 +33,7 @@ def _connect(query: str):
     from pipelines.data import source
 
     tables = settings().get("tables", {})
+    query = _COMMENT_RE.sub("", query)  # a comment may name a table too
     named = set(_TABLE_RE.findall(query))
     unknown = named - set(tables)
     if unknown:
