@@ -15,7 +15,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
-        serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
+        serve dashboard monitor simulate demo-drift compile submit schedule deploy-check cloud-e2e \
         bench-gpu bench-monitor bench-serving
 
 help: ## Show the targets
@@ -111,6 +111,10 @@ demo-drift: setup ## The whole loop in ~3 min: serve, drift, detect, retrain, ho
 
 compile: setup ## Compile the KFP v2 pipeline spec offline to build/pipeline.json. CLOUD_CONFIG=...
 	$(PY) kubeflow_runner.py compile --config $(CLOUD_CONFIG) --output build/pipeline.json $(ARGS)
+
+cloud-e2e: setup ## Run the compiled cloud spec here task by task: both targets, 2 runs, without and with the Tuner (long)
+	$(PY) -m pipelines.cloud.emulator --target both --runs 2 $(ARGS)
+	$(PY) -m pipelines.cloud.emulator --target both --runs 2 --tune $(ARGS)
 
 submit: setup ## Start one run on Vertex AI Pipelines (ARGS="--target kfp" for KFP, "--tune" to tune)
 	$(PY) kubeflow_runner.py submit --config $(CLOUD_CONFIG) $(ARGS)

@@ -491,18 +491,13 @@ def test_pipeline_image_copies_every_module_the_cloud_steps_import_and_nothing_l
     """The image copies only what runs in the cloud (deployment/pipeline/Dockerfile): every
     project module the graph and its user code import, found by reading their imports, must be
     inside a COPY; the local runner, the monitor, the demo and test helpers must not be."""
+    from pipelines.cloud.emulator.image import read_image
     from pipelines.local.modules import project_modules
 
-    dockerfile = (ROOT / "deployment" / "pipeline" / "Dockerfile").read_text()
-    copied = []
-    for line in dockerfile.splitlines():
-        if line.startswith("COPY ") and "--from=" not in line:
-            *sources, _target = line.split()[1:]
-            copied += [source.rstrip("/") for source in sources]
+    image = read_image(ROOT)  # the COPY-line parser the emulator stages the image with
 
     def in_image(path: Path) -> bool:
-        relative = path.relative_to(ROOT).as_posix()
-        return any(relative == c or relative.startswith(c + "/") for c in copied)
+        return image.copies(path.relative_to(ROOT).as_posix())
 
     entries = ("pipelines.pipeline", "models.model", "models.preprocessing", "models.tuner",
                "pipelines.components.register_model")
