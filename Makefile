@@ -113,7 +113,11 @@ compile: setup ## Compile the KFP v2 pipeline spec offline to build/pipeline.jso
 	$(PY) kubeflow_runner.py compile --config $(CLOUD_CONFIG) --output build/pipeline.json $(ARGS)
 
 cloud-e2e: setup ## Run the compiled cloud spec here task by task: both targets, 2 runs, without and with the Tuner (long)
-	$(PY) -m pipelines.cloud.emulator --target both --runs 2 $(ARGS)
+	@# Small by default (CLICKFLOW_<SETTING> overrides configs/cloud.example.yaml): a check of the
+	@# spec's wiring, not of the model.
+	export CLICKFLOW_TRAIN_STEPS=$${CLICKFLOW_TRAIN_STEPS:-50} CLICKFLOW_EVAL_STEPS=$${CLICKFLOW_EVAL_STEPS:-10} \
+	       CLICKFLOW_MAX_TRIALS=$${CLICKFLOW_MAX_TRIALS:-2}; \
+	$(PY) -m pipelines.cloud.emulator --target both --runs 2 $(ARGS) && \
 	$(PY) -m pipelines.cloud.emulator --target both --runs 2 --tune $(ARGS)
 
 submit: setup ## Start one run on Vertex AI Pipelines (ARGS="--target kfp" for KFP, "--tune" to tune)

@@ -45,6 +45,15 @@ def command_line(task: Task, executor_input: dict[str, Any], subs: Substitutions
         raise SpecError(f"task {task.name!r}: placeholder {leftover[0][:60]!r} is not "
                         "emulated (only {{$}}, the whole ExecutorInput)")
     head, beam = split_args(args)
+    accelerator = task.container.get("resources", {}).get("accelerator")
+    if accelerator:
+        subs.record(task.name, "accelerator (step resources)",
+                    f"{accelerator.get('count')} x {accelerator.get('type')}", "this CPU")
+    if "google_cloud_ai_platform" in task.executor_class:
+        subs.record(task.name, "Vertex AI job service (JobServiceClient)",
+                    "create_custom_job / get_custom_job on aiplatform.googleapis.com",
+                    "validated against aiplatform_v1.CustomJob, recorded under "
+                    "<workdir>/records, its container command run here with CLUSTER_SPEC")
     command = list(task.container.get("command", []))
     if not command:
         raise SpecError(f"task {task.name!r}: the container has no command; the image's "
