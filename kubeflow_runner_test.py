@@ -98,8 +98,15 @@ def test_spec_has_every_component_in_dependency_order(specs, target) -> None:
         if tune:
             assert "Tuner" in _upstream(spec, "Trainer")
             assert "Transform" in _upstream(spec, "Tuner")
-        resolvers = {t for t in tasks if t.startswith("baseline_model_resolver")}
-        assert resolvers and resolvers <= _upstream(spec, "Evaluator")
+        assert {"ServedBaseline", "Trainer"} <= _upstream(spec, "Evaluator")
+        assert "Trainer" in _upstream(spec, "ServedBaseline")
+        # No resolver (or any non-container) executor: KFP's Argo compiler implements none
+        # ("resolver executors not implemented", backend/src/v2/compiler/argocompiler/dag.go).
+        kinds = {kind for executor in spec["deploymentSpec"]["executors"].values()
+                 for kind in executor}
+        assert kinds == {"container"}, kinds
+        assert _param(spec, "ServedBaseline", "serving_model_dir") == (
+            "gs://my-clickflow-bucket/serving_model/clickflow")
         assert "EvalSample" in _upstream(spec, "Evaluator")
         assert {"BigQueryExampleGen", "AnomaliesGate"} <= _upstream(spec, "EvalSample")
         sample_args = " ".join(_container(spec, "EvalSample")["args"])

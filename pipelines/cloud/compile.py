@@ -110,8 +110,6 @@ def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
         config=c.pipeline_config(tune=tune),
         beam_pipeline_args=dataflow_beam_args(c),
         schema_file=IMAGE_SCHEMA_FILE,
-        # KubeflowV2 compiles only TFX's own resolver strategies.
-        baseline_excludes_candidate=False,
         vertex_training=vertex_training,
         training_resources=training_resources,
         model_registry=model_registry,
