@@ -346,6 +346,68 @@ def test_kfp_needs_a_host_and_reports_an_unreachable_one(tmp_path, capsys) -> No
     assert "error: the request to kfp failed" in capsys.readouterr().err
 
 
+def _served_spec(monkeypatch, change) -> None:
+    """Lets ``change`` edit each compiled spec after compile_spec (and any check in it) ran,
+    so that only the fake server stands between it and KFP."""
+    from pipelines.cloud import compile as cloud_pipeline
+
+    original = cloud_pipeline.compile_spec
+
+    def compile_spec(*args, **kwargs):
+        spec = original(*args, **kwargs)
+        change(spec)
+        return spec
+
+    monkeypatch.setattr(cloud_pipeline, "compile_spec", compile_spec)
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.strip()]
+    return line
+
+
+def test_kfp_submit_reports_a_spec_the_server_refuses(tmp_path, kfp_server, monkeypatch,
+                                                      capsys) -> None:
+    # KFP's template.New refuses schema 2.0.0; ResourceManager.CreateRun wraps it as HTTP 500.
+    _served_spec(monkeypatch, lambda spec: spec.update(schemaVersion="2.0.0"))
+    assert _kfp(tmp_path, kfp_server, "submit") == 1
+    line = _one_line_error(capsys)
+    assert line.startswith("error: the request to kfp failed: ApiException: HTTP 500: ")
+    assert ("KFP only supports schema version 2.1.0, but the pipeline spec has version 2.0.0"
+            in line)
+    assert kfp_server.calls("POST", "/apis/v2beta1/runs") and not kfp_server.runs
+
+
+def test_kfp_schedule_reports_an_executor_the_compiler_cannot_run(tmp_path, kfp_server,
+                                                                   monkeypatch, capsys) -> None:
+    def resolver(spec: dict) -> None:
+        spec["deploymentSpec"]["executors"]["Pusher_executor"] = {"resolver": {}}
+
+    _served_spec(monkeypatch, resolver)
+    assert _kfp(tmp_path, kfp_server, "schedule") == 1
+    line = _one_line_error(capsys)
+    assert "HTTP 500: Internal error: Failed to create a recurring run" in line
+    assert ('executor(label="Pusher_executor"): non-container and non-importer executor not '
+            "implemented") in line
+    assert kfp_server.recurring == {}
+
+
+def test_kfp_run_with_constant_value_parameters_is_accepted_but_doomed(tmp_path, kfp_server,
+                                                                      monkeypatch) -> None:
+    # KFP's server takes schema-2.1.0 specs with 2.0.0-style constantValue parameters; its
+    # driver then never hands them on (backend/src/v2/driver/driver.go).
+    def constant_value(spec: dict) -> None:
+        params = spec["root"]["dag"]["tasks"]["Pusher"]["inputs"]["parameters"]
+        params["push_destination"]["runtimeValue"] = {"constantValue": {"stringValue": "x"}}
+
+    _served_spec(monkeypatch, constant_value)
+    assert _kfp(tmp_path, kfp_server, "submit") == 0
+    ((run_id, (violation,)),) = kfp_server.doomed.items()
+    assert run_id in kfp_server.runs and violation.rule == "constant-parameter"
+
+
 # ---- Vertex AI: the objects built for PipelineJob / PipelineJobSchedule, never sent ----
 
 @pytest.fixture(scope="module")
