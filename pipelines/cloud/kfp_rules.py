@@ -46,9 +46,7 @@ class Violation:
     expected: str = ""
 
     def __str__(self) -> str:
-        place = f"{self.where}: " if self.where else ""
-        return (f"{place}{self.expected} (KFP: \"{self.message}\", "
-                f"kubeflow/pipelines {self.source})")
+        return f'{self.where}: {self.expected} (KFP: "{self.message}", {self.source})'
 
 
 class KfpSpecError(ClickflowError, ValueError):
@@ -146,17 +144,15 @@ class _Walk:
                      VISITOR, f"component {name!r}", "an executorLabel or a dag")
 
     def executor(self, name: str, label: str, task: str | None) -> None:
-        where = f"task {task!r} (component {name!r}, executor {label!r})"
+        where = f"task {task!r} (executor {label!r})"
         executor = self.executors.get(label)
         if executor is None:
             self.add("executor-found", f'executor(label="{label}") not found in deployment '
                      "config", VISITOR, where, "an executor of that label in deploymentSpec")
             return
         kind = next((k for k in executor if k in RUNNABLE_EXECUTORS), None)
-        if kind is None:
-            # visitor.go refuses first; argocompiler/dag.go's task() would say "resolver
-            # executors not implemented" or "custom job executors is Google Cloud only, it's
-            # not supported" for the same executor.
+        if kind is None:  # visitor.go refuses first; dag.go's task() would say "resolver
+            # executors not implemented" or "custom job executors is Google Cloud only, ...".
             found = "/".join(sorted(executor)) or "empty"
             self.add("executor-kind", f'executor(label="{label}"): non-container and '
                      "non-importer executor not implemented", VISITOR, where,
