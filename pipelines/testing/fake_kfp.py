@@ -11,8 +11,9 @@ NewInternalServerError, so an invalid spec gets HTTP 500 (gRPC 13), not 400; fie
 400 (gRPC 3). Rules that bite only when the driver runs (kfp_rules stage "driver") are accepted
 here as by the real server, and recorded in ``doomed``.
 
-Bodies are grpc-gateway's: ``{"error", "code", "message", "details"}`` (gateway v1, which KFP
-2.0-2.4 used; gateway v2 drops "error"), details holding KFP's ``api.Error``. Messages follow
+Bodies are grpc-gateway v1's ``{"error", "code", "message", "details"}`` (KFP's server used
+gateway v1 through its 2.x releases; current master moved to gateway v2, whose body drops
+"error"), details holding KFP's ``api.Error``. Messages follow
 the real wrapping chain, except that the server's compile errors (printed with Go's ``%+v``)
 also carry the compiler's component context and stack frames, which are left out.
 """
