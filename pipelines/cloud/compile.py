@@ -133,6 +133,10 @@ def compile_spec(c: CloudConfig, *, target: str, tune: bool) -> dict[str, Any]:
     spec = job["pipelineSpec"]
     # KFP reads the root from the spec; Vertex takes it with the job as well.
     spec["defaultPipelineRoot"] = c.resolved_pipeline_root
+    if target == "kfp":
+        from pipelines.cloud.kfp_rules import check
+
+        check(spec)  # what KFP's API server, compiler and driver would refuse, refused here
     return spec
 
 

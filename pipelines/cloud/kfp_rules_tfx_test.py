@@ -65,3 +65,26 @@ def test_tfx_resolver_node_compiles_to_executors_kfp_cannot_run(specs) -> None:
         "latest-model-blessing-resolver", "latest-model-resolver"]
     with pytest.raises(kfp_rules.KfpSpecError, match="not resolver"):
         kfp_rules.check(specs[(True, True)])
+
+
+def test_compile_for_kfp_refuses_a_graph_kfp_would_refuse(monkeypatch, tmp_path, capsys) -> None:
+    """`kubeflow_runner.py compile --target kfp` checks the spec before writing it: a graph with
+    a Resolver node exits 2 with one line naming the executor, and writes no file."""
+    import kubeflow_runner
+    from pipelines.cloud import compile as cloud_compile
+
+    monkeypatch.setattr(cloud_compile, "build_pipeline",
+                        lambda c, target, tune: _tiny_pipeline(resolver=True))
+    out = tmp_path / "spec.json"
+    from pathlib import Path
+
+    example = str(Path(__file__).resolve().parents[2] / "configs" / "cloud.example.yaml")
+    rc = kubeflow_runner.main(["compile", "--config", example, "--target", "kfp",
+                               "--output", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and not out.exists()
+    assert "non-container and non-importer executor not implemented" in err
+    assert "Traceback" not in err
+    # Vertex runs resolver executors: the same graph compiles for it.
+    assert kubeflow_runner.main(["compile", "--config", example, "--target", "vertex",
+                                 "--output", str(out)]) == 0
