@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 from models.bootstrap import bootstrap
-from pipelines.cloud.compile import CompileError
 from pipelines.cloud.config import TARGETS, CloudConfig, load_cloud_config
-from pipelines.common.errors import ConfigError
+from pipelines.common.errors import ClickflowError
 
 DEFAULT_OUTPUT = Path("build") / "pipeline.json"
 DEFAULT_SPEC_DIR = Path("build")
@@ -140,15 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_cloud_config(args.config)
         return run(args, config)
-    except (ConfigError, CompileError) as err:
+    except ClickflowError as err:  # ConfigError, CompileError, kfp_rules.KfpSpecError
         hint = "" if args.config else (
             "\n(no --config given: settings came from CLICKFLOW_* environment variables only)")
         print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     except _client_errors() as err:
+        from pipelines.cloud.kfp_client import error_summary
+
         target = args.target or "the pipelines service"
         print(f"error: the request to {target} failed: {type(err).__name__}: "
-              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}", file=sys.stderr)
+              f"{error_summary(err)}", file=sys.stderr)
         return 1
 
 

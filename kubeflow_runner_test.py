@@ -8,9 +8,6 @@ import contextlib
 import itertools
 import json
 import os
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from pipelines.cloud.compile import dataflow_beam_args, spec_fingerprint
 from pipelines.cloud.config import load_cloud_config
 from pipelines.cloud.kfp_client import CompiledSpec
 from pipelines.data import source as data_source
+from pipelines.testing.fake_kfp import serving
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE = ROOT / "configs" / "cloud.example.yaml"
@@ -100,8 +98,15 @@ def test_spec_has_every_component_in_dependency_order(specs, target) -> None:
         if tune:
             assert "Tuner" in _upstream(spec, "Trainer")
             assert "Transform" in _upstream(spec, "Tuner")
-        resolvers = {t for t in tasks if t.startswith("baseline_model_resolver")}
-        assert resolvers and resolvers <= _upstream(spec, "Evaluator")
+        assert {"ServedBaseline", "Trainer"} <= _upstream(spec, "Evaluator")
+        assert "Trainer" in _upstream(spec, "ServedBaseline")
+        # No resolver (or any non-container) executor: KFP's Argo compiler implements none
+        # ("resolver executors not implemented", backend/src/v2/compiler/argocompiler/dag.go).
+        kinds = {kind for executor in spec["deploymentSpec"]["executors"].values()
+                 for kind in executor}
+        assert kinds == {"container"}, kinds
+        assert _param(spec, "ServedBaseline", "serving_model_dir") == (
+            "gs://my-clickflow-bucket/serving_model/clickflow")
         assert "EvalSample" in _upstream(spec, "Evaluator")
         assert {"BigQueryExampleGen", "AnomaliesGate"} <= _upstream(spec, "EvalSample")
         sample_args = " ".join(_container(spec, "EvalSample")["args"])
@@ -248,98 +253,10 @@ def test_without_a_config_every_missing_setting_is_named(capsys) -> None:
 
 # ---- Kubeflow Pipelines: the real kfp client against a recording fake of its REST API ----
 
-class FakeKfp(ThreadingHTTPServer):
-    """The KFP v2beta1 endpoints that submit and schedule use, with state, recording requests."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[tuple[str, str, dict, dict]] = []
-        self.experiments: dict[str, dict] = {}
-        self.recurring: dict[str, dict] = {}
-        self.runs: dict[str, dict] = {}
-        self.ids = itertools.count(1)
-
-    @property
-    def host(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def calls(self, method: str, path: str) -> list[tuple[dict, dict]]:
-        return [(q, b) for m, p, q, b in self.requests if m == method and p == path]
-
-    def handle_api(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
-        self.requests.append((method, path, query, body))
-        base = "/apis/v2beta1/"
-        try:
-            name = _display_name_filter(query)
-        except ValueError as err:
-            return 400, {"error": str(err), "code": 3}
-        if (method, path) == ("GET", base + "healthz"):
-            return 200, {"multi_user": False}
-        if (method, path) == ("GET", base + "experiments"):
-            found = [e for e in self.experiments.values() if name in (None, e["display_name"])]
-            return 200, {"experiments": found, "total_size": len(found)}
-        if (method, path) == ("POST", base + "experiments"):
-            experiment = {**body, "experiment_id": f"exp-{next(self.ids)}"}
-            self.experiments[experiment["experiment_id"]] = experiment
-            return 200, experiment
-        if (method, path) == ("POST", base + "runs"):
-            run = {**body, "run_id": f"run-{next(self.ids)}", "state": "PENDING"}
-            self.runs[run["run_id"]] = run
-            return 200, run
-        if (method, path) == ("GET", base + "recurringruns"):
-            found = [r for r in self.recurring.values()
-                     if r["experiment_id"] == query.get("experiment_id")
-                     and name in (None, r["display_name"])]
-            return 200, {"recurringRuns": found, "total_size": len(found)}
-        if (method, path) == ("POST", base + "recurringruns"):
-            run = {**body, "recurring_run_id": f"rr-{next(self.ids)}", "status": "ENABLED"}
-            self.recurring[run["recurring_run_id"]] = run
-            return 200, run
-        if method == "DELETE" and path.startswith(base + "recurringruns/"):
-            if self.recurring.pop(path.rsplit("/", 1)[1], None) is None:
-                return 404, {"error": "recurring run not found", "code": 5}
-            return 200, {}
-        return 404, {"error": f"no route {method} {path}", "code": 5}
-
-
-def _display_name_filter(query: dict) -> str | None:
-    if "filter" not in query:
-        return None
-    (predicate,) = json.loads(query["filter"])["predicates"]
-    # kfp 2.5 sends the EQUALS enum by number, as protojson accepts.
-    if predicate["key"] != "display_name" or predicate["operation"] not in (1, "EQUALS"):
-        raise ValueError(f"unsupported filter {predicate}")
-    return predicate["stringValue"]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def _serve(self) -> None:
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else {}
-        status, payload = self.server.handle_api(self.command, url.path, query, body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def kfp_server():
-    server = FakeKfp()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving() as server:
+        yield server
 
 
 def _kfp(tmp_path, server, command: str, *args: str, **env) -> int:
@@ -427,6 +344,68 @@ def test_kfp_needs_a_host_and_reports_an_unreachable_one(tmp_path, capsys) -> No
                                    "--spec-dir", str(tmp_path)])
     assert rc == 1
     assert "error: the request to kfp failed" in capsys.readouterr().err
+
+
+def _served_spec(monkeypatch, change) -> None:
+    """Lets ``change`` edit each compiled spec after compile_spec (and any check in it) ran,
+    so that only the fake server stands between it and KFP."""
+    from pipelines.cloud import compile as cloud_pipeline
+
+    original = cloud_pipeline.compile_spec
+
+    def compile_spec(*args, **kwargs):
+        spec = original(*args, **kwargs)
+        change(spec)
+        return spec
+
+    monkeypatch.setattr(cloud_pipeline, "compile_spec", compile_spec)
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.strip()]
+    return line
+
+
+def test_kfp_submit_reports_a_spec_the_server_refuses(tmp_path, kfp_server, monkeypatch,
+                                                      capsys) -> None:
+    # KFP's template.New refuses schema 2.0.0; ResourceManager.CreateRun wraps it as HTTP 500.
+    _served_spec(monkeypatch, lambda spec: spec.update(schemaVersion="2.0.0"))
+    assert _kfp(tmp_path, kfp_server, "submit") == 1
+    line = _one_line_error(capsys)
+    assert line.startswith("error: the request to kfp failed: ApiException: HTTP 500: ")
+    assert ("KFP only supports schema version 2.1.0, but the pipeline spec has version 2.0.0"
+            in line)
+    assert kfp_server.calls("POST", "/apis/v2beta1/runs") and not kfp_server.runs
+
+
+def test_kfp_schedule_reports_an_executor_the_compiler_cannot_run(tmp_path, kfp_server,
+                                                                   monkeypatch, capsys) -> None:
+    def resolver(spec: dict) -> None:
+        spec["deploymentSpec"]["executors"]["Pusher_executor"] = {"resolver": {}}
+
+    _served_spec(monkeypatch, resolver)
+    assert _kfp(tmp_path, kfp_server, "schedule") == 1
+    line = _one_line_error(capsys)
+    assert "HTTP 500: Internal error: Failed to create a recurring run" in line
+    assert ('executor(label="Pusher_executor"): non-container and non-importer executor not '
+            "implemented") in line
+    assert kfp_server.recurring == {}
+
+
+def test_kfp_run_with_constant_value_parameters_is_accepted_but_doomed(tmp_path, kfp_server,
+                                                                      monkeypatch) -> None:
+    # KFP's server takes schema-2.1.0 specs with 2.0.0-style constantValue parameters; its
+    # driver then never hands them on (backend/src/v2/driver/driver.go).
+    def constant_value(spec: dict) -> None:
+        params = spec["root"]["dag"]["tasks"]["Pusher"]["inputs"]["parameters"]
+        params["push_destination"]["runtimeValue"] = {"constantValue": {"stringValue": "x"}}
+
+    _served_spec(monkeypatch, constant_value)
+    assert _kfp(tmp_path, kfp_server, "submit") == 0
+    ((run_id, (violation,)),) = kfp_server.doomed.items()
+    assert run_id in kfp_server.runs and violation.rule == "constant-parameter"
 
 
 # ---- Vertex AI: the objects built for PipelineJob / PipelineJobSchedule, never sent ----

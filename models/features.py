@@ -44,6 +44,10 @@ RAW_TYPES = {
 # Serving inputs: every raw column but the label.
 SERVING_FEATURES = tuple(c for c in RAW_COLUMNS if c != LABEL_KEY)
 
+# The SavedModel signatures the Evaluator calls (model.py exports them; a baseline must have them).
+EVAL_SIGNATURE = "serving_tf_example"
+TRANSFORM_SIGNATURE = "transform_features"
+
 VOCAB_SIZE = {"City": 1000, "Country": 250}
 OOV_BUCKETS = {"City": 10, "Country": 5}
 TOPIC_HASH_BUCKETS = 64

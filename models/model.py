@@ -231,9 +231,9 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
 
     signatures = {
         "serving_default": serve_raw.get_concrete_function(),
-        "serving_tf_example": serve_examples.get_concrete_function(),
+        features.EVAL_SIGNATURE: serve_examples.get_concrete_function(),
         "classification": classify.get_concrete_function(),
-        "transform_features": transform_features.get_concrete_function(),
+        features.TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
     _set_method_name(export_dir, "classification", CLASSIFY_METHOD)

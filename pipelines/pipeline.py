@@ -9,7 +9,6 @@ from typing import Any
 
 import tensorflow_model_analysis as tfma
 from tfx.components import (
-    Evaluator,
     ExampleValidator,
     Pusher,
     StatisticsGen,
@@ -18,18 +17,14 @@ from tfx.components import (
     Tuner,
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy,
-)
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
-from tfx.types import Channel, standard_artifacts
 
 from models import features
-from pipelines.components import baseline
 from pipelines.components.eval_sample import EvalSample
+from pipelines.components.evaluator import Evaluator
 from pipelines.components.gate import AnomaliesGate
+from pipelines.components.served_baseline import ServedBaseline
 from pipelines.config import PipelineConfig
 from pipelines.data import source as data_source
 
@@ -115,10 +110,10 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             # Our SavedModel is signatures over a tf.Module, not Keras; said here, TFMA does
             # not find out by trying to load each model as Keras first (~0.5 s a model).
             model_type=tfma.TF_GENERIC,
-            signature_name="serving_tf_example",
+            signature_name=features.EVAL_SIGNATURE,
             label_key=features.LABEL_KEY,
             prediction_key="probability",
-            preprocessing_function_names=["transform_features"],
+            preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
         )],
         slicing_specs=[
             tfma.SlicingSpec(),
@@ -169,7 +164,6 @@ def create_pipeline(
     metadata_connection_config: Any = None,
     beam_pipeline_args: list[str] | None = None,
     schema_file: str = SCHEMA_FILE,
-    baseline_excludes_candidate: bool = True,
     vertex_training: VertexTraining | None = None,
     training_resources: Any = None,
     model_registry: ModelRegistry | None = None,
@@ -177,13 +171,10 @@ def create_pipeline(
     """Builds the clickflow graph.
 
     ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-    Transform -> [Tuner] -> Trainer -> Resolver(baseline) -> Evaluator -> Pusher, the
-    Evaluator reading EvalSample's deterministic sample of at most ``config.eval_max_rows``
-    eval rows (all of them on small data).
-
-    ``baseline_excludes_candidate`` picks the baseline resolver: ours (skips the candidate so an
-    unchanged rerun stays cached) or TFX's LatestBlessedModelStrategy, the one that Kubeflow V2
-    / Vertex compile.
+    Transform -> [Tuner] -> Trainer -> ServedBaseline -> Evaluator -> Pusher, the Evaluator
+    reading EvalSample's deterministic sample of at most ``config.eval_max_rows`` eval rows
+    (all of them on small data) and comparing the candidate with the model served from
+    ``serving_model_dir`` (ServedBaseline: the same on every runner, no Resolver node).
 
     In the cloud, ``vertex_training`` runs the Trainer and Tuner as Vertex AI custom jobs (on
     the GPU its worker pool names) and ``training_resources`` (a KFP ``ResourceSpec``) sets
@@ -250,26 +241,18 @@ def create_pipeline(
     )
     if training_resources is not None:
         trainer.with_platform_config(training_resources)
-    if baseline_excludes_candidate:
-        model_resolver = Resolver(
-            strategy_class=baseline.BaselineModelStrategy,
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-            candidate=trainer.outputs["model"],
-        ).with_id("baseline_model_resolver")
-    else:
-        model_resolver = Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-        ).with_id("baseline_model_resolver")
+    served_baseline = ServedBaseline(
+        candidate=trainer.outputs["model"],
+        serving_model_dir=serving_model_dir,
+        required_signatures=",".join((features.EVAL_SIGNATURE, features.TRANSFORM_SIGNATURE)),
+    )
     eval_sample = EvalSample(examples=example_gen.outputs["examples"],
                              max_rows=config.eval_max_rows)
     eval_sample.add_upstream_node(gate)
     evaluator = Evaluator(
         examples=eval_sample.outputs["sample"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=served_baseline.outputs["model"],
         eval_config=eval_config(config),
     )
     pusher = Pusher(
@@ -278,7 +261,7 @@ def create_pipeline(
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
-    components += [trainer, model_resolver, eval_sample, evaluator, pusher]
+    components += [trainer, served_baseline, eval_sample, evaluator, pusher]
     if model_registry is not None:
         from pipelines.components.register_model import RegisterModel
 

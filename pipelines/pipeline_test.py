@@ -11,7 +11,7 @@ from pipelines.config import PipelineConfig
 from pipelines.pipeline import BigQueryTable, LocalFiles, create_pipeline, eval_config
 
 ORDER = ["DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-         "AnomaliesGate", "Transform", "Trainer", "baseline_model_resolver", "Evaluator",
+         "AnomaliesGate", "Transform", "Trainer", "ServedBaseline", "Evaluator",
          "Pusher"]
 
 
@@ -62,7 +62,7 @@ def test_bigquery_source_runs_the_same_query(tmp_path) -> None:
     pipeline = create_pipeline(
         pipeline_name="test", pipeline_root="gs://bucket/root",
         source=BigQueryTable("proj.ds.ad_clicks"), serving_model_dir="gs://bucket/serving",
-        config=PipelineConfig(), baseline_excludes_candidate=False)
+        config=PipelineConfig())
     example_gen = pipeline.components[0]
     assert example_gen.id == "BigQueryExampleGen"
     query = example_gen.exec_properties["input_config"]

@@ -13,7 +13,8 @@ from pipelines.data import generator as data_generator
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-              "AnomaliesGate", "EvalSample", "Transform", "Trainer", "Evaluator", "Pusher")
+              "AnomaliesGate", "EvalSample", "Transform", "Trainer", "ServedBaseline",
+              "Evaluator", "Pusher")
 
 
 def _args(tmp_path: Path, data: Path, *extra: str) -> list[str]:
@@ -59,6 +60,7 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     rows = summary["evaluated_rows"]
     assert rows["evaluated"] == 100 < rows["eval_split"]
     assert "on a sample of 100 of" in out
+    assert "Baseline: none (nothing served yet)" in out
     metrics = summary["metrics"]
     assert metrics["example_count"] == 100
     assert metrics["auc"] > 0.85 and metrics["binary_accuracy"] > 0.75
@@ -99,6 +101,22 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     assert again["up_to_date"] is True and again["reused_run_id"] == summary["run_id"]
     assert again["pushed_model"] == summary["pushed_model"]
     assert "Up to date" in capsys.readouterr().out
+    assert summary["baseline"] is None
+
+    # The second day: a new span. The Evaluator compares the new model with the served one.
+    data_generator.write_span(data, 2, 300, seed=12)
+    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100")) == 0
+    out = capsys.readouterr().out
+    second = _summary(tmp_path)
+    assert second["status"] == "succeeded" and second["run_id"] != summary["run_id"]
+    baseline = second["baseline"]
+    assert baseline["served_version"] == pushed.name
+    assert baseline["served_path"] == str(pushed)
+    assert 0.5 < baseline["metrics"]["auc"] <= 1.0
+    assert baseline["metrics"]["example_count"] == second["metrics"]["example_count"]
+    copied = Path(second["artifacts"]["ServedBaseline.model"]) / "Format-Serving"
+    assert (copied / "saved_model.pb").read_bytes() == (pushed / "saved_model.pb").read_bytes()
+    assert f"Baseline: the served version {pushed.name}" in out
 
 
 def test_corrupt_data_stops_at_the_gate_and_pushes_nothing(tmp_path: Path, capsys) -> None:

@@ -13,10 +13,9 @@ their medians and ratios are compared. Runs:
               keeps the progress lines is an output fix and stays on);
   3. naive  - the same graph with TFX's and TensorFlow's defaults: `module_file=` user code
               (TFX packages and pip-installs it), default Beam options, Transform statistics
-              on, TF2 Transform, TFX's stock LatestBlessedModelStrategy baseline resolver,
-              AutoGraph's default rules, and no library speed-up (CLICKFLOW_SPEEDUPS=0, so
-              run_fn's bootstrap() adds no AutoGraph rule either; only the absl pin that keeps
-              its progress lines is applied);
+              on, TF2 Transform, AutoGraph's default rules, and no library speed-up
+              (CLICKFLOW_SPEEDUPS=0, so run_fn's bootstrap() adds no AutoGraph rule either;
+              only the absl pin that keeps its progress lines is applied);
   4. rerun  - run 1 again, unchanged (the up-to-date check);
   5. cached - run 1 again with --force (every component answered from TFX's cache);
   6. large  - optional: full runs on N rows.
@@ -55,7 +54,7 @@ pipeline = create_pipeline(
     serving_model_dir=os.path.join(root, "serving", "clickflow"), config=PipelineConfig(),
     metadata_connection_config=metadata.sqlite_metadata_connection_config(
         os.path.join(root, "metadata.sqlite")),
-    beam_pipeline_args=[], baseline_excludes_candidate=False)
+    beam_pipeline_args=[])
 for component in pipeline.components:
     props = component.exec_properties
     if component.id == "Transform":

@@ -110,8 +110,6 @@ def build_pipeline(c: CloudConfig, *, target: str, tune: bool) -> Any:
         config=c.pipeline_config(tune=tune),
         beam_pipeline_args=dataflow_beam_args(c),
         schema_file=IMAGE_SCHEMA_FILE,
-        # KubeflowV2 compiles only TFX's own resolver strategies.
-        baseline_excludes_candidate=False,
         vertex_training=vertex_training,
         training_resources=training_resources,
         model_registry=model_registry,
@@ -135,6 +133,10 @@ def compile_spec(c: CloudConfig, *, target: str, tune: bool) -> dict[str, Any]:
     spec = job["pipelineSpec"]
     # KFP reads the root from the spec; Vertex takes it with the job as well.
     spec["defaultPipelineRoot"] = c.resolved_pipeline_root
+    if target == "kfp":
+        from pipelines.cloud.kfp_rules import check
+
+        check(spec)  # what KFP's API server, compiler and driver would refuse, refused here
     return spec
 
 

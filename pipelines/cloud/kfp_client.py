@@ -130,3 +130,23 @@ def _cron_of(recurring_run: Any) -> str | None:
     if trigger is None or trigger.cron_schedule is None:
         return None
     return trigger.cron_schedule.cron
+
+
+def error_summary(err: BaseException) -> str:
+    """One line for a failed request: the server's own message where it sent one.
+
+    KFP answers a refused request with grpc-gateway's JSON (``message``, and ``error`` in
+    gateway v1); ``kfp_server_api``'s ApiException shows only "(500)" on its first line and the
+    body further down, so the body is read here. Other errors give their first line.
+    """
+    status, body = getattr(err, "status", None), getattr(err, "body", None)
+    try:
+        payload = json.loads(body) if body else None
+    except (TypeError, ValueError):
+        payload = None
+    message = ""
+    if isinstance(payload, dict):
+        message = str(payload.get("message") or payload.get("error") or "")
+    text = message.strip() or str(err).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"HTTP {status}: {first}" if message and status else first

@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.cloud.compile import plan_schedule
 from pipelines.cloud.config import Schedule
-from pipelines.cloud.kfp_client import description, kfp_cron
+from pipelines.cloud.kfp_client import description, error_summary, kfp_cron
 from pipelines.cloud.vertex import vertex_cron
 from pipelines.common.errors import ConfigError
 
@@ -39,3 +39,18 @@ def test_description_changes_with_spec_and_cron() -> None:
 ])
 def test_plan_keeps_one_matching_schedule_and_deletes_the_rest(existing, keep, delete) -> None:
     assert plan_schedule(existing, "same") == (keep, delete)
+
+
+class _ApiError(Exception):
+    """Shaped like kfp_server_api's ApiException: status and body beside the message."""
+
+    def __init__(self, status, body) -> None:
+        super().__init__(f"({status})\nReason: Bad Request\nHTTP response body: {body}")
+        self.status, self.body = status, body
+
+
+def test_error_summary_reads_the_servers_message() -> None:
+    body = '{"error": "x", "code": 3, "message": "Invalid input error: bad\\nmore"}'
+    assert error_summary(_ApiError(400, body)) == "HTTP 400: Invalid input error: bad"
+    assert error_summary(_ApiError(502, "<html>gateway</html>")) == "(502)"
+    assert error_summary(ConnectionRefusedError("refused\nmore")) == "refused"

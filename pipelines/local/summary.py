@@ -58,6 +58,13 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
         parts.append(f"accuracy {metrics['binary_accuracy']:.4f}")
     parts.append("blessed" if summary.get("blessed") else "NOT blessed")
     print("Result: " + ", ".join(parts))
+    baseline = summary.get("baseline")
+    if baseline:
+        base_auc = (baseline.get("metrics") or {}).get("auc")
+        print(f"Baseline: the served version {baseline.get('served_version')}"
+              + (f", eval AUC {base_auc:.4f} on the same rows" if base_auc is not None else ""))
+    elif summary.get("metrics"):
+        print("Baseline: none (nothing served yet): judged by the absolute AUC threshold alone")
     print(f"Pushed model: {summary.get('pushed_model') or 'none'}")
     print(f"Summary: {path}")
 
@@ -139,6 +146,7 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
     if evaluation is not None:
         metrics, out["sliced_metrics"] = run_summary.evaluation_metrics(evaluation.uri)
         out["metrics"] = {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}
+        out["baseline"] = _baseline(outputs, evaluation.uri)
     blessing = _first(outputs, "Evaluator", "blessing")
     if blessing is not None:
         out["blessed"] = run_summary.custom_int(blessing, "blessed") == 1
@@ -177,6 +185,22 @@ def mark_run(metadata_path: Path, pipeline_name: str, trigger_reason: str) -> st
     run.custom_properties["trigger_reason"].string_value = trigger_reason
     store.put_contexts([run])
     return run.name
+
+
+def _baseline(outputs: dict[str, dict[str, list[Any]]], evaluation_uri: str
+              ) -> dict[str, Any] | None:
+    """Which served model the candidate was compared with, and its metrics on the same rows."""
+    from pipelines.components import served_baseline
+    from pipelines.metadata import runs as run_summary
+
+    _candidate, name = run_summary.evaluation_models(evaluation_uri)
+    model = _first(outputs, "ServedBaseline", "model")
+    if name is None or model is None:
+        return None
+    metrics, _sliced = run_summary.evaluation_metrics(evaluation_uri, model_name=name)
+    return {"served_version": run_summary.custom_str(model, served_baseline.SERVED_VERSION),
+            "served_path": run_summary.custom_str(model, served_baseline.SERVED_PATH),
+            "metrics": {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}}
 
 
 def _first(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:

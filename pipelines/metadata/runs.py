@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 METRIC_KEYS = ("auc", "binary_accuracy", "precision", "recall", "calibration",
@@ -54,15 +55,35 @@ def custom_str(artifact: Any, key: str) -> str | None:
     return None
 
 
+def evaluation_models(evaluation_uri: str) -> tuple[str | None, str | None]:
+    """(candidate, baseline) model names of a TFMA output folder, from its eval_config.json:
+    (None, None) for a one-model evaluation, whose metrics carry no model name."""
+    import tensorflow as tf
+
+    path = f"{evaluation_uri.rstrip('/')}/eval_config.json"
+    if not tf.io.gfile.exists(path):
+        return None, None
+    with tf.io.gfile.GFile(path) as f:
+        specs = json.load(f).get("evalConfig", {}).get("modelSpecs", [])
+    baseline = next((s.get("name") for s in specs if s.get("isBaseline")), None)
+    if baseline is None:
+        return None, None
+    return next((s.get("name") for s in specs if not s.get("isBaseline")), None), baseline
+
+
 def evaluation_metrics(evaluation_uri: str, slice_metric_names: tuple[str, ...] = (
-        "auc", "example_count")) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Overall-slice metrics of the candidate, and per slice ('Male:1', 'age_band:30-39')
-    the selected ones, from one read of a TFMA output folder."""
+        "auc", "example_count"), model_name: str | None = None,
+        ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Overall-slice metrics of one model (default: the candidate), and per slice ('Male:1',
+    'age_band:30-39') the selected ones, from one read of a TFMA output folder."""
     import tensorflow_model_analysis as tfma
 
+    if model_name is None:
+        model_name = evaluation_models(evaluation_uri)[0]
     overall: dict[str, float] = {}
     sliced: dict[str, dict[str, float]] = {}
-    for slice_key, metrics in tfma.load_eval_result(evaluation_uri).slicing_metrics:
+    result = tfma.load_eval_result(evaluation_uri, model_name=model_name)
+    for slice_key, metrics in result.slicing_metrics:
         values = next(iter(metrics.values()))
         values = values.get("", values)
         if slice_key == ():
