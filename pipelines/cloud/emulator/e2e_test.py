@@ -46,7 +46,11 @@ def test_two_kfp_runs_push_and_the_second_compares_with_the_first(tmp_path) -> N
     (baseline,) = _inputs(tmp_path, run2, "Evaluator")["inputs"]["artifacts"][
         "baseline_model"]["artifacts"]
     assert baseline["metadata"]["found"] == 1
-    assert baseline["metadata"]["served_path"].rstrip("/") == destination.rstrip("/")
+    # Handed downstream in the gs:// form the cloud records; the task wrote the local path.
+    served = baseline["metadata"]["served_path"]
+    assert served.startswith(f"gs://{BUCKET}/serving_model/clickflow/")
+    local = served.replace("gs://", f"{tmp_path / 'kfp' / 'gs'}/")
+    assert local.rstrip("/") == destination.rstrip("/")
     assert "substitutions (what cannot run here" in done.stdout
 
 

@@ -169,10 +169,15 @@ def build(task: Task, layout: RunLayout, produced: Mapping[str, Mapping[str, Any
     return {"inputs": inputs, "outputs": outputs}
 
 
-def read_outputs(executor_input: Mapping[str, Any], output_file: Path) -> dict[str, Any]:
+def read_outputs(executor_input: Mapping[str, Any], output_file: Path,
+                 subs: Substitutions | None = None) -> dict[str, Any]:
     """What the task produced, as the launcher records it: each output artifact of the
     ExecutorInput with the executor output's uri and metadata merged in (launcher_v2's
-    mergeRuntimeArtifacts), and the output parameter values."""
+    mergeRuntimeArtifacts), and the output parameter values.
+
+    Paths in the metadata (e.g. the Pusher's ``pushed_destination``) are turned back into the
+    ``gs://`` URIs the cloud would record, so downstream tasks see what they would see there.
+    """
     written = json.loads(output_file.read_text()) if output_file.exists() else {}
     artifacts = {}
     for key, listing in executor_input["outputs"].get("artifacts", {}).items():
@@ -181,6 +186,10 @@ def read_outputs(executor_input: Mapping[str, Any], output_file: Path) -> dict[s
         if reported.get("uri"):
             artifact["uri"] = reported["uri"]
         if reported.get("metadata"):
-            artifact["metadata"] = {**artifact.get("metadata", {}), **reported["metadata"]}
+            metadata = {**artifact.get("metadata", {}), **reported["metadata"]}
+            if subs is not None:
+                metadata = {k: subs.cloud_uri(v) if isinstance(v, str) else v
+                            for k, v in metadata.items()}
+            artifact["metadata"] = metadata
         artifacts[key] = artifact
     return {"artifacts": artifacts, "parameters": dict(written.get("parameterValues", {}))}

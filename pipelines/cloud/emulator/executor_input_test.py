@@ -95,9 +95,12 @@ def test_outputs_merge_the_executor_output_into_the_provisioned_artifacts(tmp_pa
     built = executor_input.build(_trainer(), _layout("kfp"), PRODUCED, _subs())
     written = tmp_path / "output_metadata.json"
     written.write_text(json.dumps({"artifacts": {"model": {"artifacts": [
-        {"uri": "", "metadata": {"found": 1.0}}]}}, "parameterValues": {"n": 3}}))
-    outputs = executor_input.read_outputs(built, written)
+        {"uri": "", "metadata": {"found": 1.0, "served_path": "/w/gs/bkt/serving/7"}}]}},
+        "parameterValues": {"n": 3}}))
+    outputs = executor_input.read_outputs(built, written, _subs())
     model = outputs["artifacts"]["model"]
     assert model["uri"] == "/w/gs/bkt/root/clickflow/run-1/Trainer/model"
-    assert model["metadata"] == {"found": 1.0} and model["type"] == MODEL
+    assert model["type"] == MODEL
+    # Paths in metadata go downstream as the gs:// URIs the cloud would have recorded.
+    assert model["metadata"] == {"found": 1.0, "served_path": "gs://bkt/serving/7"}
     assert outputs["parameters"] == {"n": 3}

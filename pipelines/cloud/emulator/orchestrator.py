@@ -107,6 +107,6 @@ def _run_task(em: Emulation, t: dag.Task, layout: executor_input.RunLayout,
     if rc != 0:
         return task_runner.Result(t.name, t.executor_class, "failed", seconds, log,
                                   message=f"exit code {rc}"), {}
-    outputs = executor_input.read_outputs(payload, output_file)
+    outputs = executor_input.read_outputs(payload, output_file, em.subs)
     return task_runner.Result(t.name, t.executor_class, "succeeded", seconds, log,
                               outputs=outputs), outputs

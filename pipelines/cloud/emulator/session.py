@@ -108,7 +108,8 @@ def prepare(spec: dict[str, Any], target: str, workdir: Path, data: Path, repo: 
     for table in sorted(tables):
         subs.record("BigQueryExampleGen", "BigQuery table (DuckDB over a local file)",
                     f"`{table}`", tables[table])
-    subs.record("(all)", "Cloud Storage", "gs://BUCKET/...", f"{workdir / 'gs'}/BUCKET/...")
+    subs.record("(all)", "Cloud Storage", "gs://BUCKET/...", f"{workdir / 'gs'}/BUCKET/... "
+                "(artifact metadata handed downstream keeps the gs:// form)")
     subs.record("(all)", "pipeline image", f"{image.workdir} (COPY lines of "
                 f"{image_mod.DOCKERFILE})", str(staged))
     settings = workdir / "emulator-settings.json"

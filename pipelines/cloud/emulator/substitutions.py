@@ -46,6 +46,11 @@ class Substitutions:
         """A ``gs://`` URI as its local folder (any other URI is returned as it is)."""
         return _GS_RE.sub(lambda m: f"{self.gs_root}/{m.group(1)}", uri)
 
+    def cloud_uri(self, value: str) -> str:
+        """The inverse of ``local_uri``: a local gs folder path as the ``gs://`` URI it
+        stands for (what the cloud would have recorded)."""
+        return value.replace(f"{self.gs_root}/", "gs://")
+
     def text(self, task: str, what: str, value: str) -> str:
         """``value`` with gs:// and image paths replaced; records the change if any."""
         local = self.local_uri(value)
