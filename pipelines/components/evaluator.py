@@ -37,8 +37,9 @@ def has_baseline(artifacts: list[Any]) -> bool:
     on_disk = tf.io.gfile.exists(os.path.join(baseline.uri, SERVING_SUBDIR, "saved_model.pb"))
     if not baseline.has_custom_property(FOUND):
         return True  # not ServedBaseline's: TFX's usual contract, the model is there
-    # A number on every runner, though KFP's metadata may hand an int back as a float.
-    if int(baseline.get_custom_property(FOUND)) != 1:
+    # A number on every runner, though KFP's metadata may hand an int back as a float, and
+    # TFX's getter returns None for a JSON 0 (found == 0 between Kubeflow V2 steps).
+    if int(baseline.get_custom_property(FOUND) or 0) != 1:
         return False
     if not on_disk:
         raise BaselineMissingError(

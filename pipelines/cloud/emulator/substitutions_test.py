@@ -26,7 +26,8 @@ def test_dataflow_flags_are_replaced_by_the_direct_runner() -> None:
             "--sdk_location=container", "--experiments=use_runner_v2", "--no_use_public_ips",
             "--max_num_workers=4"]
     assert subs.beam_args("Transform", args) == [
-        "--temp_location=/w/gs/bkt/tmp", "--runner=DirectRunner", "--direct_num_workers=1"]
+        "--temp_location=/w/gs/bkt/tmp", "--sdk_container_image=img:1",
+        "--sdk_location=container", "--runner=DirectRunner", "--direct_num_workers=1"]
     dropped = next(s for s in subs.used if s.what == "beam runner")
     assert "--runner=DataflowRunner" in dropped.cloud and "--no_use_public_ips" in dropped.cloud
 
