@@ -49,6 +49,9 @@ def command_line(task: Task, executor_input: dict[str, Any], subs: Substitutions
     if accelerator:
         subs.record(task.name, "accelerator (step resources)",
                     f"{accelerator.get('count')} x {accelerator.get('type')}", "this CPU")
+    if "register_model" in task.executor_class:
+        subs.record(task.name, "Vertex AI Model Registry", "aiplatform.Model.list / upload",
+                    "recorded in <workdir>/records/model-registry.jsonl, not sent")
     if "google_cloud_ai_platform" in task.executor_class:
         subs.record(task.name, "Vertex AI job service (JobServiceClient)",
                     "create_custom_job / get_custom_job on aiplatform.googleapis.com",
