@@ -16,7 +16,8 @@ from pathlib import Path
 # Flags that only mean something to Dataflow (pipelines.cloud.compile.dataflow_beam_args).
 # --sdk_container_image/--sdk_location stay: the DirectRunner ignores them, and TFX reads the
 # image flag as "dependencies are in the image" (no ephemeral sdist build per Beam step).
-DATAFLOW_ONLY = ("--runner", "--project", "--region", "--experiments", "--machine_type", "--max_num_workers", "--disk_size_gb",
+DATAFLOW_ONLY = ("--runner", "--project", "--region", "--experiments", "--machine_type",
+                 "--max_num_workers", "--disk_size_gb",
                  "--autoscaling_algorithm", "--service_account_email", "--subnetwork",
                  "--no_use_public_ips", "--num_workers", "--worker_machine_type",
                  "--dataflow_service_options", "--worker_zone", "--network")
