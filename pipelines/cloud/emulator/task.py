@@ -56,7 +56,8 @@ def command_line(task: Task, executor_input: dict[str, Any], subs: Substitutions
         subs.record(task.name, "Vertex AI job service (JobServiceClient)",
                     "create_custom_job / get_custom_job on aiplatform.googleapis.com",
                     "validated against aiplatform_v1.CustomJob, recorded under "
-                    "<workdir>/records, its container command run here with CLUSTER_SPEC")
+                    "<workdir>/records, its container command run here with CLUSTER_SPEC, "
+                    "on this CPU (machine type and accelerators are checked, not provisioned)")
     command = list(task.container.get("command", []))
     if not command:
         raise SpecError(f"task {task.name!r}: the container has no command; the image's "
