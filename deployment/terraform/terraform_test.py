@@ -4,6 +4,7 @@ Identity bindings of the overlays, the APIs, the bucket, the training table, pin
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -288,6 +289,32 @@ def test_apis_are_exactly_the_ones_used(tf: c.Terraform) -> None:
     assert "--runner=DataflowRunner" in compile_py
     assert "aiplatform.PipelineJob" in (REPO / "pipelines" / "cloud" / "vertex.py").read_text()
     assert "google-github-actions/auth" in (REPO / ".github" / "workflows" / "cd.yml").read_text()
+
+
+def test_every_resource_waits_for_the_apis(tf: c.Terraform) -> None:
+    """On an empty project the first apply races API enablement unless each resource waits for
+    it: by depends_on, or by referring to a resource that does."""
+    waits = {key for key, body in tf.resources.items()
+             if "${google_project_service.enabled}" in body.get("depends_on", [])}
+    for key, body in tf.resources.items():
+        if key[0] == "google_project_service" or key in waits:
+            continue
+        refs = set(re.findall(r"(google_\w+)\.(\w+)", json.dumps(body)))
+        assert refs & waits, f"{key[0]}.{key[1]} does not wait for google_project_service.enabled"
+
+
+def test_a_resource_that_does_not_wait_is_noticed(copy: Path) -> None:
+    _edit(copy / "main.tf", """  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Training data""", """  }
+}
+
+# Training data""")
+    with pytest.raises(AssertionError, match=r"google_storage_bucket\.clickflow does not wait"):
+        test_every_resource_waits_for_the_apis(c.load(copy))
 
 
 def test_an_unknown_resource_type_needs_its_api_named(copy: Path) -> None:
