@@ -27,10 +27,6 @@ locals {
   ])
 }
 
-data "google_project" "this" {
-  project_id = var.project_id
-}
-
 resource "google_project_service" "enabled" {
   for_each = local.apis
   project  = var.project_id
@@ -76,9 +72,12 @@ resource "google_storage_bucket" "clickflow" {
   }
 
   # ...and their noncurrent copies (versioning keeps one for every temp file Dataflow deletes).
+  # with_state ARCHIVED: these rules can only ever match noncurrent copies, whatever `age` a
+  # provider version sends for a rule that sets none.
   lifecycle_rule {
     condition {
       days_since_noncurrent_time = 1
+      with_state                 = "ARCHIVED"
       matches_prefix             = ["dataflow/"]
     }
     action {
@@ -89,6 +88,7 @@ resource "google_storage_bucket" "clickflow" {
   lifecycle_rule {
     condition {
       days_since_noncurrent_time = var.noncurrent_version_retention_days
+      with_state                 = "ARCHIVED"
     }
     action {
       type = "Delete"

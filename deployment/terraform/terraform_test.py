@@ -341,6 +341,11 @@ def test_bucket_is_private_versioned_and_expires_dataflow_files(tf: c.Terraform)
             assert not config.resolved_serving_model_base_path.split("/", 3)[3].startswith(p)
     assert any("days_since_noncurrent_time" in cond and "matches_prefix" not in cond
                for cond, _ in rules), "noncurrent versions must not be kept forever"
+    # A Delete rule without age must be unable to match a live object: some provider versions
+    # send age 0 (every object) for a rule that sets none.
+    for cond, action in rules:
+        if action == "Delete" and "age" not in cond:
+            assert cond.get("with_state") == "ARCHIVED", cond
 
 
 def _query_columns() -> list[tuple[str, str]]:
