@@ -72,12 +72,13 @@ resource "google_storage_bucket" "clickflow" {
   }
 
   # ...and their noncurrent copies (versioning keeps one for every temp file Dataflow deletes).
-  # with_state ARCHIVED: these rules can only ever match noncurrent copies, whatever `age` a
-  # provider version sends for a rule that sets none.
+  # These rules set no age: send_age_if_zero = false keeps the provider from sending age 0
+  # (every object), and with_state ARCHIVED keeps them off live objects even if it did.
   lifecycle_rule {
     condition {
       days_since_noncurrent_time = 1
       with_state                 = "ARCHIVED"
+      send_age_if_zero           = false
       matches_prefix             = ["dataflow/"]
     }
     action {
@@ -89,6 +90,7 @@ resource "google_storage_bucket" "clickflow" {
     condition {
       days_since_noncurrent_time = var.noncurrent_version_retention_days
       with_state                 = "ARCHIVED"
+      send_age_if_zero           = false
     }
     action {
       type = "Delete"

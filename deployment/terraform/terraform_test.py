@@ -18,6 +18,7 @@ import yaml
 from sqlglot import exp
 
 from deployment.terraform import check as c
+from deployment.terraform import provider_schema
 from pipelines.cloud.config import load_cloud_config
 from pipelines.data import source as data_source
 
@@ -101,6 +102,34 @@ def test_every_input_and_output_is_typed_and_described(tf: c.Terraform) -> None:
     example = (c.TF_DIR / "terraform.tfvars.example").read_text()
     for name in c.EXAMPLE_INPUTS:
         assert re.search(rf"^{name}\s*=", example, re.M), f"tfvars example lacks {name}"
+
+
+def test_every_argument_and_block_is_in_the_pinned_providers_schema(tf: c.Terraform) -> None:
+    schema = provider_schema.load()
+    [providers] = tf.settings["required_providers"]
+    assert schema["version"] == providers["google"]["version"].lstrip("= "), \
+        "provider_schema.json is of another provider version: regenerate it"
+    assert schema["provider"].endswith("/" + providers["google"]["source"])
+    assert provider_schema.problems(tf, schema) == []
+
+
+@pytest.mark.parametrize(("file", "old", "new", "problem"), [
+    ("main.tf", "uniform_bucket_level_access = true", "uniform_bucket_level_acces = true",
+     "'uniform_bucket_level_acces' is no argument"),
+    ("main.tf", '      with_state                 = "ARCHIVED"\n      send_age_if_zero ',
+     '      state                      = "ARCHIVED"\n      send_age_if_zero ',
+     "lifecycle_rule.condition: 'state' is no argument"),
+    ("main.tf", '  format        = "DOCKER"\n', "",
+     "google_artifact_registry_repository.clickflow: required argument 'format'"),
+    ("iam.tf", "    issuer_uri = ", "    issuer = ", "oidc: 'issuer' is no argument"),
+])
+def test_a_wrong_or_missing_argument_is_noticed(copy: Path, file: str, old: str, new: str,
+                                                problem: str) -> None:
+    text = (copy / file).read_text()
+    assert text.count(old) >= 1, old
+    (copy / file).write_text(text.replace(old, new, 1))
+    found = provider_schema.problems(c.load(copy), provider_schema.load())
+    assert any(problem in p for p in found), found
 
 
 def test_no_primitive_roles_and_no_authoritative_iam(tf: c.Terraform) -> None:
