@@ -15,8 +15,8 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
-        serve dashboard monitor simulate demo-drift compile submit schedule deploy-check cloud-e2e \
-        bench-gpu bench-monitor bench-serving
+        serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
+        cloud-e2e bench-gpu bench-monitor bench-serving tf-check
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -125,6 +125,9 @@ submit: setup ## Start one run on Vertex AI Pipelines (ARGS="--target kfp" for K
 
 schedule: setup ## Create or update the daily run and the weekly tuning run (idempotent)
 	$(PY) kubeflow_runner.py schedule --config $(CLOUD_CONFIG) $(ARGS)
+
+tf-check: setup ## Check deployment/terraform offline (HCL, provider schema, grants, accounts, APIs) and the README cost table
+	$(PY) -m pytest -q deployment/terraform tests/cloud_setup_test.py
 
 deploy-check: setup ## Render the GKE manifests with kustomize and check them offline (schema, policy, consistency)
 	$(PY) -m deployment.manifests check

@@ -133,6 +133,15 @@ def test_vertex_trainer_and_tuner_run_as_gpu_custom_jobs(specs) -> None:
     assert json.loads(_param(spec, "Tuner", "custom_config"))["max_trials"] == 10
 
 
+def test_every_step_but_example_gen_is_cached(specs) -> None:
+    # A cached BigQueryExampleGen (same query, no inputs) would hand every scheduled run the
+    # first run's rows; KFP and Vertex read the per-task cachingOptions.
+    for spec in specs.values():
+        for name, task in spec["root"]["dag"]["tasks"].items():
+            assert task.get("cachingOptions", {}).get("enableCache", False) is (
+                name != "BigQueryExampleGen"), name
+
+
 def test_both_targets_compile_schema_2_1_0(specs) -> None:
     # KFP 2.x's API server refuses any other version (backend/src/apiserver/template/
     # v2_template.go); Vertex AI Pipelines runs 2.1.0 as well.
@@ -430,14 +439,18 @@ def test_vertex_pipeline_job_for_a_run(vertex_specs) -> None:
     assert kwargs == {
         "display_name": "clickflow-run-1", "template_path": str(spec.path),
         "pipeline_root": "gs://my-clickflow-bucket/pipeline_root", "project": "my-gcp-project",
-        "location": "us-central1", "enable_caching": True,
+        "location": "us-central1", "enable_caching": None,
         "labels": {"clickflow-spec": spec.fingerprint}}
     job = vertex.build_pipeline_job(kwargs, credentials=AnonymousCredentials())
     resource = job._gca_resource
     assert resource.display_name == "clickflow-run-1"
     assert resource.runtime_config.gcs_output_directory == kwargs["pipeline_root"]
     assert job.pipeline_spec["pipelineInfo"]["name"] == "clickflow"
-    assert "Tuner" not in job.pipeline_spec["root"]["dag"]["tasks"]
+    tasks = job.pipeline_spec["root"]["dag"]["tasks"]
+    assert "Tuner" not in tasks
+    # The job sent keeps the compiled per-task cache settings: ExampleGen uncached.
+    assert "cachingOptions" not in tasks["BigQueryExampleGen"]
+    assert tasks["Trainer"]["cachingOptions"] == {"enableCache": True}
 
 
 def test_vertex_schedules_carry_cron_time_zone_and_spec(vertex_specs) -> None:

@@ -133,11 +133,27 @@ def compile_spec(c: CloudConfig, *, target: str, tune: bool) -> dict[str, Any]:
     spec = job["pipelineSpec"]
     # KFP reads the root from the spec; Vertex takes it with the job as well.
     spec["defaultPipelineRoot"] = c.resolved_pipeline_root
+    uncache_example_gen(spec)
     if target == "kfp":
         from pipelines.cloud.kfp_rules import check
 
         check(spec)  # what KFP's API server, compiler and driver would refuse, refused here
     return spec
+
+
+EXAMPLE_GEN_TASK = "BigQueryExampleGen"
+
+
+def uncache_example_gen(spec: dict[str, Any]) -> None:
+    """Turns the step cache off for the ExampleGen task only.
+
+    Vertex and KFP key a step's cache on its inputs and parameters, and BigQueryExampleGen has
+    no input artifact and the same query every day: with the cache on, every scheduled run
+    would reuse the first run's examples and never read a row added since. Without it, new
+    rows mean new examples, and the steps after it are cached only when their inputs are
+    unchanged (an unchanged table still retrains: the ExampleGen output is a new artifact).
+    """
+    spec["root"]["dag"]["tasks"][EXAMPLE_GEN_TASK].pop("cachingOptions", None)
 
 
 def spec_fingerprint(spec: dict[str, Any]) -> str:

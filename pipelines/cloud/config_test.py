@@ -134,3 +134,23 @@ def test_kfp_host_is_required_only_when_used() -> None:
     c = CloudConfig(**VALID)
     with pytest.raises(ConfigError, match=r"kfp_host is not set .*CLICKFLOW_KFP_HOST"):
         c.require_kfp_host()
+
+
+def test_the_per_machine_cloud_config_is_git_ignored() -> None:
+    """configs/cloud.example.yaml tells users to copy it to configs/cloud.yaml, which holds
+    their project and accounts: git must ignore that file (and the example must stay tracked)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", "--no-index", path],
+                              cwd=root).returncode == 0
+
+    assert ignored("configs/cloud.yaml")
+    assert not ignored("configs/cloud.example.yaml")
+    assert "git-ignored" in (root / "configs" / "cloud.example.yaml").read_text()

@@ -36,7 +36,9 @@ def pipeline_job_kwargs(c: CloudConfig, spec: CompiledSpec, *, display_name: str
         "pipeline_root": c.resolved_pipeline_root,
         "project": c.project,
         "location": c.region,
-        "enable_caching": True,
+        # None keeps each task's compiled cachingOptions; True or False would overwrite them
+        # all (aiplatform.pipeline_jobs._set_enable_caching_value), caching ExampleGen too.
+        "enable_caching": None,
         "labels": labels,
     }
 

@@ -1,0 +1,300 @@
+# Who runs what, and the least each identity needs. Every grant is on the narrowest resource
+# that works (the bucket, the dataset, the repository, another service account) and only on the
+# project where Google offers no smaller scope. deployment/terraform/README.md has the same
+# grants as a table; terraform_test.py holds the two to each other and to their users.
+#
+# Service agents (Google-managed accounts) need no grant here: in a single project the Vertex
+# AI custom-code agent already pulls images from this project's Artifact Registry, and the
+# Dataflow agent gets roles/dataflow.serviceAgent when the API is enabled. Only a setup across
+# projects (image or service accounts in another project) would need
+# roles/iam.serviceAccountTokenCreator / artifactregistry.reader for those agents.
+
+locals {
+  service_accounts = {
+    # Vertex AI PipelineJob (and its schedules) run as it: every TFX step's container, which
+    # launches the Dataflow jobs and the Trainer/Tuner custom jobs. CloudConfig.service_account.
+    pipelines = {
+      account_id  = "clickflow-pipelines"
+      description = "Runs the clickflow pipeline (Vertex AI PipelineJob / KFP pods)"
+    }
+    # Dataflow workers of ExampleGen, StatisticsGen, Transform and Evaluator.
+    # CloudConfig.dataflow_service_account.
+    dataflow = {
+      account_id  = "clickflow-dataflow"
+      description = "clickflow Dataflow workers"
+    }
+    # Trainer and Tuner Vertex custom jobs (job spec service_account).
+    # CloudConfig.trainer_service_account.
+    trainer = {
+      account_id  = "clickflow-trainer"
+      description = "clickflow Trainer/Tuner Vertex AI custom jobs"
+    }
+    # TF Serving pods on GKE, through Workload Identity (KSA clickflow-serving).
+    serving = {
+      account_id  = "clickflow-serving"
+      description = "clickflow TF Serving on GKE (Workload Identity)"
+    }
+    # GitHub Actions CD (.github/workflows/cd.yml), through Workload Identity Federation.
+    deployer = {
+      account_id  = "clickflow-deployer"
+      description = "clickflow CD from GitHub Actions (Workload Identity Federation)"
+    }
+    # GKE nodes: pull images, write logs and metrics. Not the Compute Engine default account,
+    # which new projects may give Editor.
+    gke_nodes = {
+      account_id  = "clickflow-gke-nodes"
+      description = "clickflow GKE nodes"
+    }
+  }
+  # The dashboard has no Google identity on purpose: it only calls TF Serving inside the
+  # cluster (deployment/base/dashboard-deployment.yaml sets CLICKFLOW_SERVING_URL and nothing
+  # that reads gs:// or BigQuery; its pipeline root and monitoring folder are local paths), and
+  # its Kubernetes service account mounts no token.
+
+  serving_kubernetes_service_account = "clickflow-serving"
+  bucket_metadata_role_id            = "clickflowBucketMetadataReader"
+  bucket_metadata_role               = "projects/${var.project_id}/roles/${local.bucket_metadata_role_id}"
+
+  # Roles on the project: only where a role has no smaller scope.
+  project_roles = {
+    pipelines = [
+      # Create and watch the Trainer/Tuner custom jobs, write Vertex ML Metadata (every step
+      # records its artifacts), upload model versions (RegisterModel, register_model: true).
+      "roles/aiplatform.user",
+      # Launch and watch the Dataflow jobs of the Beam components (TFX waits for each).
+      "roles/dataflow.developer",
+    ]
+    dataflow = [
+      # What a Dataflow worker VM itself needs: report work items, write logs.
+      "roles/dataflow.worker",
+      # BigQueryExampleGen's read (Beam ReadFromBigQuery, EXPORT) runs the query as a job and
+      # creates a temporary dataset for its result on the worker that splits the source.
+      "roles/bigquery.user",
+    ]
+    deployer = [
+      # kubeflow_runner.py submit/schedule: create PipelineJobs, list/create/delete schedules.
+      "roles/aiplatform.user",
+      # get-credentials and `kubectl apply` of the overlay (Namespace, Deployments, Services,
+      # HPA, PDB, ConfigMaps, ServiceAccounts). GKE IAM has no per-cluster scope.
+      "roles/container.developer",
+    ]
+    gke_nodes = [
+      # Logging, monitoring and metadata writes of a GKE node (Google's role for node accounts).
+      "roles/container.defaultNodeServiceAccount",
+    ]
+  }
+
+  # Roles on the bucket.
+  bucket_roles = {
+    pipelines = [
+      # Read and write TFX artifacts under pipeline_root/, the Pusher's serving_model/ and Beam's
+      # staging files (objectUser: objects only, no bucket settings or IAM).
+      "roles/storage.objectUser",
+      # Beam's launcher reads the temp bucket's metadata (its soft-delete check).
+      local.bucket_metadata_role,
+    ]
+    dataflow = [
+      # Workers read and write the steps' artifacts, staging and temp files, BigQuery's export.
+      "roles/storage.objectUser",
+      local.bucket_metadata_role,
+    ]
+    trainer = [
+      # Read transformed examples and the transform graph, write the model, Tuner trials.
+      "roles/storage.objectUser",
+    ]
+    deployer = [
+      # aiplatform's PipelineJob.submit checks that the pipeline root's bucket exists.
+      local.bucket_metadata_role,
+    ]
+  }
+
+  # Roles on the training data's dataset.
+  dataset_roles = {
+    dataflow = [
+      # Read the training table (the query runs on the workers).
+      "roles/bigquery.dataViewer",
+    ]
+  }
+
+  # Roles on the Artifact Registry repository.
+  repository_roles = {
+    deployer = [
+      # cd.yml pushes the pipeline and dashboard images.
+      "roles/artifactregistry.writer",
+    ]
+    dataflow = [
+      # Workers start from the pipeline image (--sdk_container_image).
+      "roles/artifactregistry.reader",
+    ]
+    gke_nodes = [
+      # Nodes pull the dashboard image (and the pipeline image for target kfp).
+      "roles/artifactregistry.reader",
+    ]
+  }
+
+  # roles/iam.serviceAccountUser (actAs) on an account, for the accounts that start work as it.
+  act_as = {
+    # The pipeline's steps start Dataflow jobs whose workers run as clickflow-dataflow...
+    dataflow = ["pipelines"]
+    # ...and Vertex custom jobs that run as clickflow-trainer.
+    trainer = ["pipelines"]
+    # CD submits runs and creates schedules that run as clickflow-pipelines.
+    pipelines = ["deployer"]
+  }
+
+  project_grants = {
+    for g in flatten([for sa, roles in local.project_roles : [for role in roles : { sa = sa, role = role }]]) :
+    "${g.sa} ${g.role}" => g
+  }
+  bucket_grants = {
+    for g in flatten([for sa, roles in local.bucket_roles : [for role in roles : { sa = sa, role = role }]]) :
+    "${g.sa} ${g.role}" => g
+  }
+  dataset_grants = {
+    for g in flatten([for sa, roles in local.dataset_roles : [for role in roles : { sa = sa, role = role }]]) :
+    "${g.sa} ${g.role}" => g
+  }
+  repository_grants = {
+    for g in flatten([for sa, roles in local.repository_roles : [for role in roles : { sa = sa, role = role }]]) :
+    "${g.sa} ${g.role}" => g
+  }
+  act_as_grants = {
+    for g in flatten([for target, actors in local.act_as : [for actor in actors : { target = target, actor = actor }]]) :
+    "${g.actor} as ${g.target}" => g
+  }
+}
+
+resource "google_service_account" "accounts" {
+  for_each     = local.service_accounts
+  project      = var.project_id
+  account_id   = each.value.account_id
+  display_name = each.value.account_id
+  description  = each.value.description
+
+  depends_on = [google_project_service.enabled]
+}
+
+# storage.buckets.get alone: no predefined role has it without also listing or changing things.
+resource "google_project_iam_custom_role" "bucket_metadata_reader" {
+  project     = var.project_id
+  role_id     = local.bucket_metadata_role_id
+  title       = "clickflow bucket metadata reader"
+  description = "Read a bucket's metadata (location, soft-delete policy), nothing in it."
+  permissions = ["storage.buckets.get"]
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "grants" {
+  for_each = local.project_grants
+  project  = var.project_id
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.accounts[each.value.sa].email}"
+}
+
+resource "google_storage_bucket_iam_member" "grants" {
+  for_each = local.bucket_grants
+  bucket   = google_storage_bucket.clickflow.name
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.accounts[each.value.sa].email}"
+
+  depends_on = [google_project_iam_custom_role.bucket_metadata_reader]
+}
+
+# TF Serving reads the models and nothing else in the bucket: object reads only under
+# serving_model/ (listing is checked on the bucket, so the condition lets bucket-level calls
+# through; that shows object names, not contents).
+resource "google_storage_bucket_iam_member" "serving_reads_models" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.accounts["serving"].email}"
+
+  condition {
+    title       = "serving-models-only"
+    description = "Objects under serving_model/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"projects/_/buckets/${local.bucket_name}/objects/serving_model/\")"
+  }
+}
+
+resource "google_bigquery_dataset_iam_member" "grants" {
+  for_each   = local.dataset_grants
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.clickflow.dataset_id
+  role       = each.value.role
+  member     = "serviceAccount:${google_service_account.accounts[each.value.sa].email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "grants" {
+  for_each   = local.repository_grants
+  project    = var.project_id
+  location   = google_artifact_registry_repository.clickflow.location
+  repository = google_artifact_registry_repository.clickflow.name
+  role       = each.value.role
+  member     = "serviceAccount:${google_service_account.accounts[each.value.sa].email}"
+}
+
+resource "google_service_account_iam_member" "act_as" {
+  for_each           = local.act_as_grants
+  service_account_id = google_service_account.accounts[each.value.target].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.accounts[each.value.actor].email}"
+}
+
+# TF Serving on GKE: the Kubernetes service account clickflow-serving of each overlay's
+# namespace may act as clickflow-serving (its annotation iam.gke.io/gcp-service-account names
+# it). The pool PROJECT_ID.svc.id.goog exists once a cluster with Workload Identity does.
+resource "google_service_account_iam_member" "serving_workload_identity" {
+  for_each           = toset(var.serving_namespaces)
+  service_account_id = google_service_account.accounts["serving"].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${local.workload_pool}[${each.value}/${local.serving_kubernetes_service_account}]"
+
+  depends_on = [google_container_cluster.clickflow]
+}
+
+# target kfp: the Kubeflow Pipelines pods' Kubernetes service accounts act as clickflow-pipelines.
+resource "google_service_account_iam_member" "kfp_workload_identity" {
+  for_each           = toset(var.kfp_kubernetes_service_accounts)
+  service_account_id = google_service_account.accounts["pipelines"].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${local.workload_pool}[${each.value}]"
+
+  depends_on = [google_container_cluster.clickflow]
+}
+
+# GitHub Actions: an OIDC token of a run of this repository on github_ref, exchanged for
+# credentials of clickflow-deployer. No key exists anywhere.
+resource "google_iam_workload_identity_pool" "github" {
+  project                   = var.project_id
+  workload_identity_pool_id = "github"
+  display_name              = "GitHub Actions"
+  description               = "OIDC tokens of GitHub Actions runs (clickflow CD)"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_iam_workload_identity_pool_provider" "github" {
+  project                            = var.project_id
+  workload_identity_pool_id          = google_iam_workload_identity_pool.github.workload_identity_pool_id
+  workload_identity_pool_provider_id = "github"
+  display_name                       = "GitHub Actions OIDC"
+
+  attribute_mapping = {
+    "google.subject"       = "assertion.sub"
+    "attribute.repository" = "assertion.repository"
+    "attribute.ref"        = "assertion.ref"
+  }
+  # Tokens of any other repository, or of another branch of this one, are refused here: without
+  # a condition, every GitHub repository could present a token to this provider.
+  attribute_condition = "assertion.repository == \"${var.github_repository}\" && assertion.ref == \"${var.github_ref}\""
+
+  oidc {
+    issuer_uri = "https://token.actions.githubusercontent.com"
+  }
+}
+
+resource "google_service_account_iam_member" "deployer_from_github" {
+  service_account_id = google_service_account.accounts["deployer"].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.github.name}/attribute.repository/${var.github_repository}"
+}

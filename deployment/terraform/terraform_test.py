@@ -1,0 +1,427 @@
+"""The Terraform configuration, checked offline against what uses it: the accounts every other
+file names, the grants each use needs (and that a removed grant is noticed), the Workload
+Identity bindings of the overlays, the APIs, the bucket, the training table, pins and inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlglot
+import yaml
+from sqlglot import exp
+
+from deployment.terraform import check as c
+from deployment.terraform import provider_schema
+from pipelines.cloud.config import load_cloud_config
+from pipelines.data import source as data_source
+
+REPO = c.REPO
+DEPLOYMENT = REPO / "deployment"
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+OVERLAYS = sorted(p for p in (DEPLOYMENT / "overlays").iterdir() if p.is_dir())
+# Files that name service accounts; every one they name must be created here.
+NAMING_FILES = [REPO / "configs" / "cloud.example.yaml", *WORKFLOWS,
+                *sorted((DEPLOYMENT / "base").glob("*.yaml")),
+                *sorted((DEPLOYMENT / "overlays").glob("*/*.yaml")),
+                DEPLOYMENT / "README.md", REPO / "README.md", c.TF_DIR / "README.md"]
+# configs/cloud.example.yaml key -> local.service_accounts key of the account it must name.
+CONFIG_ACCOUNTS = {"service_account": "pipelines", "dataflow_service_account": "dataflow",
+                   "trainer_service_account": "trainer"}
+
+
+@pytest.fixture(scope="session")
+def tf() -> c.Terraform:
+    return c.load()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hcl2() -> None:
+    try:
+        import hcl2  # noqa: F401
+    except ImportError:
+        message = "python-hcl2 is not installed: run make setup (requirements.txt pins it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI's make setup installs it: a skip there would hide a gap
+        pytest.skip(message)
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    """A scratch copy of the configuration, to break."""
+    shutil.copytree(c.TF_DIR, tmp_path / "terraform",
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__", ".terraform"))
+    return tmp_path / "terraform"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not once in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+def _yaml_docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _resolved(tf: c.Terraform, mapping: dict[str, str]) -> dict[str, str | None]:
+    return {key: c.resolve(tf, value) for key, value in mapping.items()}
+
+
+def test_every_file_parses_into_the_expected_resources(tf: c.Terraform) -> None:
+    kinds = {kind for kind, _ in tf.resources}
+    assert {"google_storage_bucket", "google_bigquery_dataset", "google_bigquery_table",
+            "google_artifact_registry_repository", "google_container_cluster",
+            "google_service_account", "google_iam_workload_identity_pool_provider"} <= kinds
+    assert {p.name for p in c.TF_DIR.glob("*.tf")} == {
+        "versions.tf", "variables.tf", "main.tf", "iam.tf", "outputs.tf"}
+    assert (c.TF_DIR / "terraform.tfvars.example").is_file()
+
+
+def test_provider_and_terraform_are_pinned(tf: c.Terraform) -> None:
+    [providers] = tf.settings["required_providers"]
+    assert providers["google"]["source"] == "hashicorp/google"
+    assert re.fullmatch(r"=?\s*\d+\.\d+\.\d+", providers["google"]["version"]), \
+        "pin the google provider to one version (a range lets apply pick up new defaults)"
+    assert re.fullmatch(r">= 1\.\d+\.\d+", tf.settings["required_version"])
+
+
+def test_every_input_and_output_is_typed_and_described(tf: c.Terraform) -> None:
+    for name, variable in tf.variables.items():
+        assert variable.get("description", "").strip(), f"variable {name} has no description"
+        assert variable.get("type"), f"variable {name} has no type"
+    for name, output in tf.outputs.items():
+        assert output.get("description", "").strip(), f"output {name} has no description"
+    assert set(c.EXAMPLE_INPUTS) == {n for n, v in tf.variables.items() if "default" not in v}
+    example = (c.TF_DIR / "terraform.tfvars.example").read_text()
+    for name in c.EXAMPLE_INPUTS:
+        assert re.search(rf"^{name}\s*=", example, re.M), f"tfvars example lacks {name}"
+
+
+def test_every_argument_and_block_is_in_the_pinned_providers_schema(tf: c.Terraform) -> None:
+    schema = provider_schema.load()
+    [providers] = tf.settings["required_providers"]
+    assert schema["version"] == providers["google"]["version"].lstrip("= "), \
+        "provider_schema.json is of another provider version: regenerate it"
+    assert schema["provider"].endswith("/" + providers["google"]["source"])
+    assert provider_schema.problems(tf, schema) == []
+
+
+@pytest.mark.parametrize(("file", "old", "new", "problem"), [
+    ("main.tf", "uniform_bucket_level_access = true", "uniform_bucket_level_acces = true",
+     "'uniform_bucket_level_acces' is no argument"),
+    ("main.tf", '      with_state                 = "ARCHIVED"\n      send_age_if_zero ',
+     '      state                      = "ARCHIVED"\n      send_age_if_zero ',
+     "lifecycle_rule.condition: 'state' is no argument"),
+    ("main.tf", '  format        = "DOCKER"\n', "",
+     "google_artifact_registry_repository.clickflow: required argument 'format'"),
+    ("iam.tf", "    issuer_uri = ", "    issuer = ", "oidc: 'issuer' is no argument"),
+])
+def test_a_wrong_or_missing_argument_is_noticed(copy: Path, file: str, old: str, new: str,
+                                                problem: str) -> None:
+    text = (copy / file).read_text()
+    assert text.count(old) >= 1, old
+    (copy / file).write_text(text.replace(old, new, 1))
+    found = provider_schema.problems(c.load(copy), provider_schema.load())
+    assert any(problem in p for p in found), found
+
+
+def test_no_primitive_roles_and_no_authoritative_iam(tf: c.Terraform) -> None:
+    for role in c.PRIMITIVE_ROLES:
+        assert not re.search(rf'"{role}"', tf.text), f"{role} is a primitive role"
+    # *_iam_binding / *_iam_policy replace every other member of a role: applying this would
+    # remove grants that others made in the project.
+    assert not [k for k, _ in tf.resources if k.endswith(("_iam_binding", "_iam_policy"))]
+
+
+def test_grants_are_exactly_the_ones_their_uses_need(tf: c.Terraform) -> None:
+    missing, extra = c.grant_gaps(tf)
+    assert not missing, f"uses without the grant they need: {sorted(map(str, missing))}"
+    assert not extra, ("grants no use needs (add the use to check.REQUIRED): "
+                       f"{sorted(map(str, extra))}")
+
+
+@pytest.mark.parametrize(("file", "old", "new", "missing"), [
+    ("iam.tf", '"roles/dataflow.developer",', "",
+     c.Grant("pipelines", "project", "roles/dataflow.developer")),
+    ("iam.tf", 'trainer = ["pipelines"]', "trainer = []",
+     c.Grant("pipelines", "account:trainer", "roles/iam.serviceAccountUser")),
+    ("iam.tf", 'dataflow = ["pipelines"]', "dataflow = []",
+     c.Grant("pipelines", "account:dataflow", "roles/iam.serviceAccountUser")),
+    ("iam.tf", 'role   = "roles/storage.objectViewer"',
+     'role   = "roles/storage.legacyObjectReader"',
+     c.Grant("serving", "bucket", "roles/storage.objectViewer")),
+    ("iam.tf", '"roles/artifactregistry.writer",', "",
+     c.Grant("deployer", "repository", "roles/artifactregistry.writer")),
+    # The resource that grants the bucket roles, gone: its locals alone grant nothing.
+    ("iam.tf", 'resource "google_storage_bucket_iam_member" "grants"',
+     'resource "google_storage_bucket_iam_member" "unused"',
+     c.Grant("trainer", "bucket", "roles/storage.objectUser")),
+])
+def test_a_removed_grant_is_noticed(copy: Path, file: str, old: str, new: str,
+                                    missing: c.Grant) -> None:
+    _edit(copy / file, old, new)
+    assert missing in c.grant_gaps(c.load(copy))[0]
+
+
+def test_an_unneeded_or_primitive_grant_is_noticed(copy: Path) -> None:
+    _edit(copy / "iam.tf", '"roles/container.developer",',
+          '"roles/container.developer",\n      "roles/editor",')
+    broken = c.load(copy)
+    assert c.Grant("deployer", "project", "roles/editor") in c.grant_gaps(broken)[1]
+    with pytest.raises(AssertionError, match="primitive"):
+        test_no_primitive_roles_and_no_authoritative_iam(broken)
+
+
+def test_every_account_named_anywhere_is_created(tf: c.Terraform) -> None:
+    ids = set(c.account_ids(tf).values())
+    named = {(path.relative_to(REPO).as_posix(), account)
+             for path in NAMING_FILES for account in c.EMAIL_RE.findall(path.read_text())}
+    assert {f for f, _ in named} >= {"configs/cloud.example.yaml", "deployment/README.md",
+                                     "deployment/base/serving-serviceaccount.yaml"}
+    unknown = sorted((f, a) for f, a in named if a not in ids)
+    assert not unknown, f"service accounts named but not created in Terraform: {unknown}"
+
+
+def test_the_cloud_config_names_each_account_for_its_job(tf: c.Terraform) -> None:
+    ids = c.account_ids(tf)
+    text = (REPO / "configs" / "cloud.example.yaml").read_text()
+    for key, account in CONFIG_ACCOUNTS.items():
+        [email] = re.findall(rf"^#?\s*{key}:\s*(\S+)", text, re.M)
+        assert email.split("@")[0] == ids[account], f"configs/cloud.example.yaml {key}"
+        assert tf.locals["cloud_config"][key] == \
+            f'${{google_service_account.accounts["{account}"].email}}'
+
+
+def test_the_cloud_config_output_is_a_valid_config_with_the_same_paths(tf: c.Terraform) -> None:
+    values = _resolved(tf, tf.locals["cloud_config"])
+    assert None not in values.values(), values
+    config = load_cloud_config(environ={}, **values)
+    assert config.resolved_pipeline_root == c.resolve(tf, tf.locals["pipeline_root"])
+    assert config.resolved_temp_location == c.resolve(tf, tf.locals["dataflow_temp_location"])
+    assert config.resolved_serving_model_base_path == c.resolve(
+        tf, tf.locals["serving_model_base_path"])
+    # Without serving_model_base_path the config derives the same folder from bucket/model.
+    values.pop("serving_model_base_path")
+    assert load_cloud_config(environ={}, **values).resolved_serving_model_base_path == \
+        config.resolved_serving_model_base_path
+
+
+def _workflow_variables() -> set[str]:
+    return set(re.findall(r"vars\.([A-Z0-9_]+)", "\n".join(p.read_text() for p in WORKFLOWS)))
+
+
+def test_github_variables_output_covers_what_cd_reads(tf: c.Terraform) -> None:
+    outputs = _resolved(tf, tf.locals["github_variables"])
+    # CLICKFLOW_CONFIG names a file of the repository, not something in the project.
+    assert set(outputs) == _workflow_variables() - {"CLICKFLOW_CONFIG"}
+    assert None not in outputs.values(), outputs
+    ids = set(c.account_ids(tf).values())
+    examples = dict(re.findall(r"^\| `([A-Z0-9_]+)` \| `([^`]+)` \|",
+                               (DEPLOYMENT / "README.md").read_text(), re.M))
+    for name, value in outputs.items():
+        if name.endswith("SERVICE_ACCOUNT"):
+            account = str(value).split("@")[0]
+            assert account in ids
+            assert examples[name].split("@")[0] == account, f"deployment/README.md {name}"
+    assert re.fullmatch(r"projects/\d+/locations/global/workloadIdentityPools/[\w-]+/providers/"
+                        r"[\w-]+", str(outputs["GCP_WORKLOAD_IDENTITY_PROVIDER"]))
+
+
+def test_cd_gets_in_only_from_this_repository_and_branch(tf: c.Terraform) -> None:
+    cd = (REPO / ".github" / "workflows" / "cd.yml").read_text()
+    assert "service_account: ${{ vars.GCP_DEPLOY_SERVICE_ACCOUNT }}" in cd
+    assert "workload_identity_provider: ${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}" in cd
+    provider = tf.resources[("google_iam_workload_identity_pool_provider", "github")]
+    assert provider["oidc"][0]["issuer_uri"] == "https://token.actions.githubusercontent.com"
+    assert c.resolve(tf, provider["attribute_condition"]) == (
+        'assertion.repository == "my-org/clickflow" && assertion.ref == "refs/heads/main"')
+    mapping = provider["attribute_mapping"]
+    assert mapping["attribute.repository"] == "assertion.repository"
+    binding = tf.resources[("google_service_account_iam_member", "deployer_from_github")]
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    assert c.resolve(tf, binding["service_account_id"]).endswith(
+        "/clickflow-deployer@my-project.iam.gserviceaccount.com")
+    assert c.resolve(tf, binding["member"]) == (
+        "principalSet://iam.googleapis.com/projects/123456789/locations/global/"
+        "workloadIdentityPools/github/attribute.repository/my-org/clickflow")
+    # What cd.yml does, and the REQUIRED grant that lets it.
+    for step, grant in [
+        ("docker push", c.Grant("deployer", "repository", "roles/artifactregistry.writer")),
+        ("kubectl apply", c.Grant("deployer", "project", "roles/container.developer")),
+        ("kubeflow_runner.py schedule",
+         c.Grant("deployer", "account:pipelines", "roles/iam.serviceAccountUser")),
+    ]:
+        assert step in cd and grant in c.REQUIRED
+
+
+def test_serving_workload_identity_matches_the_overlays(tf: c.Terraform) -> None:
+    [ksa] = _yaml_docs(DEPLOYMENT / "base" / "serving-serviceaccount.yaml")
+    assert ksa["metadata"]["name"] == tf.locals["serving_kubernetes_service_account"]
+    namespaces = {yaml.safe_load((o / "kustomization.yaml").read_text())["namespace"]
+                  for o in OVERLAYS}
+    assert set(tf.variables["serving_namespaces"]["default"]) == namespaces
+    binding = tf.resources[("google_service_account_iam_member", "serving_workload_identity")]
+    assert binding["for_each"] == "${toset(var.serving_namespaces)}"
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    for namespace in namespaces:
+        member = c.resolve(tf, binding["member"].replace("${each.value}", namespace))
+        assert member == f"serviceAccount:my-project.svc.id.goog[{namespace}/clickflow-serving]"
+    [cluster_pool] = tf.resources[("google_container_cluster", "clickflow")][
+        "workload_identity_config"]
+    assert c.resolve(tf, cluster_pool["workload_pool"]) == "my-project.svc.id.goog"
+    serving = c.account_ids(tf)["serving"]
+    for overlay in OVERLAYS:
+        [patch] = _yaml_docs(overlay / "workload-identity-patch.yaml")
+        gsa = patch["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        assert gsa.split("@")[0] == serving, overlay.name
+
+
+def test_serving_reads_the_model_folder_and_nothing_else(tf: c.Terraform) -> None:
+    condition = c.bucket_condition(tf, "serving")
+    assert condition is not None
+    models = load_cloud_config(environ={}, **_resolved(tf, tf.locals["cloud_config"]))
+    prefix = re.search(r'startsWith\("projects/_/buckets/([^/]+)/objects/([^"]+)"\)', condition)
+    assert prefix, condition
+    assert models.resolved_serving_model_base_path.startswith(f"gs://{prefix[1]}/{prefix[2]}")
+    assert prefix[2] != "" and not models.resolved_pipeline_root.startswith(
+        f"gs://{prefix[1]}/{prefix[2]}")
+
+
+def test_the_dashboard_has_no_google_identity(tf: c.Terraform) -> None:
+    [ksa] = _yaml_docs(DEPLOYMENT / "base" / "dashboard-serviceaccount.yaml")
+    assert ksa["automountServiceAccountToken"] is False
+    assert "iam.gke.io/gcp-service-account" not in (ksa["metadata"].get("annotations") or {})
+    [deployment] = _yaml_docs(DEPLOYMENT / "base" / "dashboard-deployment.yaml")
+    env = {e["name"]: e.get("value", "") for container in
+           deployment["spec"]["template"]["spec"]["containers"] for e in container.get("env", [])}
+    # What it reads is TF Serving in the cluster; no gs:// path, no Google credentials.
+    assert env["CLICKFLOW_SERVING_URL"].startswith("http://clickflow-serving:")
+    assert not [v for v in env.values() if "gs://" in v]
+    assert not [n for n in env if n.startswith("GOOGLE_")]
+    assert not [a for a in c.account_ids(tf).values() if "dashboard" in a]
+
+
+def test_apis_are_exactly_the_ones_used(tf: c.Terraform) -> None:
+    apis = {a.removesuffix(".googleapis.com")
+            for a in re.findall(r"[\w.]+\.googleapis\.com", tf.locals["apis"])}
+    needed = {c.RESOURCE_APIS[kind] for kind, _ in tf.resources} - {""} | set(c.USED_APIS)
+    assert apis == needed, f"missing: {sorted(needed - apis)}, unused: {sorted(apis - needed)}"
+    # The uses behind USED_APIS are real.
+    compile_py = (REPO / "pipelines" / "cloud" / "compile.py").read_text()
+    assert "--runner=DataflowRunner" in compile_py
+    assert "aiplatform.PipelineJob" in (REPO / "pipelines" / "cloud" / "vertex.py").read_text()
+    assert "google-github-actions/auth" in (REPO / ".github" / "workflows" / "cd.yml").read_text()
+
+
+def test_every_resource_waits_for_the_apis(tf: c.Terraform) -> None:
+    """On an empty project the first apply races API enablement unless each resource waits for
+    it: by depends_on, or by referring to a resource that does."""
+    waits = {key for key, body in tf.resources.items()
+             if "${google_project_service.enabled}" in body.get("depends_on", [])}
+    for key, body in tf.resources.items():
+        if key[0] == "google_project_service" or key in waits:
+            continue
+        refs = set(re.findall(r"(google_\w+)\.(\w+)", json.dumps(body)))
+        assert refs & waits, f"{key[0]}.{key[1]} does not wait for google_project_service.enabled"
+
+
+def test_a_resource_that_does_not_wait_is_noticed(copy: Path) -> None:
+    _edit(copy / "main.tf", """  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Training data""", """  }
+}
+
+# Training data""")
+    with pytest.raises(AssertionError, match=r"google_storage_bucket\.clickflow does not wait"):
+        test_every_resource_waits_for_the_apis(c.load(copy))
+
+
+def test_an_unknown_resource_type_needs_its_api_named(copy: Path) -> None:
+    (copy / "extra.tf").write_text('resource "google_pubsub_topic" "t" {\n  name = "t"\n}\n')
+    with pytest.raises(KeyError, match="google_pubsub_topic"):
+        test_apis_are_exactly_the_ones_used(c.load(copy))
+
+
+def test_bucket_is_private_versioned_and_expires_dataflow_files(tf: c.Terraform) -> None:
+    bucket = tf.resources[("google_storage_bucket", "clickflow")]
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert bucket["versioning"][0]["enabled"] is True
+    config = load_cloud_config(environ={}, **_resolved(tf, tf.locals["cloud_config"]))
+    temp = config.resolved_temp_location.split("/", 3)[3] + "/"
+    rules = [(r["condition"][0], r["action"][0]["type"]) for r in bucket["lifecycle_rule"]]
+    expiring = [cond for cond, action in rules if action == "Delete" and "age" in cond]
+    assert any(temp.startswith(p) for cond in expiring for p in cond["matches_prefix"]), \
+        f"nothing expires Dataflow's temp files under {temp}"
+    # Expiry never reaches the artifacts or the served models.
+    for cond in expiring:
+        for p in cond["matches_prefix"]:
+            assert not config.resolved_pipeline_root.split("/", 3)[3].startswith(p)
+            assert not config.resolved_serving_model_base_path.split("/", 3)[3].startswith(p)
+    assert any("days_since_noncurrent_time" in cond and "matches_prefix" not in cond
+               for cond, _ in rules), "noncurrent versions must not be kept forever"
+    # A Delete rule without age must be unable to match a live object: some provider versions
+    # send age 0 (every object) for a rule that sets none.
+    for cond, action in rules:
+        if action == "Delete" and "age" not in cond:
+            assert cond.get("with_state") == "ARCHIVED", cond
+
+
+def _query_columns() -> list[tuple[str, str]]:
+    sql = data_source.render_query(data_source.QUERY_FILE.read_text(), "`p.d.t`")
+    tree = sqlglot.parse_one(sql, read="bigquery")
+    out = []
+    for select in tree.expressions:
+        cast = select.this
+        assert isinstance(cast, exp.Cast), select.sql()
+        out.append((cast.this.name, cast.to.sql(dialect="bigquery").upper()))
+    return out
+
+
+def test_the_training_table_has_the_columns_the_query_and_schema_read() -> None:
+    assert c.schema_columns() == _query_columns()
+    schema = (REPO / "schema" / "schema.pbtxt").read_text()
+    features = re.findall(r'feature \{\s*name: "(\w+)"\s*type: (\w+)', schema)
+    as_bigquery = {"FLOAT": "FLOAT64", "INT": "INT64", "BYTES": "STRING"}
+    assert sorted((n, as_bigquery[t]) for n, t in features) == sorted(c.schema_columns())
+
+
+def _role_table() -> set[c.Grant]:
+    text = (c.TF_DIR / "README.md").read_text()
+    by_id = {v: k for k, v in c.account_ids(c.load()).items()}
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| ([^|]+?) \| `([^`]+)` \|", text, re.M)
+    out = set()
+    for account, scope, role in rows:
+        scope = scope.strip()
+        if m := re.fullmatch(r"acts as `([a-z0-9-]+)`", scope):
+            scope = f"account:{by_id[m[1]]}"
+        else:
+            scope = scope.split()[0]
+        role = "bucket-metadata" if role == "clickflowBucketMetadataReader" else role
+        out.add(c.Grant(by_id[account], scope, role))
+    return out
+
+
+def test_the_role_table_in_the_readme_is_what_terraform_grants(tf: c.Terraform) -> None:
+    table = _role_table()
+    assert table == c.grants(tf), (f"only in README: {sorted(map(str, table - c.grants(tf)))}; "
+                                   f"only in Terraform: {sorted(map(str, c.grants(tf) - table))}")
+
+
+@pytest.mark.skipif(not (shutil.which("terraform") or shutil.which("tofu")),
+                    reason="no terraform or tofu binary (none installs offline: see README)")
+def test_terraform_fmt_finds_nothing_to_change() -> None:
+    binary = shutil.which("terraform") or shutil.which("tofu")
+    result = subprocess.run([str(binary), "fmt", "-check", "-diff", str(c.TF_DIR)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
