@@ -92,7 +92,7 @@ def emulate(args: argparse.Namespace, target: str) -> bool:
         run_id = f"{spec.get('pipelineInfo', {}).get('name', 'run')}-{stamp}-{n}"
         started = time.monotonic()
         results = orchestrator.run_once(em, run_id)
-        print(report.table(run_id, results, em.subs.gs_root))
+        print(report.table(run_id, results))
         counts = {s: sum(r.status == s for r in results) for s in ("succeeded", "failed",
                                                                    "skipped")}
         print(f"  run {n}/{args.runs}: {counts['succeeded']} succeeded, {counts['failed']} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from pipelines.cloud.emulator.substitutions import Substitution
@@ -14,7 +13,7 @@ KEY_PROPERTIES = ("blessed", "pushed", "pushed_version", "found", "served_versio
                   "split_names", "best_hyperparameters", "registered_model")
 
 
-def key_outputs(outputs: dict[str, Any], gs_root: Path) -> str:
+def key_outputs(outputs: dict[str, Any]) -> str:
     parts = []
     for key, artifact in sorted(outputs.get("artifacts", {}).items()):
         props = {k: v for k, v in (artifact.get("metadata") or {}).items()
@@ -31,10 +30,10 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def table(run_id: str, results: list[Result], gs_root: Path) -> str:
+def table(run_id: str, results: list[Result]) -> str:
     rows = [(r.task, r.executor_class.removeprefix("tfx.") or "-",
              f"{r.seconds:.1f}" if r.seconds else "-", r.status,
-             key_outputs(r.outputs, gs_root) or r.message) for r in results]
+             key_outputs(r.outputs) or r.message) for r in results]
     header = ("task", "executor class", "seconds", "status", "key outputs")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
     lines = [f"run {run_id}"]
