@@ -64,6 +64,8 @@ def command_line(task: Task, executor_input: dict[str, Any], subs: Substitutions
                         "ENTRYPOINT (Beam's boot) is not emulated")
     if command[0] in ("python", "python3"):
         subs.record(task.name, "python", f"{command[0]} (the image's Python)", sys.executable)
+        subs.record(task.name, "packages the image lacks", "not installed in the image",
+                    "made unimportable: kubernetes_validate (shim/sitecustomize.py)")
         command[0] = sys.executable
     return [*command, *head, *subs.beam_args(task.name, beam)]
 
