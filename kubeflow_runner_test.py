@@ -17,6 +17,7 @@ import kubeflow_runner
 from pipelines.cloud import vertex
 from pipelines.cloud.compile import dataflow_beam_args, spec_fingerprint
 from pipelines.cloud.config import load_cloud_config
+from pipelines.cloud.emulator.dag import with_upstream
 from pipelines.cloud.kfp_client import CompiledSpec
 from pipelines.data import source as data_source
 from pipelines.testing.fake_kfp import serving
@@ -65,21 +66,9 @@ def _param(spec: dict, task: str, name: str) -> str:
     return params[name]["runtimeValue"]["constant"]
 
 
-def _direct_upstream(task: dict) -> set[str]:
-    artifacts = task.get("inputs", {}).get("artifacts", {}).values()
-    return set(task.get("dependentTasks", [])) | {
-        a["taskOutputArtifact"]["producerTask"] for a in artifacts if "taskOutputArtifact" in a}
-
-
 def _upstream(spec: dict, task: str) -> set[str]:
-    tasks = spec["root"]["dag"]["tasks"]
-    seen, todo = set(), list(_direct_upstream(tasks[task]))
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo += _direct_upstream(tasks[name])
-    return seen
+    """Every task ``task`` waits for, read as the emulator reads the DAG."""
+    return with_upstream(spec["root"]["dag"]["tasks"], task) - {task}
 
 
 def _container(spec: dict, task: str) -> dict:
