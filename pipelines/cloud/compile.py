@@ -153,7 +153,9 @@ def uncache_example_gen(spec: dict[str, Any]) -> None:
     rows mean new examples, and the steps after it are cached only when their inputs are
     unchanged (an unchanged table still retrains: the ExampleGen output is a new artifact).
     """
-    spec["root"]["dag"]["tasks"][EXAMPLE_GEN_TASK].pop("cachingOptions", None)
+    task = spec["root"]["dag"]["tasks"].get(EXAMPLE_GEN_TASK)
+    if task is not None:
+        task.pop("cachingOptions", None)
 
 
 def spec_fingerprint(spec: dict[str, Any]) -> str:
