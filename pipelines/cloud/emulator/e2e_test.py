@@ -17,7 +17,9 @@ BUCKET = "my-clickflow-bucket"  # configs/cloud.example.yaml
 
 def _emulate(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKFLOW_")}
-    env.update(CLICKFLOW_TRAIN_STEPS="20", CLICKFLOW_EVAL_STEPS="5")
+    # A check of the wiring, not of the model: enough steps and a low bar that run 1 is
+    # always blessed and pushed (20 steps once stayed under the 0.75 AUC bar and pushed nothing).
+    env.update(CLICKFLOW_TRAIN_STEPS="50", CLICKFLOW_EVAL_STEPS="5", CLICKFLOW_MIN_AUC="0.5")
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cloud.emulator", "--workdir", str(workdir),
          "--rows", "600", *args], cwd=ROOT, env=env, capture_output=True, text=True,
