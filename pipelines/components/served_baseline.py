@@ -30,8 +30,9 @@ import os
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
+from tfx.utils import path_constants
 
-SERVING_SUBDIR = "Format-Serving"  # tfx.utils.path_utils.serving_model_dir
+SERVING_SUBDIR = path_constants.SERVING_MODEL_DIR  # where TFX's Evaluator loads a Model from
 FOUND = "found"
 SERVED_PATH = "served_path"
 SERVED_VERSION = "served_version"
