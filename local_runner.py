@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,11 +15,12 @@ from pathlib import Path
 from models.bootstrap import bootstrap
 from pipelines.common import names
 from pipelines.common.argtypes import positive_int
-from pipelines.common.errors import ConfigError
+from pipelines.common.errors import ClickflowError, ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
 from pipelines.data import inputs
 from pipelines.data.source import DataError
-from pipelines.local import freshness, speedups, summary
+from pipelines.local import freshness, preflight, speedups, summary
+from pipelines.local.run_lock import RunLockedError
 
 
 def _rows(value: str) -> int:
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="artifacts, the SQLite ML Metadata store and run_summary.json")
     p.add_argument("--serving-dir", type=Path, default=names.DEFAULT_SERVING_DIR,
                    help="blessed models are pushed to SERVING_DIR/MODEL_NAME/VERSION/")
+    p.add_argument("--wait-lock", type=float, default=0.0, metavar="SECONDS",
+                   help="when another run holds the pipeline root, wait this long for it "
+                        "to finish instead of stopping at once")
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
     p.add_argument("--force", action="store_true",
                    help="run the pipeline even when nothing changed since the last run")
@@ -103,12 +106,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     root = args.pipeline_root.resolve()
-    metadata_path = names.metadata_path(root)
     serving_dir = (args.serving_dir / args.model_name).resolve()
+    run_id = summary.run_id()
+    try:
+        with preflight.held_root(root, serving_dir, pipeline_name=args.pipeline_name,
+                                 run_id=run_id, wait_seconds=args.wait_lock) as recovered:
+            return _run(args, data, config, root, serving_dir, run_id, recovered, started)
+    except RunLockedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except ClickflowError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args, data, config, root, serving_dir, run_id, recovered, started) -> int:
+    metadata_path = names.metadata_path(root)
     settings = {"config": config, "pipeline": args.pipeline_name, "serving": str(serving_dir),
                 "root": str(root)}
     fingerprint = freshness.fingerprint(data, settings)
-    previous = None if (args.force or args.no_cache) else freshness.up_to_date(
+    previous = None if (args.force or args.no_cache or recovered) else freshness.up_to_date(
         root, metadata_path, fingerprint)
     if previous:
         return freshness.report_up_to_date(root, previous, started)
@@ -116,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     with speedups.imports_without_gc():
         speedups.install()
         from tfx.orchestration import metadata
-        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
         from pipelines.config import LOCAL_BEAM_ARGS
+        from pipelines.local.dag_runner import NamedRunDagRunner
         from pipelines.pipeline import LocalFiles, create_pipeline
 
     pipeline = create_pipeline(
@@ -131,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             str(metadata_path)),
         beam_pipeline_args=list(LOCAL_BEAM_ARGS),
     )
-    os.makedirs(root, exist_ok=True)
     return summary.run_and_summarize(
-        lambda: LocalDagRunner().run(pipeline), root=root, metadata_path=metadata_path,
-        pipeline_name=args.pipeline_name, data=data, fingerprint=fingerprint, started=started,
-        verbose=args.verbose, trigger_reason=args.trigger_reason)
+        lambda: NamedRunDagRunner(run_id).run(pipeline), root=root,
+        metadata_path=metadata_path, pipeline_name=args.pipeline_name, data=data,
+        fingerprint=fingerprint, started=started, run_id=run_id, verbose=args.verbose,
+        trigger_reason=args.trigger_reason, recovered=recovered)
 
 
 if __name__ == "__main__":

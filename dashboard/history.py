@@ -1,9 +1,8 @@
 """Model history: every pipeline run in ML Metadata with what it read, measured and pushed.
 
 Built on ``pipelines.metadata.runs`` (the code that writes run_summary.json after a run): its
-``latest_run_artifacts`` is applied to each run through a view of the store that shows only that
-run, and its ``evaluation_metrics`` reads each TFMA result. The store is opened read-only, so the
-dashboard can watch a pipeline that is running.
+``run_artifacts`` reads each run's outputs, and its ``evaluation_metrics`` each TFMA result.
+The store is opened read-only, so the dashboard can watch a pipeline that is running.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any
 
 from pipelines.common.names import SUMMARY_FILE
 from pipelines.metadata import runs as run_summary
+from pipelines.metadata.recovery import ABANDONED
 from pipelines.metadata.store import StoreUnavailable, open_store
 
 EXAMPLE_GEN = "DuckDBExampleGen"
@@ -33,26 +33,13 @@ _STATES = {0: "unknown", 1: "new", 2: "running", 3: "complete", 4: "failed", 5: 
 HistoryUnavailable = StoreUnavailable
 
 
-class _OneRunView:
-    """The store as ``latest_run_artifacts`` sees it when ``run`` is the only run."""
-
-    def __init__(self, store: Any, run: Any):
-        self._store, self._run = store, run
-
-    def get_children_contexts_by_context(self, context_id: int) -> list[Any]:
-        return [self._run]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
 @dataclasses.dataclass(frozen=True)
 class RunRecord:
     """One pipeline run as the history table shows it."""
 
     run_id: str
     started: datetime
-    status: str  # "succeeded", "failed" or "running"
+    status: str  # "succeeded", "failed", "running" or "abandoned" (its process was killed)
     component_states: dict[str, int]
     span: int | None = None
     examples: str | None = None
@@ -80,7 +67,9 @@ def _last(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:
     return artifacts[-1] if artifacts else None
 
 
-def _status(states: dict[str, int]) -> str:
+def _status(states: dict[str, int], abandoned: bool = False) -> str:
+    if abandoned:
+        return "abandoned"
     if states.get("failed") or states.get("canceled"):
         return "failed"
     if states.get("running") or states.get("new"):
@@ -105,7 +94,9 @@ def run_record(store: Any, run: Any, pipeline_name: str,
     for execution in executions:
         state = _STATES.get(execution.last_known_state, "unknown")
         states[state] = states.get(state, 0) + 1
-    outputs = run_summary.latest_run_artifacts(_OneRunView(store, run), pipeline_name)
+    # Marked by the next local run (pipelines.metadata.recovery): its process was gone.
+    abandoned = any(ABANDONED in e.custom_properties for e in executions)
+    outputs = run_summary.run_artifacts(store, run)
     started = datetime.fromtimestamp(run.create_time_since_epoch / 1000)
     examples = _last(outputs, EXAMPLE_GEN, "examples")
     blessing = _last(outputs, "Evaluator", "blessing")
@@ -115,11 +106,11 @@ def run_record(store: Any, run: Any, pipeline_name: str,
     statistics = _last(outputs, "StatisticsGen", "statistics")
     anomalies = _last(outputs, "ExampleValidator", "anomalies")
     model = _last(outputs, "Trainer", "model")
-    summary = match_summary(run.create_time_since_epoch / 1000, summaries or [])
+    summary = match_summary(run.create_time_since_epoch / 1000, summaries or [], run.name)
     return RunRecord(
         run_id=run.name,
         started=started,
-        status=_status(states),
+        status=_status(states, abandoned),
         component_states=states,
         span=None if examples is None else run_summary.custom_int(examples, "span"),
         examples=None if examples is None else _examples_text(examples),
@@ -164,18 +155,26 @@ def _summary_start(summary: dict[str, Any]) -> float | None:
         return None
 
 
-def match_summary(run_started: float, summaries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The run_summary.json of the invocation during which a pipeline run started.
+def match_summary(run_started: float, summaries: list[dict[str, Any]],
+                  run_name: str | None = None) -> dict[str, Any] | None:
+    """The run_summary.json of the invocation that ran a pipeline run.
 
-    TFX names its runs by its own clock and the local runner by its start time, so the two are
-    joined by time: the run started after the invocation and before it ended.
+    The local runner names the TFX run by its own run id (``mlmd_run_context`` in the summary):
+    matched by name. Summaries written before it did are joined by time: the run started after
+    the invocation and before it ended.
     """
+    if run_name is not None:
+        for summary in summaries:
+            if summary.get("mlmd_run_context") == run_name:
+                return summary
     best, best_start = None, None
     for summary in summaries:
         start = _summary_start(summary)
         if start is None:
             continue
         end = start + float(summary.get("wall_seconds") or 0) + 1.0
+        if summary.get("mlmd_run_context"):
+            continue  # named its own run: never matched to another by time
         if start - 1.0 <= run_started <= end and (best_start is None or start > best_start):
             best, best_start = summary, start
     return best

@@ -10,7 +10,6 @@ from typing import Any
 import tensorflow_model_analysis as tfma
 from tfx.components import (
     ExampleValidator,
-    Pusher,
     StatisticsGen,
     Trainer,
     Transform,
@@ -24,6 +23,7 @@ from models import features
 from pipelines.components.eval_sample import EvalSample
 from pipelines.components.evaluator import Evaluator
 from pipelines.components.gate import AnomaliesGate
+from pipelines.components.pusher import Pusher
 from pipelines.components.served_baseline import ServedBaseline
 from pipelines.config import PipelineConfig
 from pipelines.data import source as data_source

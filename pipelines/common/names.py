@@ -23,6 +23,10 @@ MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 METADATA_FILE = "metadata.sqlite"  # the local ML Metadata store (SQLite)
 SUMMARY_FILE = "run_summary.json"  # what the last local run did (and runs/<id>/ copies)
 
+# Inside each version a clickflow Pusher pushed: where it came from (pipeline, run, model), so
+# a version whose run was killed before ML Metadata recorded the push still has its lineage.
+PUSH_RECORD = "assets.extra/clickflow_push.json"
+
 # The default workspace layout of a local installation.
 DEFAULT_DATA_DIR = WORKSPACE / "data"
 DEFAULT_PIPELINE_ROOT = WORKSPACE / "pipeline_root"

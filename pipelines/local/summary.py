@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from pipelines.common import names
-from pipelines.common.errors import ClickflowError
 from pipelines.data.inputs import ResolvedData
 from pipelines.metadata import store as mlmd_store
 
@@ -35,6 +35,21 @@ def write_summary(pipeline_root: Path, summary: dict[str, Any]) -> Path:
     tmp.write_text(text)
     tmp.replace(target)
     return target
+
+
+def save_summary(pipeline_root: Path, summary: dict[str, Any]) -> tuple[Path | None, str | None]:
+    """write_summary, and when the pipeline root cannot take it (a full or read-only disk), a
+    copy in the temporary folder: (path written or None, why the root could not take it)."""
+    try:
+        return write_summary(pipeline_root, summary), None
+    except OSError as err:
+        problem = f"{err.strerror or err}: {err.filename or pipeline_root}"
+    fallback = Path(tempfile.gettempdir()) / f"clickflow-{summary.get('run_id', 'run')}.json"
+    try:
+        fallback.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+        return fallback, problem
+    except OSError:
+        return None, problem
 
 
 def run_id() -> str:
@@ -70,20 +85,25 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
 
 
 def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
-                      data: ResolvedData, fingerprint: str, started: float,
-                      verbose: bool = False, trigger_reason: str | None = None) -> int:
+                      data: ResolvedData, fingerprint: str, started: float, run_id: str,
+                      verbose: bool = False, trigger_reason: str | None = None,
+                      recovered: dict[str, Any] | None = None) -> int:
     """Runs the pipeline with progress output, then writes and prints run_summary.json.
 
-    ``trigger_reason`` (a run started by the monitor) goes into the summary and onto the run's
-    ``pipeline_run`` context in ML Metadata as the ``trigger_reason`` property.
+    ``run_id`` names this run's ``pipeline_run`` context in ML Metadata (the runner passes it
+    to TFX), so what is read back is this run's own, even if another run wrote the store since.
+    ``trigger_reason`` (a run started by the monitor) goes into the summary and onto that
+    context as the ``trigger_reason`` property.
     """
     from pipelines.local.logs import ProgressLogging
     from pipelines.local.progress import ComponentProgress
 
     progress = ComponentProgress()
-    summary: dict[str, Any] = {"run_id": run_id(), "fingerprint": fingerprint,
-                               "data": data.describe(), "up_to_date": False,
-                               "trigger_reason": trigger_reason}
+    summary: dict[str, Any] = {"run_id": run_id, "mlmd_run_context": run_id,
+                               "fingerprint": fingerprint, "data": data.describe(),
+                               "up_to_date": False, "trigger_reason": trigger_reason}
+    if recovered:
+        summary["recovered"] = recovered
     print(f"Running pipeline '{pipeline_name}' on {summary['data']['path']} "
           f"({summary['data']['files']} file(s)); artifacts in {root}")
     error: BaseException | None = None
@@ -94,43 +114,48 @@ def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_nam
         error = err
     summary["component_seconds"] = dict(progress.seconds)
     summary["cached_components"] = sorted(progress.cached)
-    summary.update(collect_outputs(metadata_path, pipeline_name, data))
-    if trigger_reason:
-        summary["mlmd_run_context"] = mark_run(metadata_path, pipeline_name, trigger_reason)
+    try:
+        summary.update(collect_outputs(metadata_path, pipeline_name, data, run_id))
+        if trigger_reason:
+            mark_run(metadata_path, pipeline_name, trigger_reason, run_id=run_id)
+    except OSError as err:  # the store on a full or read-only disk: the run's own error first
+        error = error or err
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)
     if error is not None:
-        summary["status"] = "failed"
-        summary["failed_component"] = progress.running
-        summary["error"] = _error_text(error)
-        summary["blessed"], summary["pushed_model"] = False, None
-        path = write_summary(root, summary)
-        print(f"\nFAILED in {progress.running or 'the pipeline'}: {summary['error']}",
-              file=sys.stderr)
-        print("No model was pushed.", file=sys.stderr)
-        print(f"Summary: {path}", file=sys.stderr)
-        return 1
+        return _report_failure(root, summary, error, progress.running)
     summary["status"] = "succeeded"
-    path = write_summary(root, summary)
+    path, problem = save_summary(root, summary)
+    if problem is not None:
+        return _report_failure(root, summary, OSError(problem), "writing run_summary.json")
     print(f"Done in {summary['wall_seconds']:.1f} s.")
     print_result(summary, path)
     return 0
 
 
-def _error_text(error: BaseException) -> str:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ClickflowError):
-            return str(current)
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0] if len(text) > 2000 else text
+def _report_failure(root: Path, summary: dict[str, Any], error: BaseException,
+                    component: str | None) -> int:
+    from pipelines.local import failures
+
+    summary["status"] = "failed"
+    summary["failed_component"] = component
+    summary["error"] = failures.explain(error, component=component)
+    summary["blessed"], summary["pushed_model"] = False, None
+    path, problem = save_summary(root, summary)
+    print(f"\nFAILED in {component or 'the pipeline'}: {summary['error']}", file=sys.stderr)
+    print("No model was pushed.", file=sys.stderr)
+    if problem is not None:
+        print(f"The summary could not be written to {root} ({problem}).", file=sys.stderr)
+    if path is not None:
+        print(f"Summary: {path}", file=sys.stderr)
+    else:
+        print("Summary (written nowhere, the disks are full or read-only):\n"
+              + json.dumps(summary, indent=2, sort_keys=True, default=str), file=sys.stderr)
+    return 1
 
 
-def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
-                    ) -> dict[str, Any]:
-    """metrics, blessed, pushed_model, best_possible_auc and artifact URIs of the newest run."""
+def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData,
+                    run_id: str) -> dict[str, Any]:
+    """metrics, blessed, pushed_model, best_possible_auc and artifact URIs of run ``run_id``."""
     from pipelines.metadata import runs as run_summary
 
     out: dict[str, Any] = {"metrics": {}, "blessed": False, "pushed_model": None,
@@ -138,7 +163,10 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
     if not metadata_path.exists():
         return out
     store = mlmd_store.open_store(metadata_path)
-    outputs = run_summary.latest_run_artifacts(store, pipeline_name)
+    run = run_summary.run_context(store, pipeline_name, run_id)
+    if run is None:
+        return out
+    outputs = run_summary.run_artifacts(store, run)
     for node, by_key in outputs.items():
         for key, artifacts in by_key.items():
             out["artifacts"][f"{node}.{key}"] = artifacts[-1].uri
@@ -168,18 +196,19 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
     return out
 
 
-def mark_run(metadata_path: Path, pipeline_name: str, trigger_reason: str) -> str | None:
-    """Records why the newest run was started on its MLMD ``pipeline_run`` context.
+def mark_run(metadata_path: Path, pipeline_name: str, trigger_reason: str, *,
+             run_id: str) -> str | None:
+    """Records why run ``run_id`` was started on its MLMD ``pipeline_run`` context.
 
     One ``put_contexts`` call on the existing context: other properties are kept as they are.
-    Returns the context's name (the TFX run id), or None when the store has no run.
+    Returns the context's name (the TFX run id), or None when the store has no such run.
     """
     from pipelines.metadata import runs as run_summary
 
     if not metadata_path.exists():
         return None
     store = mlmd_store.open_store(metadata_path, writable=True)
-    run = run_summary.latest_run_context(store, pipeline_name)
+    run = run_summary.run_context(store, pipeline_name, run_id)
     if run is None:
         return None
     run.custom_properties["trigger_reason"].string_value = trigger_reason

@@ -18,11 +18,24 @@ def latest_run_context(store: Any, pipeline_name: str) -> Any:
     return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)) if runs else None
 
 
+def run_context(store: Any, pipeline_name: str, run_id: str) -> Any:
+    """The ``pipeline_run`` context named ``run_id`` of ``pipeline_name``, or None."""
+    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if run is None or pipeline is None:
+        return None
+    parents = store.get_parent_contexts_by_context(run.id)
+    return run if any(p.id == pipeline.id for p in parents) else None
+
+
 def latest_run_artifacts(store: Any, pipeline_name: str) -> dict[str, dict[str, list[Any]]]:
     """node id -> output key -> artifacts, for the newest run of ``pipeline_name``."""
     run = latest_run_context(store, pipeline_name)
-    if run is None:
-        return {}
+    return {} if run is None else run_artifacts(store, run)
+
+
+def run_artifacts(store: Any, run: Any) -> dict[str, dict[str, list[Any]]]:
+    """node id -> output key -> artifacts, for one ``pipeline_run`` context."""
     executions = store.get_executions_by_context(run.id)
     node_type = store.get_context_type("node").id
     node_of = {}
