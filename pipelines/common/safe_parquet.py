@@ -25,12 +25,14 @@ never unpickles anything.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.common.errors import ClickflowError
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 CVE = "CVE-2023-47248"
 PICKLED_TYPE = "arrow.py_extension_type"
@@ -74,10 +76,12 @@ def is_refusal(err: BaseException) -> bool:
     return _REFUSED in str(err)
 
 
-def _read(reader: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+def _read(reader: str, path: str | os.PathLike[str], **kwargs: Any) -> Any:
     guard()
+    import pyarrow.parquet as pq  # here, not at import: CLIs' --help stays as fast
+
     try:
-        return reader(path, **kwargs)
+        return getattr(pq, reader)(path, **kwargs)
     except Exception as err:
         if is_refusal(err):
             raise UnsafeParquetError(path) from None
@@ -86,14 +90,14 @@ def _read(reader: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
 
 def read_table(path: str | os.PathLike[str], **kwargs: Any) -> pa.Table:
     """``pq.read_table``, guarded: UnsafeParquetError for a file with a pickled type."""
-    return _read(pq.read_table, path, **kwargs)
+    return _read("read_table", path, **kwargs)
 
 
 def read_schema(path: str | os.PathLike[str]) -> pa.Schema:
     """``pq.read_schema``, guarded (opening the schema alone would run the pickle)."""
-    return _read(pq.read_schema, path)
+    return _read("read_schema", path)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> pq.FileMetaData:
     """``pq.read_metadata``, guarded (it opens the Arrow schema too)."""
-    return _read(pq.read_metadata, path)
+    return _read("read_metadata", path)

@@ -79,6 +79,14 @@ def test_other_errors_pass_through(tmp_path: Path) -> None:
     assert not isinstance(info.value, safe_parquet.UnsafeParquetError)
 
 
+def test_local_beam_runs_in_the_guarded_process() -> None:
+    """local_runner arms its own process, where DirectRunner runs in memory; Beam's
+    multi_processing mode would start worker interpreters that nothing arms."""
+    from pipelines.config import LOCAL_BEAM_ARGS
+
+    assert not any("multi_processing" in arg for arg in LOCAL_BEAM_ARGS)
+
+
 # Calls that open a Parquet, Feather or IPC file's Arrow schema: only safe_parquet may make them.
 _OPENERS = {"read_table", "read_schema", "read_metadata", "ParquetFile", "ParquetDataset",
             "read_parquet", "read_feather", "open_file", "open_stream", "dataset"}
