@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from models.bootstrap import bootstrap
-from pipelines.common import names
+from pipelines.common import names, safe_parquet
 from pipelines.common.argtypes import positive_int
 from pipelines.common.errors import ClickflowError, ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = build_parser().parse_args(argv)
+    # The whole process, before the data check: the TFX components run in it (CVE-2023-47248).
+    safe_parquet.guard()
     try:
         if args.data == names.DEFAULT_DATA_DIR:
             inputs.ensure_sample_data(args.data, args.rows, args.seed)

@@ -20,8 +20,12 @@ import streamlit as st  # noqa: E402
 
 from dashboard.config import DashboardConfig, DashboardConfigError  # noqa: E402
 from models.bootstrap import bootstrap  # noqa: E402
+from pipelines.common import safe_parquet  # noqa: E402
 
 bootstrap(autograph=False)  # reads TFMA results and ML Metadata; never trains
+# Before any page runs: whatever reads Parquet in this process refuses pickled Arrow types
+# (CVE-2023-47248; TFMA, for one, can read Parquet results).
+safe_parquet.guard()
 
 st.set_page_config(page_title="clickflow", page_icon=":material/ads_click:", layout="wide")
 # The pages live in views/, not pages/: Streamlit lists a pages/ folder by file name in the

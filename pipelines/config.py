@@ -11,6 +11,8 @@ from pipelines.common.errors import ConfigError
 # Locally Beam runs in process with its defaults (DirectRunner, in memory, one worker). Pass no
 # flags here: any Beam flag without a dependency flag makes every TFX Beam executor build and
 # attach an ephemeral sdist of TFX for remote workers (~1.7 s per component, for nothing locally).
+# In process, Beam's Parquet reads are armed by local_runner's safe_parquet.guard() (CVE-2023-
+# 47248); --direct_running_mode=multi_processing would start worker interpreters that are not.
 LOCAL_BEAM_ARGS: tuple[str, ...] = ()
 
 

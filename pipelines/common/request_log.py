@@ -4,13 +4,15 @@ The server writes the request log (``deployment/server/log_writer.py``) and the 
 it, both through this module's schema and layout: ``<log-dir>/date=YYYY-MM-DD/part-<HHMMSS>-
 <pid>-<seq>.parquet`` (UTC); labels: ``<labels-dir>/part-*.parquet``. Writers write a
 temporary name and rename it, so a reader never sees half a file; readers skip (and report)
-temporary, unreadable and malformed files instead of failing, because one bad file must not
-stop the monitor. The writers here produce exactly
-the server's layout, for tests, the benchmark and the traffic simulator's labels.
+temporary, unreadable, malformed and unsafe files (a pickled Arrow type, CVE-2023-47248: see
+``safe_parquet``) instead of failing, because one bad file must not stop the monitor. The
+writers here produce exactly the server's layout, for tests, the benchmark and the traffic
+simulator's labels.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -22,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from models import features
+from pipelines.common import safe_parquet
 
 ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "string": pa.string()}
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -47,6 +50,7 @@ LOG_REQUIRED = ("request_id", "logged_at", "model_version", "probability")
 DATE_DIR_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 PART_RE = re.compile(r"^part-\d{6}-\d+-\d+\.parquet$")
 _LABEL_PART = re.compile(r"part-.*\.parquet")
+log = logging.getLogger(__name__)
 
 
 def date_folder(day: str) -> str:
@@ -122,7 +126,10 @@ def _read_files(paths: Sequence[Path], schema: pa.Schema
     tables, problems, used = [], [], []
     for path in paths:
         try:
-            table = pq.read_table(path)
+            table = safe_parquet.read_table(path)
+        except safe_parquet.UnsafeParquetError as err:
+            problems.append(_unsafe(err))
+            continue
         except (OSError, pa.ArrowException) as err:
             problems.append(f"{path}: unreadable Parquet ({_first_line(err)}); skipped")
             continue
@@ -133,6 +140,13 @@ def _read_files(paths: Sequence[Path], schema: pa.Schema
         tables.append(conformed)
         used.append(path)
     return tables, problems, used
+
+
+def _unsafe(err: safe_parquet.UnsafeParquetError) -> str:
+    """The problem line of a refused file, also logged: someone planted it, or a tool of theirs
+    wrote a pickled type."""
+    log.warning("%s; skipped", err)
+    return f"{err}; skipped"
 
 
 def _first_line(err: BaseException) -> str:
@@ -196,7 +210,10 @@ def read_request_log(log_dir: str | os.PathLike[str], start: datetime | None = N
     tables = []
     for path in _files(log_dir, start, end, problems):
         try:
-            table = pq.read_table(path)
+            table = safe_parquet.read_table(path)
+        except safe_parquet.UnsafeParquetError as err:
+            problems.append(_unsafe(err))
+            continue
         except Exception as err:
             problems.append(f"{path}: unreadable Parquet ({str(err).splitlines()[0]}); skipped")
             continue

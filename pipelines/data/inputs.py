@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipelines.common import safe_parquet
 from pipelines.data import source as data_source
 
 
@@ -54,8 +55,12 @@ def resolve_data(path: Path) -> ResolvedData:
         source = data_source.SourceFiles((str(path.resolve()),), fmt)
         pattern, kind, input_base = path.name, fmt, str(path.resolve().parent)
     data_source.column_map(source)
-    generated = source.fmt == "parquet" and all(
-        spans.is_generated(f) for f in source.files)
+    try:
+        generated = source.fmt == "parquet" and all(
+            spans.is_generated(f) for f in source.files)
+    except safe_parquet.UnsafeParquetError as err:
+        named = err.reason if kind != "spans" else f"{err.path}: {err.reason}"
+        raise data_source.DataError(f"--data {path}: {named}") from None
     return ResolvedData(input_base, pattern, kind, source.files, generated)
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models import features
+from pipelines.common import safe_parquet
 from pipelines.common.request_log import ARROW_TYPES
 
 # Parquet files whose schema metadata has this key set to b"1" hold data with a known ground
@@ -113,8 +114,10 @@ def _write_parts(
 
 
 def is_generated(path: str | os.PathLike[str]) -> bool:
-    """Whether a Parquet file carries the ground-truth marker (its labels have a known truth)."""
-    metadata = pq.read_schema(path).metadata or {}
+    """Whether a Parquet file carries the ground-truth marker (its labels have a known truth).
+
+    Raises ``safe_parquet.UnsafeParquetError`` for a file with a pickled extension type."""
+    metadata = safe_parquet.read_schema(path).metadata or {}
     return metadata.get(GENERATOR_METADATA_KEY) == b"1"
 
 

@@ -32,12 +32,12 @@ class Phase:
 
 def move_labels(inbox: Path, labels: Path) -> int:
     """Deliver the pending label files (the clicks became known); the number of labels."""
-    import pyarrow.parquet as pq
+    from pipelines.common import safe_parquet
 
     labels.mkdir(parents=True, exist_ok=True)
     count = 0
     for path in sorted(inbox.glob("part-*.parquet")):
-        count += pq.read_metadata(path).num_rows
+        count += safe_parquet.read_metadata(path).num_rows
         path.replace(labels / path.name)
     return count
 
