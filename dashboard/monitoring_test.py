@@ -238,7 +238,8 @@ def test_runs_recorded_in_ml_metadata_are_linked_with_their_blessing_and_push(re
     pipeline = store.get_contexts_by_id([pipeline_id])[0]
     reason = trigger_reason(reports["drifted"])
     _tfx_run(store, pipeline, "2026-03-01T15:01:02.000001", V2 + 3600, blessed=1)
-    context = local.mark_run(empty_store, "clickflow", reason)  # what local_runner does
+    context = local.mark_run(empty_store, "clickflow", reason,  # what local_runner does
+                             run_id="2026-03-01T15:01:02.000001")
     assert context == "2026-03-01T15:01:02.000001"
     _tfx_run(store, pipeline, "2026-03-01T16:00:00.000001", None, blessed=0)  # not triggered
     root = empty_store.parent
