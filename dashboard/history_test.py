@@ -105,3 +105,14 @@ def test_anomalies_per_split(tmp_path):
         "split": "eval", "feature": "Age", "severity": "ERROR",
         "short_description": "Out-of-range values",
         "description": "Unexpectedly large value: 500."}]
+
+
+def test_a_run_named_by_the_runner_is_matched_by_name_never_by_time():
+    """Two runs that overlapped in time: each summary names its own MLMD run context."""
+    started = datetime(2026, 1, 1, 9, 0, 0)
+    first = _summary(started, 600, mlmd_run_context="20260101-090000-1")
+    second = _summary(datetime(2026, 1, 1, 9, 1, 0), 600, mlmd_run_context="20260101-090100-2")
+    inside_both = time.mktime(datetime(2026, 1, 1, 9, 2, 0).timetuple())
+    assert history.match_summary(inside_both, [first, second], "20260101-090000-1") is first
+    assert history.match_summary(inside_both, [first, second], "20260101-090100-2") is second
+    assert history.match_summary(inside_both, [first, second], "2026-01-01T09:02:00") is None

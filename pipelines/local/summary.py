@@ -64,6 +64,8 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
     parts = []
     if auc is not None:
         parts.append(f"eval AUC {auc:.4f}")
+    elif summary.get("undefined_metrics"):
+        parts.append("eval AUC undefined")
     rows = summary.get("evaluated_rows") or {}
     if auc is not None and rows.get("evaluated") and rows["evaluated"] != rows.get("eval_split"):
         parts[-1] += f" (on a sample of {rows['evaluated']:,} of {rows['eval_split']:,} rows)"
@@ -73,6 +75,10 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
         parts.append(f"accuracy {metrics['binary_accuracy']:.4f}")
     parts.append("blessed" if summary.get("blessed") else "NOT blessed")
     print("Result: " + ", ".join(parts))
+    if summary.get("undefined_metrics"):
+        print(f"Note: {summary['undefined_metrics']}")
+    if not summary.get("blessed") and summary.get("not_blessed_because"):
+        print("Not blessed because: " + "; ".join(summary["not_blessed_because"]))
     baseline = summary.get("baseline")
     if baseline:
         base_auc = (baseline.get("metrics") or {}).get("auc")
@@ -157,6 +163,7 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData,
                     run_id: str) -> dict[str, Any]:
     """metrics, blessed, pushed_model, best_possible_auc and artifact URIs of run ``run_id``."""
     from pipelines.metadata import runs as run_summary
+    from pipelines.metadata import verdict
 
     out: dict[str, Any] = {"metrics": {}, "blessed": False, "pushed_model": None,
                            "best_possible_auc": None, "artifacts": {}}
@@ -175,6 +182,7 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData,
         metrics, out["sliced_metrics"] = run_summary.evaluation_metrics(evaluation.uri)
         out["metrics"] = {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}
         out["baseline"] = _baseline(outputs, evaluation.uri)
+        out["not_blessed_because"] = verdict.validation_failures(evaluation.uri)
     blessing = _first(outputs, "Evaluator", "blessing")
     if blessing is not None:
         out["blessed"] = run_summary.custom_int(blessing, "blessed") == 1
@@ -187,6 +195,12 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData,
         out["evaluated_rows"] = {"eval_split": run_summary.custom_int(sample, "eval_rows"),
                                  "evaluated": run_summary.custom_int(sample, "sampled_rows")}
         examples = sample  # best_possible_auc on the very rows the Evaluator scored
+    if evaluation is not None:
+        eval_rows = (out.get("evaluated_rows") or {}).get("evaluated")
+        out["undefined_metrics"] = verdict.undefined_metrics(out["metrics"], eval_rows)
+        if out["undefined_metrics"]:  # TFMA's 0.0 (or nothing) is no measurement: null
+            out["metrics"].update(dict.fromkeys(verdict.RANKING_METRICS))
+            out["not_blessed_because"] = ["the AUC could not be measured (see the note)"]
     if data.generated and examples is not None:
         from pipelines.data import generator as data_generator
 

@@ -1,0 +1,80 @@
+"""Why a run's model was or was not blessed, and which metrics mean nothing on its eval split.
+
+TFMA computes an AUC on any eval split: 0.0 when the split holds one class only, and nothing at
+all when it is empty; the Evaluator then simply does not bless, and a user saw "AUC 0.0000, NOT
+blessed" with no reason. Here the metric is reported as undefined (null) with the reason, and
+the Evaluator's own validation result (``validations.tfrecord``, TFMA's ``ValidationResult``)
+is read back into sentences: which threshold failed, with what value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Below this many eval rows an AUC is noise: reported as undefined, with the reason.
+MIN_EVAL_ROWS = 20
+# Ranking metrics that need both labels in the eval split.
+RANKING_METRICS = ("auc", "auc_precision_recall")
+
+
+def undefined_metrics(metrics: dict[str, Any], eval_rows: int | None) -> str | None:
+    """Why the ranking metrics are undefined on this eval split, or None when they are not."""
+    count = metrics.get("example_count")
+    rows = int(count) if count is not None else eval_rows
+    if not rows:
+        return ("AUC is undefined: the eval split has no rows (the data is too small: about "
+                "1 row in 5 goes to the eval split)")
+    mean_label = metrics.get("mean_label")
+    if mean_label in (0.0, 1.0):
+        return (f"AUC is undefined: the eval split has only label {int(mean_label)} "
+                f"({rows:,} rows): it needs clicks and non-clicks")
+    if rows < MIN_EVAL_ROWS:
+        return (f"AUC is undefined: the eval split has only {rows} rows (at least "
+                f"{MIN_EVAL_ROWS} are needed for a meaningful AUC)")
+    return None
+
+
+def _value(value: Any) -> float | None:
+    which = value.WhichOneof("type") if value is not None else None
+    if which == "double_value":
+        return value.double_value.value
+    return None
+
+
+def validation_failures(evaluation_uri: str) -> list[str]:
+    """The Evaluator's failed checks, one sentence each ([] when it blessed, or no result)."""
+    import tensorflow as tf
+    import tensorflow_model_analysis as tfma
+
+    if not tf.io.gfile.glob(f"{evaluation_uri.rstrip('/')}/validations*"):
+        return []
+    result = tfma.load_validation_result(evaluation_uri)
+    if result.validation_ok:
+        return []
+    out = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            name = failure.metric_key.name
+            value = _value(failure.metric_value)
+            shown = "missing" if value is None else f"{value:.4f}"
+            threshold = failure.metric_threshold
+            if threshold.HasField("value_threshold"):
+                bound = threshold.value_threshold
+                if bound.HasField("lower_bound"):
+                    out.append(f"{name} {shown} is below the threshold "
+                               f"{bound.lower_bound.value:g}")
+                    continue
+                if bound.HasField("upper_bound"):
+                    out.append(f"{name} {shown} is above the threshold "
+                               f"{bound.upper_bound.value:g}")
+                    continue
+            if threshold.HasField("change_threshold"):
+                change = threshold.change_threshold
+                limit = change.absolute.value if change.HasField("absolute") else None
+                out.append(f"{name} changed by {shown} against the served baseline"
+                           + (f" (allowed: {limit:g})" if limit is not None else ""))
+                continue
+            out.append(failure.message or f"{name} {shown} failed its threshold")
+    if not out and (result.missing_slices or result.missing_thresholds):
+        out.append("the Evaluator found no examples to compute its metrics on")
+    return out
