@@ -40,6 +40,16 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0.0 <= number <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"expected 0 to 604800 seconds, got {number:g}")
+    return number
+
+
 def _reason(value: str) -> str:
     text = value.strip()
     if not text or len(text) > 1000:
@@ -79,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="artifacts, the SQLite ML Metadata store and run_summary.json")
     p.add_argument("--serving-dir", type=Path, default=names.DEFAULT_SERVING_DIR,
                    help="blessed models are pushed to SERVING_DIR/MODEL_NAME/VERSION/")
-    p.add_argument("--wait-lock", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--wait-lock", type=_seconds, default=0.0, metavar="SECONDS",
                    help="when another run holds the pipeline root, wait this long for it "
                         "to finish instead of stopping at once")
     p.add_argument("--no-cache", action="store_true", help="re-run every component")

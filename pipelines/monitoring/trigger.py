@@ -58,11 +58,16 @@ def ingest_span(data_dir: str | Path, examples: pa.Table) -> tuple[int, Path]:
     return span, path
 
 
+# A retraining run the monitor starts while another run holds the pipeline root waits for it
+# (local_runner.py --wait-lock) instead of being refused: the monitor runs unattended.
+LOCK_WAIT_SECONDS = 3600
+
+
 def local_command(*, data_dir: Path, pipeline_root: Path, pipeline_name: str, reason: str,
                   extra_args: tuple[str, ...] = ()) -> list[str]:
     return [sys.executable, str(REPO_ROOT / "local_runner.py"), "--data", str(data_dir),
             "--pipeline-root", str(pipeline_root), "--pipeline-name", pipeline_name,
-            "--trigger-reason", reason, *extra_args]
+            "--trigger-reason", reason, "--wait-lock", str(LOCK_WAIT_SECONDS), *extra_args]
 
 
 def cloud_command(*, target: str, config: Path | None, reason_tag: str,

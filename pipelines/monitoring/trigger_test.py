@@ -70,6 +70,7 @@ def test_local_command_marks_the_run_as_triggered(tmp_path: Path) -> None:
                                     pipeline_name="clickflow", reason="monitor: drift")
     assert command[1].endswith("local_runner.py")
     assert command[command.index("--trigger-reason") + 1] == "monitor: drift"
+    assert command[command.index("--wait-lock") + 1] == str(trigger.LOCK_WAIT_SECONDS)
     assert command[command.index("--data") + 1] == str(tmp_path / "data")
 
 
