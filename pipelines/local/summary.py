@@ -58,6 +58,10 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
         parts.append(f"accuracy {metrics['binary_accuracy']:.4f}")
     parts.append("blessed" if summary.get("blessed") else "NOT blessed")
     print("Result: " + ", ".join(parts))
+    if summary.get("rows"):
+        from pipelines.data.row_accounting import describe
+
+        print("Rows: " + "; ".join(describe(summary["rows"])))
     baseline = summary.get("baseline")
     if baseline:
         base_auc = (baseline.get("metrics") or {}).get("auc")
@@ -154,6 +158,10 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData
     if pushed is not None and run_summary.custom_int(pushed, "pushed") == 1:
         out["pushed_model"] = run_summary.custom_str(pushed, "pushed_destination")
     examples = _first(outputs, "DuckDBExampleGen", "examples")
+    if examples is not None:
+        from pipelines.data.row_accounting import row_accounting
+
+        out["rows"] = row_accounting(examples)
     sample = _first(outputs, "EvalSample", "sample")
     if sample is not None:
         out["evaluated_rows"] = {"eval_split": run_summary.custom_int(sample, "eval_rows"),
