@@ -17,6 +17,7 @@ from pipelines.common import names, safe_parquet
 from pipelines.common.argtypes import positive_int
 from pipelines.common.errors import ClickflowError, ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
+from pipelines.config import DEFAULT_MAX_DROPPED_SHARE
 from pipelines.data import inputs
 from pipelines.data.source import DataError
 from pipelines.local import freshness, preflight, speedups, summary
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the Evaluator blesses only models with at least this eval AUC")
     p.add_argument("--max-auc-drop", type=_fraction, default=0.01,
                    help="...and at most this much below the current blessed model's AUC")
+    p.add_argument("--max-dropped-share", type=_fraction, default=DEFAULT_MAX_DROPPED_SHARE,
+                   help="fail when more than this share of the input rows would be dropped "
+                        "(empty label, impossible Timestamp); the run summary counts them")
     p.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     p.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
                    help="name under the serving folder (TF Serving's model name)")
@@ -107,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.data == names.DEFAULT_DATA_DIR:
             inputs.ensure_sample_data(args.data, args.rows, args.seed)
-        data = inputs.resolve_data(args.data)
+        data = inputs.resolve_data(args.data, max_dropped_share=args.max_dropped_share)
         from pipelines.config import PipelineConfig
 
         config = PipelineConfig(
             train_steps=args.train_steps, eval_steps=args.eval_steps, tune=args.tune,
             max_trials=args.max_trials, min_auc=args.min_auc, max_auc_drop=args.max_auc_drop,
-            eval_max_rows=args.eval_max_rows, enable_cache=not args.no_cache)
+            eval_max_rows=args.eval_max_rows, max_dropped_share=args.max_dropped_share,
+            enable_cache=not args.no_cache)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ from pipelines.common.errors import ConfigError
 # In process, Beam's Parquet reads are armed by local_runner's safe_parquet.guard() (CVE-2023-
 # 47248); --direct_running_mode=multi_processing would start worker interpreters that are not.
 LOCAL_BEAM_ARGS: tuple[str, ...] = ()
+# The share of input rows the ExampleGen may drop (empty label, impossible Timestamp) and go on.
+DEFAULT_MAX_DROPPED_SHARE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,7 @@ class PipelineConfig:
     train_buckets: int = 4
     eval_buckets: int = 1
     eval_max_rows: int = 20_000
+    max_dropped_share: float = DEFAULT_MAX_DROPPED_SHARE
     enable_cache: bool = True
     hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -42,6 +45,8 @@ class PipelineConfig:
             "train_buckets": self.train_buckets >= 1,
             "eval_buckets": self.eval_buckets >= 1,
             "eval_max_rows": self.eval_max_rows >= 1,
+            "max_dropped_share": (isinstance(self.max_dropped_share, (int, float))
+                                  and 0.0 <= self.max_dropped_share <= 1.0),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -49,6 +54,7 @@ class PipelineConfig:
                 "train_steps": ">= 1", "eval_steps": ">= 1", "max_trials": ">= 1",
                 "min_auc": "between 0 and 1", "max_auc_drop": "between 0 and 1",
                 "train_buckets": ">= 1", "eval_buckets": ">= 1", "eval_max_rows": ">= 1",
+                "max_dropped_share": "a number between 0 and 1",
             }
             raise ConfigError("; ".join(
                 f"{name}={getattr(self, name)!r} must be {expected[name]}" for name in bad))

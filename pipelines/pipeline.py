@@ -151,7 +151,8 @@ def _example_gen(source: LocalFiles | BigQueryTable, config: PipelineConfig) -> 
     from pipelines.components.example_gen import DuckDBExampleGen
 
     return DuckDBExampleGen(input_base=source.input_base, file_pattern=source.file_pattern,
-                            query=query, output_config=output_config(config))
+                            query=query, output_config=output_config(config),
+                            max_dropped_share=config.max_dropped_share)
 
 
 def create_pipeline(

@@ -50,6 +50,15 @@ def test_user_code_is_referenced_by_module_path_not_packaged(tmp_path) -> None:
     assert by_id["Transform"].exec_properties.get("module_file") is None
 
 
+def test_example_gen_gets_the_max_dropped_share(tmp_path) -> None:
+    from pipelines.components import example_gen
+
+    by_id = {c.id: c for c in _pipeline(tmp_path, max_dropped_share=0.2).components}
+    props = by_id["DuckDBExampleGen"].exec_properties
+    assert example_gen.max_dropped_share_from_exec_properties(props) == 0.2
+    assert PipelineConfig().max_dropped_share == 0.05
+
+
 def test_tune_adds_the_tuner_feeding_the_trainer(tmp_path) -> None:
     pipeline = _pipeline(tmp_path, tune=True, max_trials=2)
     by_id = {c.id: c for c in pipeline.components}
@@ -81,7 +90,8 @@ def test_auc_thresholds_gate_the_overall_slice_only() -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("train_steps", 0), ("min_auc", 1.5), ("max_auc_drop", -0.1), ("eval_buckets", 0)])
+    ("train_steps", 0), ("min_auc", 1.5), ("max_auc_drop", -0.1), ("eval_buckets", 0),
+    ("max_dropped_share", 1.5), ("max_dropped_share", "0.1")])
 def test_config_rejects_bad_values_naming_them(field, value) -> None:
     with pytest.raises(ConfigError, match=field):
         PipelineConfig(**{field: value})

@@ -4,6 +4,10 @@ TFX's file-based driver gives us span handling and a fingerprint of the input fi
 component is re-run when data changes and cached when it does not); this executor only turns
 the files matched by the split pattern into serialized tf.Examples by running the same query
 that BigQueryExampleGen runs in the cloud.
+
+Before writing anything it counts every row it drops or changes, by reason (row_accounting), and
+fails when more than ``max_dropped_share`` of the rows would be dropped; the counts are recorded
+on the Examples artifact as the custom property ``row_accounting`` (JSON).
 """
 
 from __future__ import annotations
@@ -27,20 +31,25 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
+from pipelines.config import DEFAULT_MAX_DROPPED_SHARE
+from pipelines.data import row_accounting
 from pipelines.data import source as data_source
 
 QUERY_KEY = "query"
+MAX_DROPPED_SHARE_KEY = "max_dropped_share"
 
 
-def _custom_config(query: str) -> example_gen_pb2.CustomConfig:
+def _custom_config(query: str,
+                   max_dropped_share: float = DEFAULT_MAX_DROPPED_SHARE
+                   ) -> example_gen_pb2.CustomConfig:
     config = example_gen_pb2.CustomConfig()
-    config.custom_config.Pack(struct_pb2.Struct(fields={QUERY_KEY: struct_pb2.Value(
-        string_value=query)}))
+    config.custom_config.Pack(struct_pb2.Struct(fields={
+        QUERY_KEY: struct_pb2.Value(string_value=query),
+        MAX_DROPPED_SHARE_KEY: struct_pb2.Value(number_value=max_dropped_share)}))
     return config
 
 
-def query_from_exec_properties(exec_properties: dict[str, Any]) -> str:
-    """The query template stored in the component's custom_config."""
+def _custom_fields(exec_properties: dict[str, Any]) -> dict[str, struct_pb2.Value]:
     raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
     if not raw:
         raise data_source.DataError("the local ExampleGen was built without a query")
@@ -48,7 +57,18 @@ def query_from_exec_properties(exec_properties: dict[str, Any]) -> str:
     json_format.Parse(raw if isinstance(raw, str) else json.dumps(raw), config)
     struct = struct_pb2.Struct()
     config.custom_config.Unpack(struct)
-    return struct.fields[QUERY_KEY].string_value
+    return dict(struct.fields)
+
+
+def query_from_exec_properties(exec_properties: dict[str, Any]) -> str:
+    """The query template stored in the component's custom_config."""
+    return _custom_fields(exec_properties)[QUERY_KEY].string_value
+
+
+def max_dropped_share_from_exec_properties(exec_properties: dict[str, Any]) -> float:
+    """The share of rows that may be dropped (the default for a config without one)."""
+    value = _custom_fields(exec_properties).get(MAX_DROPPED_SHARE_KEY)
+    return DEFAULT_MAX_DROPPED_SHARE if value is None else value.number_value
 
 
 def _varint(n: int) -> bytes:
@@ -80,19 +100,49 @@ def split_index(value: bytes | None, buckets: list[int]) -> int:
 class _QueryDoFn(beam.DoFn):
     """Runs the query over the matched files; yields (split index, serialized tf.Example)."""
 
-    def __init__(self, query: str, buckets: list[int], partition_feature: str):
+    def __init__(self, query: str, buckets: list[int], partition_feature: str,
+                 mapping: dict[str, str] | None = None):
         self._query = query
         self._buckets = buckets
         self._partition_feature = partition_feature
+        self._mapping = mapping
 
     def process(self, pattern: str):
         source = data_source.SourceFiles.from_pattern(pattern)
         encoder = example_coder.RecordBatchToExamplesEncoder()
-        for batch in data_source.query_batches(source, self._query):
+        for batch in data_source.query_batches(source, self._query, check_timestamps=False,
+                                               mapping=self._mapping):
             keys = batch.column(self._partition_feature).cast(pa.binary()).to_pylist()
             for key, record in zip(keys, encoder.encode(data_source.to_example_batch(batch)),
                                    strict=True):
                 yield split_index(key, self._buckets), record
+
+
+def _pattern(exec_properties: dict[str, Any]) -> str:
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+    if len(input_config.splits) != 1:
+        raise ValueError("DuckDBExampleGen needs one input split")
+    return os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                        input_config.splits[0].pattern)
+
+
+def count_rows(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The row accounting of the matched files and their column mapping; DataError when they
+    cannot be used or more than max_dropped_share of the rows would be dropped."""
+    source = data_source.SourceFiles.from_pattern(_pattern(exec_properties))
+    # Impossible Timestamps that get this far (the runner refuses them up front) are dropped
+    # and counted, like empty labels, instead of failing the run for one row.
+    mapping = data_source.column_map(source, check_timestamps=False)
+    con = data_source.open_source(source, mapping=mapping)
+    try:
+        accounting = row_accounting.count_rows(con, query_from_exec_properties(exec_properties))
+    finally:
+        con.close()
+    row_accounting.check(accounting, max_dropped_share_from_exec_properties(exec_properties),
+                         data_source.display_name(source))
+    return accounting, mapping
 
 
 class Executor(BaseExampleGenExecutor):
@@ -101,6 +151,19 @@ class Executor(BaseExampleGenExecutor):
     Splits by a hash of ``partition_feature_name`` exactly as TFX does for tf.Examples, but
     from the Arrow column, without decoding each serialized example again.
     """
+
+    _mapping: dict[str, str] | None = None
+
+    def Do(self, input_dict: dict[str, list[Any]], output_dict: dict[str, list[Any]],
+           exec_properties: dict[str, Any]) -> None:
+        """TFX's Do, after counting the rows (and failing before writing anything when too
+        many are dropped); records the counts on the Examples artifact, which the launcher
+        publishes with the custom properties an executor sets (as TFX's own payload_format)."""
+        accounting, self._mapping = count_rows(exec_properties)
+        super().Do(input_dict, output_dict, exec_properties)
+        for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
+            artifact.set_string_custom_property(row_accounting.ARTIFACT_PROPERTY,
+                                                row_accounting.to_json(accounting))
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         raise NotImplementedError("GenerateExamplesByBeam is overridden")
@@ -119,13 +182,11 @@ class Executor(BaseExampleGenExecutor):
                              "partition_feature_name")
         buckets = list(itertools.accumulate(s.hash_buckets for s in splits.splits))
         names = utils.generate_output_split_names(input_config, output_config)
-        pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY],
-                               input_config.splits[0].pattern)
         query = query_from_exec_properties(exec_properties)
         parts = (pipeline
-                 | "Pattern" >> beam.Create([pattern])
+                 | "Pattern" >> beam.Create([_pattern(exec_properties)])
                  | "RunQuery" >> beam.ParDo(
-                     _QueryDoFn(query, buckets, splits.partition_feature_name))
+                     _QueryDoFn(query, buckets, splits.partition_feature_name, self._mapping))
                  | "SplitData" >> beam.Partition(lambda kv, n: kv[0], len(buckets)))
         return {name: parts[i] | f"Drop{name}Key" >> beam.Values()
                 for i, name in enumerate(names)}
@@ -137,11 +198,12 @@ class DuckDBExampleGen(FileBasedExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
     def __init__(self, input_base: str, file_pattern: str, query: str,
-                 output_config: example_gen_pb2.Output):
+                 output_config: example_gen_pb2.Output,
+                 max_dropped_share: float = DEFAULT_MAX_DROPPED_SHARE):
         super().__init__(
             input_base=input_base,
             input_config=example_gen_pb2.Input(splits=[
                 example_gen_pb2.Input.Split(name="single_split", pattern=file_pattern)]),
             output_config=output_config,
-            custom_config=_custom_config(query),
+            custom_config=_custom_config(query, max_dropped_share),
         )

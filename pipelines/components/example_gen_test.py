@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import glob
+import io
+import json
 import os
 import random
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.orchestration.portable import data_types, python_executor_operator
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
@@ -19,6 +23,7 @@ from tfx_bsl.coders import example_coder
 from models import features
 from pipelines.components import example_gen
 from pipelines.data import generator as dg
+from pipelines.data import row_accounting as ra
 from pipelines.data import source as ds
 
 BUCKETS = [4, 5]
@@ -90,9 +95,10 @@ def test_split_index_matches_tfx_on_encoded_query_output(tmp_path: Path) -> None
 
 def test_query_round_trips_through_exec_properties() -> None:
     query = ds.load_query()
-    config_json = json_format.MessageToJson(example_gen._custom_config(query))
+    config_json = json_format.MessageToJson(example_gen._custom_config(query, 0.25))
     props = {standard_component_specs.CUSTOM_CONFIG_KEY: config_json}
     assert example_gen.query_from_exec_properties(props) == query
+    assert example_gen.max_dropped_share_from_exec_properties(props) == 0.25
     as_dict = json_format.MessageToDict(example_gen._custom_config("SELECT 1 -- é"))
     props = {standard_component_specs.CUSTOM_CONFIG_KEY: as_dict}
     assert example_gen.query_from_exec_properties(props) == "SELECT 1 -- é"
@@ -111,28 +117,48 @@ def _read_split(uri: str, split: str) -> list[tf.train.Example]:
             for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
-def test_executor_writes_train_and_eval_splits(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    dg.write_span(data_dir, 1, 300, 7, chunk_rows=100)
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
-    output_dict = {standard_component_specs.EXAMPLES_KEY: [examples]}
-    exec_properties = {
-        standard_component_specs.INPUT_BASE_KEY: str(data_dir),
+def test_max_dropped_share_defaults_for_a_config_without_one() -> None:
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(struct_pb2.Struct(fields={
+        example_gen.QUERY_KEY: struct_pb2.Value(string_value="SELECT 1")}))
+    props = {standard_component_specs.CUSTOM_CONFIG_KEY: json_format.MessageToJson(config)}
+    assert example_gen.max_dropped_share_from_exec_properties(props) == 0.05
+
+
+def _exec_properties(input_base: Path, pattern: str, max_dropped_share: float = 0.05
+                     ) -> dict[str, object]:
+    return {
+        standard_component_specs.INPUT_BASE_KEY: str(input_base),
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
             example_gen_pb2.Input(splits=[
-                example_gen_pb2.Input.Split(name="single_split", pattern=ds.SPAN_GLOB)])),
+                example_gen_pb2.Input.Split(name="single_split", pattern=pattern)])),
         standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
             example_gen_pb2.Output(split_config=SPLIT_CONFIG)),
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
-            example_gen._custom_config(ds.load_query())),
+            example_gen._custom_config(ds.load_query(), max_dropped_share)),
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
 
+
+def _examples(tmp_path: Path) -> standard_artifacts.Examples:
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    return examples
+
+
+def test_executor_writes_train_and_eval_splits(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    dg.write_span(data_dir, 1, 300, 7, chunk_rows=100)
+    examples = _examples(tmp_path)
+    output_dict = {standard_component_specs.EXAMPLES_KEY: [examples]}
+    exec_properties = _exec_properties(data_dir, ds.SPAN_GLOB)
+
     example_gen.Executor().Do({}, output_dict, exec_properties)
 
     assert examples.split_names == artifact_utils.encode_split_names(["train", "eval"])
+    assert ra.row_accounting(examples) == {"read": 300, "kept": 300, "dropped": {},
+                                           "changed": {}, "changed_rows": 0}
     train, evaluation = _read_split(examples.uri, "train"), _read_split(examples.uri, "eval")
     assert len(train) + len(evaluation) == 300
     assert 0.72 <= len(train) / 300 <= 0.88
@@ -151,3 +177,54 @@ def test_executor_writes_train_and_eval_splits(tmp_path: Path) -> None:
     assert all(s.startswith("2016-01-01 ") for s in stamps)
     labels = {e.features.feature[features.LABEL_KEY].int64_list.value[0] for e in train}
     assert labels == {0, 1}
+
+
+def _csv_with(tmp_path: Path, edits: dict[tuple[int, str], str], n: int = 60) -> Path:
+    rows = list(csv.reader(io.StringIO(dg.write_csv(tmp_path / "good.csv", n, 4).read_text())))
+    for (row, column), value in edits.items():
+        rows[row + 1][rows[0].index(column)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path = tmp_path / "in" / "ads.csv"
+    path.parent.mkdir()
+    path.write_text(out.getvalue())
+    return path
+
+
+def test_executor_drops_counts_and_records_rows_on_the_artifact(tmp_path: Path) -> None:
+    """Empty labels and impossible Timestamps (which the runner refuses up front, but files can
+    change) are dropped and counted; TFX's launcher publishes what Do sets on the artifact."""
+    path = _csv_with(tmp_path, {(3, "ClickedOnAd"): "", (8, "Timestamp"): "2016-02-30 25:61:61",
+                                (10, "Age"): ""})
+    examples = _examples(tmp_path)
+    info = data_types.ExecutionInfo(
+        input_dict={}, output_dict={standard_component_specs.EXAMPLES_KEY: [examples]},
+        exec_properties=_exec_properties(path.parent, path.name, 0.05),
+        execution_output_uri=str(tmp_path / "executor_output.pb"))
+
+    output = python_executor_operator.run_with_executor(info, example_gen.Executor())
+
+    (published,) = output.output_artifacts[standard_component_specs.EXAMPLES_KEY].artifacts
+    expected = {"read": 60, "kept": 58,
+                "dropped": {"label ClickedOnAd is empty": 1,
+                            "Timestamp is not a real date and time": 1},
+                "changed": {"Age is empty (left missing)": 1}, "changed_rows": 1}
+    assert ra.row_accounting(published) == expected
+    assert json.loads(published.custom_properties[ra.ARTIFACT_PROPERTY].string_value) == expected
+    written = _read_split(examples.uri, "train") + _read_split(examples.uri, "eval")
+    assert len(written) == 58
+    assert b"2016-02-30 25:61:61" not in {
+        e.features.feature["Timestamp"].bytes_list.value[0] for e in written}
+
+
+def test_executor_fails_before_writing_when_too_many_rows_are_dropped(tmp_path: Path) -> None:
+    path = _csv_with(tmp_path, {(i, "ClickedOnAd"): "" for i in range(4)})
+    examples = _examples(tmp_path)
+    with pytest.raises(ds.DataError) as err:
+        example_gen.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
+                                  _exec_properties(path.parent, path.name, 0.05))
+    assert str(err.value) == (
+        f"{path}: 4 of 60 rows (6.7%) would be dropped, more than the 5.0% allowed: label "
+        "ClickedOnAd is empty: 4. Fix or remove those rows, or allow more with "
+        "--max-dropped-share (now 0.05)")
+    assert not glob.glob(os.path.join(examples.uri, "Split-*"))

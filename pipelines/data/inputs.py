@@ -33,8 +33,12 @@ class ResolvedData:
         }
 
 
-def resolve_data(path: Path) -> ResolvedData:
-    """Checks a --data path (file or span folder) before any TFX work; DataError if unusable."""
+def resolve_data(path: Path, max_dropped_share: float | None = None) -> ResolvedData:
+    """Checks a --data path (file or span folder) before any TFX work; DataError if unusable.
+
+    With ``max_dropped_share``, also when the training query would drop more than that share
+    of the rows (the ExampleGen's own check, made early: one aggregate query).
+    """
     from pipelines.data import spans
 
     if not path.exists():
@@ -54,7 +58,15 @@ def resolve_data(path: Path) -> ResolvedData:
             raise data_source.DataError(f"--data {path}: the file is empty")
         source = data_source.SourceFiles((str(path.resolve()),), fmt)
         pattern, kind, input_base = path.name, fmt, str(path.resolve().parent)
-    data_source.column_map(source)
+    con = data_source.open_source(source)
+    try:
+        if max_dropped_share is not None:
+            from pipelines.data import row_accounting
+
+            accounting = row_accounting.count_rows(con, data_source.load_query())
+            row_accounting.check(accounting, max_dropped_share, data_source.display_name(source))
+    finally:
+        con.close()
     try:
         generated = source.fmt == "parquet" and all(
             spans.is_generated(f) for f in source.files)

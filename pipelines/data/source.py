@@ -22,9 +22,11 @@ import pyarrow as pa
 
 from models import features
 from pipelines.common.errors import ClickflowError
+from pipelines.data import csv_text
 
 QUERY_FILE = Path(__file__).with_name("sql") / "training_examples.sql"
-LOCAL_TABLE = "ad_clicks"
+LOCAL_TABLE = "ad_clicks"  # what the training query reads: rows with a usable Timestamp
+READ_VIEW = "ad_clicks_read"  # every row read, columns renamed (what row accounting counts)
 SPAN_GLOB = "span-*/*.parquet"
 SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -42,6 +44,7 @@ _INTEGER_TYPES = {
 }
 _FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
 _TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+_STRPTIME = "%Y-%m-%d %H:%M:%S"
 _EXPECTED = {"float": "a number", "int": "an integer", "string": "text"}
 
 
@@ -63,6 +66,18 @@ def render_query(template: str, table: str) -> str:
 
 def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def timestamp_ok_sql(expr: str) -> str:
+    """SQL that is true when ``expr`` is NULL or a real date and time as YYYY-MM-DD HH:MM:SS
+    (so not 2016-02-30 or 25:61:61, which the format alone lets through)."""
+    text = f"CAST({expr} AS VARCHAR)"
+    return (f"({expr} IS NULL OR (regexp_full_match({text}, '{_TIMESTAMP_RE}') "
+            f"AND try_strptime({text}, '{_STRPTIME}') IS NOT NULL))")
 
 
 def file_format(path: str | os.PathLike) -> str:
@@ -120,11 +135,22 @@ def _describe(con: duckdb.DuckDBPyConnection, source: SourceFiles) -> dict[str, 
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {source.reader_sql()}").fetchall()
     except duckdb.Error as err:
-        raise DataError(f"cannot read {_name(source)}: {_first_line(err)}") from None
+        raise read_error(source, err) from None
     return {row[0]: row[1] for row in rows}
 
 
-def _name(source: SourceFiles) -> str:
+def read_error(source: SourceFiles, err: duckdb.Error, doing: str = "cannot read") -> DataError:
+    """A DataError for DuckDB's error reading ``source``; for text that is not UTF-8, one that
+    says where (DuckDB names only a line, not the file, the column or the encoding)."""
+    if source.fmt == "csv":
+        for path in source.files:
+            where = csv_text.not_utf8(path)
+            if where:
+                return DataError(f"cannot read {where}")
+    return DataError(f"{doing} {display_name(source)}: {_first_line(err)}")
+
+
+def display_name(source: SourceFiles) -> str:
     if len(source.files) == 1:
         return source.files[0]
     return f"{len(source.files)} {source.fmt} files ({source.files[0]}, ...)"
@@ -138,7 +164,8 @@ def _first_line(err: Exception) -> str:
 class ColumnMatch:
     """The files' columns matched to the expected ones (ignoring case, spaces, underscores)."""
 
-    described: dict[str, str]  # the files' columns -> DuckDB type, in file order
+    described: dict[str, str]  # the files' columns -> DuckDB type, in file order (as DuckDB
+    # names them: a CSV header's second 'Age' becomes 'Age_1')
     mapping: dict[str, str]  # expected column -> the files' column, for each one found
     missing: tuple[str, ...]  # required columns the files lack
 
@@ -152,12 +179,14 @@ class ColumnMatch:
 def match_columns(con: duckdb.DuckDBPyConnection, source: SourceFiles,
                   columns: tuple[str, ...] = features.RAW_COLUMNS,
                   optional: tuple[str, ...] = ()) -> ColumnMatch:
-    """Which file column is each of ``columns`` (required) and ``optional``; DataError only
-    when the files cannot be read at all."""
+    """Which file column is each of ``columns`` (required) and ``optional``; DataError when
+    the files cannot be read at all, or when two columns match one expected column."""
     described = _describe(con, source)
+    wanted = (*columns, *optional)
+    _refuse_repeated(source, con, list(described), wanted)
     by_norm = {_norm(name): name for name in described}
     mapping, missing = {}, []
-    for column in (*columns, *optional):
+    for column in wanted:
         actual = by_norm.get(_norm(column))
         if actual is not None:
             mapping[column] = actual
@@ -166,25 +195,57 @@ def match_columns(con: duckdb.DuckDBPyConnection, source: SourceFiles,
     return ColumnMatch(described, mapping, tuple(missing))
 
 
-def type_problems(con: duckdb.DuckDBPyConnection, source: SourceFiles, match: ColumnMatch
-                  ) -> dict[str, str]:
+def _file_columns(con: duckdb.DuckDBPyConnection, source: SourceFiles, path: str) -> list[str]:
+    """A file's column names as written (DuckDB's DESCRIBE renames repeated ones)."""
+    if source.fmt == "csv":
+        return csv_text.header(path)
+    quoted = "'" + path.replace("'", "''") + "'"
+    rows = con.execute(f"SELECT name FROM parquet_schema({quoted}) WHERE num_children IS NULL "
+                       "OR num_children = 0").fetchall()
+    return [row[0] for row in rows]
+
+
+def _refuse_repeated(source: SourceFiles, con: duckdb.DuckDBPyConnection,
+                     described: list[str], wanted: tuple[str, ...]) -> None:
+    """DataError naming both columns when two columns of one file (or of the files together)
+    match the same expected column: which one is meant is the user's call, not ours."""
+    listings = [(path, _file_columns(con, source, path)) for path in source.files]
+    listings.append((display_name(source), described))
+    for column in wanted:
+        for where, names in listings:
+            same = [(i, n) for i, n in enumerate(names) if _norm(n) == _norm(column)]
+            if len(same) > 1:
+                named = [f"{n!r} (column {i + 1})" for i, n in same]
+                both = ", ".join(named[:-1]) + " and " + named[-1]
+                raise DataError(
+                    f"{where}: the columns {both} {'both' if len(same) == 2 else 'all'} match "
+                    f"the expected column {column!r}; keep one of them (rename or delete the "
+                    f"{'other' if len(same) == 2 else 'others'})")
+
+
+def type_problems(con: duckdb.DuckDBPyConnection, source: SourceFiles, match: ColumnMatch,
+                  check_timestamps: bool = True) -> dict[str, str]:
     """Expected column -> why its values do not fit its type (the pipeline's wording), for
-    each matched column that has a problem."""
+    each matched column that has a problem; Timestamp values only with ``check_timestamps``."""
     reader = source.reader_sql()
     found = {}
     for column, actual in match.mapping.items():
         problem = _type_problem(con, reader, column, actual, match.described[actual])
+        if problem is None and column == features.TIMESTAMP_FEATURE and check_timestamps:
+            problem = _timestamp_problem(con, source, column, actual)
         if problem:
             found[column] = problem
     return found
 
 
 def column_map(source: SourceFiles, con: duckdb.DuckDBPyConnection | None = None,
-               columns: tuple[str, ...] = features.RAW_COLUMNS) -> dict[str, str]:
+               columns: tuple[str, ...] = features.RAW_COLUMNS,
+               check_timestamps: bool = True) -> dict[str, str]:
     """Maps each expected column to the file's column; DataError on missing/mistyped columns.
 
-    Also checks that there is at least one row, that ``Timestamp`` values look like
-    ``YYYY-MM-DD HH:MM:SS`` and that the label holds only 0 and 1 (when among ``columns``).
+    Also checks that there is at least one row, that ``Timestamp`` values are real dates and
+    times written ``YYYY-MM-DD HH:MM:SS`` (unless not ``check_timestamps``) and that the label
+    holds only 0 and 1 (when among ``columns``).
     """
     con = con or connect()
     empty = [f for f in source.files if os.path.getsize(f) == 0]
@@ -193,24 +254,24 @@ def column_map(source: SourceFiles, con: duckdb.DuckDBPyConnection | None = None
     match = match_columns(con, source, columns)
     if match.missing:
         raise DataError(
-            f"{_name(source)}: {'; '.join(f'missing column {c!r}' for c in match.missing)}. "
+            f"{display_name(source)}: {'; '.join(f'missing column {c!r}' for c in match.missing)}. "
             f"Expected columns: {', '.join(columns)} (found: {', '.join(match.described)})"
         )
     try:
         count = con.execute(f"SELECT count(*) FROM {source.reader_sql()}").fetchone()[0]
     except duckdb.Error as err:
-        raise DataError(f"cannot read {_name(source)}: {_first_line(err)}") from None
+        raise read_error(source, err) from None
     if count == 0:
-        raise DataError(f"{_name(source)} has no rows; expected at least one example")
-    problems = type_problems(con, source, match)
+        raise DataError(f"{display_name(source)} has no rows; expected at least one example")
+    problems = type_problems(con, source, match, check_timestamps)
     if problems:
-        raise DataError(f"{_name(source)}: " + "; ".join(problems.values()))
+        raise DataError(f"{display_name(source)}: " + "; ".join(problems.values()))
     return match.mapping
 
 
 def _type_problem(con, reader: str, column: str, actual: str, duck_type: str) -> str | None:
     kind = features.RAW_TYPES[column]
-    quoted = '"' + actual.replace('"', '""') + '"'
+    quoted = _quote(actual)
     base = duck_type.split("(")[0].upper()
     ok = (
         kind == "string"
@@ -235,16 +296,6 @@ def _type_problem(con, reader: str, column: str, actual: str, duck_type: str) ->
         return (
             f"column {column!r} should hold {_EXPECTED[kind]} but has {duck_type} values{example}"
         )
-    if column == features.TIMESTAMP_FEATURE:
-        bad = con.execute(
-            f"SELECT CAST({quoted} AS VARCHAR) FROM {reader} WHERE {quoted} IS NOT NULL AND NOT "
-            f"regexp_full_match(CAST({quoted} AS VARCHAR), '{_TIMESTAMP_RE}') LIMIT 1"
-        ).fetchone()
-        if bad:
-            return (
-                f"column {column!r} should be 'YYYY-MM-DD HH:MM:SS' but has values such as "
-                f"{bad[0]!r}"
-            )
     if column == features.LABEL_KEY:
         bad = con.execute(
             f"SELECT {quoted} FROM {reader} WHERE {quoted} NOT IN (0, 1) LIMIT 1"
@@ -254,30 +305,80 @@ def _type_problem(con, reader: str, column: str, actual: str, duck_type: str) ->
     return None
 
 
-def open_source(source: SourceFiles) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the files checked and exposed as the view ``ad_clicks``."""
+def _timestamp_problem(con, source: SourceFiles, column: str, actual: str) -> str | None:
+    quoted = _quote(actual)
+    text = f"CAST({quoted} AS VARCHAR)"
+    written = f"regexp_full_match({text}, '{_TIMESTAMP_RE}')"
+    # One scan: values not written YYYY-MM-DD HH:MM:SS, then dates or times that do not exist.
+    unwritten, example, impossible, first = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT {written}), min({text}) FILTER (WHERE NOT {written}),"
+        f" count(*) FILTER (WHERE NOT {timestamp_ok_sql(quoted)}), "
+        f"min({text}) FILTER (WHERE NOT {timestamp_ok_sql(quoted)}) "
+        f"FROM {source.reader_sql()} WHERE {quoted} IS NOT NULL"
+    ).fetchone()
+    if unwritten:
+        return (
+            f"column {column!r} should be 'YYYY-MM-DD HH:MM:SS' but has values such as "
+            f"{example!r}"
+        )
+    if not impossible:
+        return None
+    values = "1 value does" if impossible == 1 else f"{impossible:,} values do"
+    return (f"column {column!r} should hold real dates and times (YYYY-MM-DD HH:MM:SS) but "
+            f"{values} not exist, such as {first!r}{locate(con, source, actual, first)}")
+
+
+def locate(con: duckdb.DuckDBPyConnection, source: SourceFiles, actual: str, value: str) -> str:
+    """Where the first row whose column ``actual`` is ``value`` is: ' on line N' (CSV) or
+    ' on row N' (Parquet), with ' of FILE' when there are several files; '' if not found."""
+    for path in source.files:
+        if source.fmt == "csv":
+            line = csv_text.line_of(path, actual, value)
+            where = None if line is None else f"line {line}"
+        else:
+            found = con.execute(
+                f"SELECT file_row_number FROM read_parquet(?, file_row_number=true) "
+                f"WHERE CAST({_quote(actual)} AS VARCHAR) = ? ORDER BY 1 LIMIT 1",
+                [path, value]).fetchone()
+            where = None if found is None else f"row {found[0] + 1}"
+        if where:
+            return f" on {where}" + (f" of {path}" if len(source.files) > 1 else "")
+    return ""
+
+
+def open_source(source: SourceFiles, check_timestamps: bool = True,
+                mapping: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the files checked and exposed as two views: ``ad_clicks_read``
+    (every row, the expected column names) and ``ad_clicks`` (what the training query reads:
+    the rows whose Timestamp is empty or a real date and time).
+
+    Without ``check_timestamps`` a file with impossible Timestamps is accepted and those rows
+    are left out of ``ad_clicks`` (the ExampleGen counts them as dropped, see row_accounting).
+    A ``mapping`` from ``column_map`` skips the checks (the caller has just made them).
+    """
     con = connect()
-    mapping = column_map(source, con)
-    select = ", ".join(
-        '"' + actual.replace('"', '""') + f'" AS {column}' for column, actual in mapping.items()
-    )
-    con.execute(f"CREATE VIEW {LOCAL_TABLE} AS SELECT {select} FROM {source.reader_sql()}")
+    if mapping is None:
+        mapping = column_map(source, con, check_timestamps=check_timestamps)
+    select = ", ".join(f"{_quote(actual)} AS {column}" for column, actual in mapping.items())
+    con.execute(f"CREATE VIEW {READ_VIEW} AS SELECT {select} FROM {source.reader_sql()}")
+    usable = (timestamp_ok_sql(features.TIMESTAMP_FEATURE)
+              if features.TIMESTAMP_FEATURE in mapping else "true")
+    con.execute(f"CREATE VIEW {LOCAL_TABLE} AS SELECT * FROM {READ_VIEW} WHERE {usable}")
     return con
 
 
 def query_batches(
-    source: SourceFiles, query_template: str, batch_rows: int = 65_536
+    source: SourceFiles, query_template: str, batch_rows: int = 65_536,
+    check_timestamps: bool = True, mapping: dict[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Runs the training query over the files and streams Arrow record batches."""
-    con = open_source(source)
+    con = open_source(source, check_timestamps, mapping)
     query = render_query(query_template, LOCAL_TABLE)
     try:
         reader = con.execute(query).fetch_record_batch(batch_rows)
         yield from reader
     except duckdb.Error as err:
-        raise DataError(
-            f"the training query failed on {_name(source)}: {_first_line(err)}"
-        ) from None
+        raise read_error(source, err, "the training query failed on") from None
     finally:
         con.close()
 

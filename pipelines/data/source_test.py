@@ -219,6 +219,82 @@ def test_bad_timestamp_sniffed_as_a_date(tmp_path: Path, value: str) -> None:
     assert value in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["2016-02-30 25:61:61", "2015-02-29 10:00:00",
+                                   "2016-01-01 24:00:00", "2016-13-01 00:00:00"])
+def test_impossible_timestamp_is_refused_with_its_line(tmp_path: Path, value: str) -> None:
+    path = _with_value(tmp_path, "Timestamp", value, row=3)
+    with pytest.raises(ds.DataError) as err:
+        ds.column_map(_source(path))
+    assert str(err.value) == (
+        f"{path}: column 'Timestamp' should hold real dates and times (YYYY-MM-DD HH:MM:SS) "
+        f"but 1 value does not exist, such as {value!r} on line 4")
+
+
+def test_impossible_timestamps_in_parquet_name_the_file_and_row(tmp_path: Path) -> None:
+    for name, seed in (("a", 1), ("b", 2)):
+        table = pa.Table.from_batches(list(dg.generate_batches(10, seed, start=dg.FIRST_SPAN_DAY)))
+        stamps = table["Timestamp"].to_pylist()
+        if name == "b":
+            stamps[6] = stamps[8] = "2016-04-31 12:00:00"
+        table = table.set_column(table.column_names.index("Timestamp"), "Timestamp",
+                                 pa.array(stamps))
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    with pytest.raises(ds.DataError, match=r"but 2 values do not exist, such as "
+                       r"'2016-04-31 12:00:00' on row 7 of \S*b\.parquet$"):
+        ds.column_map(_source(tmp_path / "*.parquet"))
+
+
+def test_impossible_timestamps_are_left_out_when_not_checked(tmp_path: Path) -> None:
+    """What the ExampleGen does with rows that got past the runner: it drops (and counts)."""
+    path = _with_value(tmp_path, "Timestamp", "2016-02-30 10:00:00", row=3)
+    table = pa.Table.from_batches(list(ds.query_batches(_source(path), ds.load_query(),
+                                                        check_timestamps=False)))
+    assert table.num_rows == 19
+    assert "2016-02-30 10:00:00" not in table["Timestamp"].to_pylist()
+
+
+@pytest.mark.parametrize(("extra", "first"), [("age", "'Age' (column 2)"),
+                                              ("Age", "'Age' (column 2)"),
+                                              ("A G E", "'Age' (column 2)")])
+def test_two_columns_for_one_expected_column_are_refused(tmp_path: Path, extra: str,
+                                                         first: str) -> None:
+    rows = _rows(tmp_path)
+    rows[0].append(extra)
+    for row in rows[1:]:
+        row.append("44")
+    path = _write(tmp_path / "twice.csv", rows)
+    with pytest.raises(ds.DataError) as err:
+        ds.column_map(_source(path))
+    assert str(err.value) == (
+        f"{path}: the columns {first} and {extra!r} (column 11) both match the expected column "
+        "'Age'; keep one of them (rename or delete the other)")
+
+
+def test_repeated_parquet_column_is_refused(tmp_path: Path) -> None:
+    table = pa.Table.from_batches(list(dg.generate_batches(5, 0, start=dg.FIRST_SPAN_DAY)))
+    table = table.append_column("City", table["City"])
+    pq.write_table(table, tmp_path / "twice.parquet")
+    with pytest.raises(ds.DataError, match=r"the columns 'City' \(column 6\) and 'City' "
+                                           r"\(column 11\) both match the expected column 'City'"):
+        ds.column_map(_source(tmp_path / "twice.parquet"))
+
+
+def test_latin1_csv_names_the_line_column_and_encoding(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    rows[2][rows[0].index("City")] = "Montréal"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path = tmp_path / "ads.csv"
+    path.write_bytes(out.getvalue().encode("latin-1"))
+    with pytest.raises(ds.DataError) as err:
+        ds.column_map(_source(path))
+    assert str(err.value) == (
+        f"cannot read {path} line 3, column 'City': bytes 0xe9 are not UTF-8; save the file as "
+        f"UTF-8 (from Latin-1: iconv -f latin1 -t utf-8 {path} > {tmp_path / 'ads-utf8.csv'})")
+    path.write_text(out.getvalue(), encoding="utf-8")
+    assert _query_table(_source(path))["City"][1].as_py() == "Montréal"
+
+
 def test_label_not_zero_or_one(tmp_path: Path) -> None:
     path = _with_value(tmp_path, "ClickedOnAd", "2")
     pattern = r"label column 'ClickedOnAd' should be 0 or 1.* 2$"

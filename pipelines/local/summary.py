@@ -79,6 +79,10 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
         print(f"Note: {summary['undefined_metrics']}")
     if not summary.get("blessed") and summary.get("not_blessed_because"):
         print("Not blessed because: " + "; ".join(summary["not_blessed_because"]))
+    if summary.get("rows"):
+        from pipelines.data.row_accounting import describe
+
+        print("Rows: " + "; ".join(describe(summary["rows"])))
     baseline = summary.get("baseline")
     if baseline:
         base_auc = (baseline.get("metrics") or {}).get("auc")
@@ -190,6 +194,10 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData,
     if pushed is not None and run_summary.custom_int(pushed, "pushed") == 1:
         out["pushed_model"] = run_summary.custom_str(pushed, "pushed_destination")
     examples = _first(outputs, "DuckDBExampleGen", "examples")
+    if examples is not None:
+        from pipelines.data.row_accounting import row_accounting
+
+        out["rows"] = row_accounting(examples)
     sample = _first(outputs, "EvalSample", "sample")
     if sample is not None:
         out["evaluated_rows"] = {"eval_split": run_summary.custom_int(sample, "eval_rows"),
