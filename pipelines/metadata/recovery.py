@@ -65,11 +65,12 @@ def _contexts(store: Any, execution_id: int) -> tuple[str, str, list[Any]]:
 
 def mark_abandoned(store: Any, *, reason: str) -> list[Abandoned]:
     """Marks every NEW or RUNNING execution CANCELED with ``abandoned`` = reason."""
+    from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    unfinished = [e for t in store.get_execution_types()
-                  for e in store.get_executions_by_type(t.name)
-                  if e.last_known_state in (pb.Execution.NEW, pb.Execution.RUNNING)]
+    # MLMD's own filter: read only the unfinished executions, however long the history.
+    unfinished = store.get_executions(list_options=metadata_store.ListOptions(
+        filter_query="last_known_state = NEW OR last_known_state = RUNNING"))
     found = []
     for execution in unfinished:
         node, run, _ = _contexts(store, execution.id)
