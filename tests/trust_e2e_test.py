@@ -223,3 +223,35 @@ def test_a_read_only_folder_is_refused_before_any_work(tmp_path: Path, flag: str
     assert result.stderr.startswith(f"error: {flag} ")
     assert "cannot write there (Read-only file system" in result.stderr
     assert "Traceback" not in result.stderr and "Running pipeline" not in result.stdout
+
+
+def test_a_summary_write_that_fails_after_a_push_does_not_deny_the_push(tmp_path: Path,
+                                                                         capsys, monkeypatch
+                                                                         ) -> None:
+    """The pipeline finished and pushed; only saving run_summary.json failed (a full disk)."""
+    from pipelines.data.inputs import resolve_data
+    from pipelines.local import summary as local_summary
+
+    data = tmp_path / "data"
+    data_generator.write_span(data, 1, 100, seed=25)
+    pushed = str(tmp_path / "serving" / "clickflow" / "1700000000")
+    monkeypatch.setattr(local_summary, "collect_outputs", lambda *a: {
+        "metrics": {"auc": 0.9}, "blessed": True, "pushed_model": pushed})
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "root" / "runs"))
+
+    monkeypatch.setattr(local_summary, "write_summary", full)
+    code = local_summary.run_and_summarize(
+        lambda: None, root=tmp_path / "root", metadata_path=tmp_path / "m.sqlite",
+        pipeline_name="clickflow", data=resolve_data(data), fingerprint="f",
+        started=time.perf_counter(), run_id="r-2")
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "FAILED in writing run_summary.json: the disk is full" in err
+    assert f"The pipeline finished: pushed model {pushed}." in err
+    assert "No model was pushed" not in err
+    fallback = Path(err.split("Summary: ", 1)[1].split()[0])
+    saved = json.loads(fallback.read_text())
+    assert saved["pushed_model"] == pushed and saved["blessed"] is True
+    fallback.unlink()

@@ -122,6 +122,7 @@ def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_nam
             run()
     except Exception as err:  # reported below with the failing component; never swallowed
         error = err
+    pipeline_failed = error is not None
     summary["component_seconds"] = dict(progress.seconds)
     summary["cached_components"] = sorted(progress.cached)
     try:
@@ -132,27 +133,38 @@ def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_nam
         error = error or err
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)
     if error is not None:
-        return _report_failure(root, summary, error, progress.running)
+        return _report_failure(root, summary, error, progress.running, pipeline_failed)
     summary["status"] = "succeeded"
     path, problem = save_summary(root, summary)
     if problem is not None:
-        return _report_failure(root, summary, OSError(problem), "writing run_summary.json")
+        return _report_failure(root, summary, OSError(problem), "writing run_summary.json",
+                               pipeline_failed=False)
     print(f"Done in {summary['wall_seconds']:.1f} s.")
     print_result(summary, path)
     return 0
 
 
 def _report_failure(root: Path, summary: dict[str, Any], error: BaseException,
-                    component: str | None) -> int:
+                    component: str | None, pipeline_failed: bool) -> int:
+    """Prints and saves a failure. ``pipeline_failed`` False: the pipeline itself finished and
+    only reading its results back or saving the summary failed, so what it pushed still stands
+    (the summary keeps it, and it is printed, never "No model was pushed")."""
     from pipelines.local import failures
 
     summary["status"] = "failed"
     summary["failed_component"] = component
     summary["error"] = failures.explain(error, component=component)
-    summary["blessed"], summary["pushed_model"] = False, None
+    if pipeline_failed:
+        summary["blessed"], summary["pushed_model"] = False, None
     path, problem = save_summary(root, summary)
     print(f"\nFAILED in {component or 'the pipeline'}: {summary['error']}", file=sys.stderr)
-    print("No model was pushed.", file=sys.stderr)
+    if pipeline_failed:
+        print("No model was pushed.", file=sys.stderr)
+    elif summary.get("pushed_model"):
+        print(f"The pipeline finished: pushed model {summary['pushed_model']}.", file=sys.stderr)
+    else:
+        print("The pipeline finished; what it pushed is in ML Metadata and the serving folder.",
+              file=sys.stderr)
     if problem is not None:
         print(f"The summary could not be written to {root} ({problem}).", file=sys.stderr)
     if path is not None:
