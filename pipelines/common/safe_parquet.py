@@ -89,7 +89,14 @@ def _read(reader: str, path: str | os.PathLike[str], **kwargs: Any) -> Any:
 
 
 def read_table(path: str | os.PathLike[str], **kwargs: Any) -> pa.Table:
-    """``pq.read_table``, guarded: UnsafeParquetError for a file with a pickled type."""
+    """``pq.read_table``, guarded: UnsafeParquetError for a file with a pickled type.
+
+    A file's schema is read on its own first: the refusal then comes from a single-threaded
+    footer read. Raised inside ``read_table``'s dataset scan, it left a worker thread joinable,
+    and the interpreter aborted at exit ("terminate called without an active exception",
+    SIGABRT, about one run in thirty) instead of exiting with the caller's status."""
+    if os.path.isfile(path):
+        read_schema(path)
     return _read("read_table", path, **kwargs)
 
 
