@@ -72,3 +72,12 @@ def pipeline_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
                               "--serving-dir", str(work / "serving"), "--train-steps", "100"])
     assert code == 0, "the pipeline run for the dashboard tests failed"
     return root
+
+
+@pytest.fixture(scope="session")
+def history_root(tmp_path_factory: pytest.TempPathFactory):
+    """A pipeline root after four real runs (``pipelines.testing.run_history``): blessed with
+    no baseline, blessed against the served baseline, not blessed, and failed at the gate."""
+    from pipelines.testing import run_history
+
+    return run_history.build(tmp_path_factory.mktemp("history"))
