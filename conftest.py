@@ -4,6 +4,11 @@ from models.bootstrap import bootstrap
 
 bootstrap()
 
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 
 from pipelines.local import speedups  # noqa: E402
@@ -14,3 +19,19 @@ def _stock_libraries_after_each_test():
     """A test that installed library speed-ups gets them undone, so none leaks into the next."""
     yield
     speedups.uninstall()
+
+
+@pytest.fixture(scope="session")
+def drift_demo(tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[Path, subprocess.CompletedProcess]:
+    """`make demo-drift` on small data, once per session: its folder (pipeline root with two
+    runs, monitoring reports, served models) and the finished process. Its own test checks the
+    loop; the dashboard's browser walk shows its monitoring reports."""
+    workdir = tmp_path_factory.mktemp("drift-demo") / "demo"
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.demo", "--workdir", str(workdir),
+         "--rows", "800", "--train-rows", "1000", "--train-steps", "150", "--seed", "3"],
+        cwd=Path(__file__).resolve().parent, env=env, capture_output=True, text=True,
+        timeout=600, check=False)
+    return workdir, result

@@ -7,23 +7,16 @@ import os
 import re
 import shutil
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
-from dashboard.conftest import MODEL_VERSION
+from dashboard.conftest import MODEL_VERSION, screenshot_dir
 from dashboard.schema_form import EXAMPLE_ROW
-from pipelines.common.names import REPO_ROOT
 from pipelines.common.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-# The page as the test saw it is kept here (default workspace/screenshots/, git-ignored).
-SCREENSHOT_DIR_ENV = "CLICKFLOW_SCREENSHOT_DIR"
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +34,6 @@ def dashboard_url(serving_url: str, tmp_path_factory: pytest.TempPathFactory):
         name="streamlit", ready_timeout=120)
     with app:
         yield app.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = (f"{CHROMIUM} is not installed (Debian package 'chromium'; make setup "
-                   "installs it when it runs as root). This test never downloads a browser.")
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI's make setup installs it: a skip there would hide a gap
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_the_form_in_a_browser_shows_the_served_probability(dashboard_url, serving_url, browser,
@@ -87,9 +64,7 @@ def test_the_form_in_a_browser_shows_the_served_probability(dashboard_url, servi
     screenshot = tmp_path / "predict.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
-    keep = Path(os.environ.get(SCREENSHOT_DIR_ENV) or REPO_ROOT / "workspace" / "screenshots")
-    keep.mkdir(parents=True, exist_ok=True)  # workspace/ is git-ignored
-    shutil.copy(screenshot, keep / screenshot.name)
+    shutil.copy(screenshot, screenshot_dir() / screenshot.name)
     page.close()
 
 

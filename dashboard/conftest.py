@@ -7,6 +7,7 @@ local run.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,20 @@ import pytest
 from pipelines.common.processes import ServiceProcess, free_port
 
 MODEL_VERSION = 1700000000
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# The pages as the browser tests saw them are kept here (default workspace/screenshots/,
+# git-ignored).
+SCREENSHOT_DIR_ENV = "CLICKFLOW_SCREENSHOT_DIR"
+
+
+def screenshot_dir() -> Path:
+    from pipelines.common.names import REPO_ROOT
+
+    keep = Path(os.environ.get(SCREENSHOT_DIR_ENV) or REPO_ROOT / "workspace" / "screenshots")
+    keep.mkdir(parents=True, exist_ok=True)
+    return keep
 
 
 @pytest.fixture
@@ -81,3 +96,19 @@ def history_root(tmp_path_factory: pytest.TempPathFactory):
     from pipelines.testing import run_history
 
     return run_history.build(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        message = (f"{CHROMIUM} is not installed (Debian package 'chromium'; make setup "
+                   "installs it when it runs as root). This test never downloads a browser.")
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI's make setup installs it: a skip there would hide a gap
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -5,9 +5,6 @@ The parts have their tests beside them (options_test.py, report_test.py, ...).""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,6 @@ from pipelines.common.processes import process_exists
 from pipelines.demo.cli import cli
 from pipelines.demo.options import SUMMARY_FILE
 from pipelines.metadata.store import open_store
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -43,14 +38,10 @@ def test_refused_workdir_is_an_error_without_a_server(tmp_path: Path,
 
 
 @pytest.mark.e2e
-def test_the_whole_loop_on_small_data(tmp_path: Path) -> None:
-    """Serve, drift, detect, retrain on the labelled traffic, hot-load, recover: for real."""
-    workdir = tmp_path / "demo"
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--workdir", str(workdir),
-         "--rows", "800", "--train-rows", "1000", "--train-steps", "150", "--seed", "3"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+def test_the_whole_loop_on_small_data(drift_demo) -> None:
+    """Serve, drift, detect, retrain on the labelled traffic, hot-load, recover: for real
+    (the session's one demo run, conftest.py's ``drift_demo``)."""
+    workdir, result = drift_demo
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     facts = json.loads((workdir / SUMMARY_FILE).read_text())
     assert facts["completed"]
