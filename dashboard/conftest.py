@@ -75,18 +75,10 @@ def serving_url(model_base_path: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
-def pipeline_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A pipeline root (with metadata.sqlite) from one real local run on 300 generated rows."""
-    import local_runner
-    from pipelines.data import generator as data_generator
-
-    work = tmp_path_factory.mktemp("pipeline")
-    data_generator.write_span(work / "data", 1, 300, seed=7)
-    root = work / "root"
-    code = local_runner.main(["--data", str(work / "data"), "--pipeline-root", str(root),
-                              "--serving-dir", str(work / "serving"), "--train-steps", "100"])
-    assert code == 0, "the pipeline run for the dashboard tests failed"
-    return root
+def pipeline_root(history_root) -> Path:
+    """A pipeline root (with metadata.sqlite) after one real local run on 300 generated rows:
+    ``history_root`` as it was after its first run."""
+    return history_root.first_run_root
 
 
 @pytest.fixture(scope="session")

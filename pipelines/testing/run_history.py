@@ -7,7 +7,8 @@ Real local runs (``local_runner.main``) on generated spans, one after another on
 3. span 3: judged against that baseline with an AUC threshold it cannot reach: not blessed;
 4. span 4: ten impossible ages: stopped at the AnomaliesGate, a failed run.
 
-Runs past four repeat 1-2 (new spans, blessed, pushed), as a busy root has.
+Runs past four repeat 1-2 (new spans, blessed, pushed), as a busy root has. A copy of the root
+after the first run is kept too: the one-run history, at no extra run.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class History:
     root: Path
     serving: Path
     kinds: tuple[str, ...]
+    first_run_root: Path  # a copy of the root as it was after run 1: a one-run history
 
     @property
     def model_base_path(self) -> Path:
@@ -87,4 +89,7 @@ def build(work: Path, runs: int = len(PLAN), *, rows: int = ROWS,
             shutil.rmtree(span)
             generator.write_span(data, number, rows, seed=7)
         kinds.append(kind)
-    return History(work=work, data=data, root=root, serving=serving, kinds=tuple(kinds))
+        if number == 1:
+            shutil.copytree(root, work / "after-first-run" / "root")
+    return History(work=work, data=data, root=root, serving=serving, kinds=tuple(kinds),
+                   first_run_root=work / "after-first-run" / "root")
