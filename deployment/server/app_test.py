@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -397,6 +398,40 @@ def test_broken_version_is_reported_and_skipped(tmp_path: Path, make_version) ->
         versions = [s["version"] for s in client.get("/v1/models/clickflow").json()[
             "model_version_status"]]
         assert versions == ["1"]
+
+
+def test_a_base_path_that_cannot_be_listed_keeps_what_is_loaded(tmp_path: Path,
+                                                                  make_version) -> None:
+    """A glitch of the model base path (gone, unreadable) changes nothing, as TF Serving's
+    file-system source (its poll errs before any aspired-versions change); a listing that
+    succeeds without the version unloads it."""
+    base = tmp_path / "models"
+    make_version(base, 1)
+    server = _server(base, None)
+    with TestClient(create_app(server)) as client:
+        def predict() -> int:
+            return client.post("/v1/models/clickflow:predict",
+                               json={"instances": [ROW]}).status_code
+
+        moved = tmp_path / "moved-away"
+        base.rename(moved)  # the mount disappears for a moment
+        server.registry.poll_once()
+        assert predict() == 200
+        base.mkdir()
+        base.chmod(0o000)  # back, but unreadable
+        try:
+            if not os.access(base, os.R_OK):  # root reads anything: that case is moot
+                server.registry.poll_once()
+                assert predict() == 200
+        finally:
+            base.chmod(0o755)
+        base.rmdir()
+        moved.rename(base)
+        server.registry.poll_once()
+        assert predict() == 200 and sorted(server.registry.served("clickflow")) == [1]
+        shutil.rmtree(base / "1")  # a real listing without version 1
+        server.registry.poll_once()
+        assert predict() == 404 and not server.registry.served("clickflow")
 
 
 def test_specific_policy_and_empty_base_path(tmp_path: Path, make_version) -> None:

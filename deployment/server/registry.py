@@ -63,14 +63,23 @@ _OP_ERROR_NAMES = {1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEAD
                    15: "DATA_LOSS", 16: "UNAUTHENTICATED"}
 
 
-def scan(base_path: Path) -> dict[int, _Folder]:
-    """Integer-named version folders under ``base_path`` with a fingerprint of their files."""
+def scan(base_path: Path) -> dict[int, _Folder] | None:
+    """Integer-named version folders under ``base_path`` with a fingerprint of their files;
+    None when the base path cannot be listed (missing, unmounted, a permission or I/O error).
+
+    As TF Serving's file-system source: a poll whose base path does not exist or cannot be
+    listed is an error that changes nothing (``PollFileSystemForServable`` returns before the
+    aspired-versions callback, tensorflow_serving/sources/storage_path/
+    file_system_storage_path_source.cc), so a glitch of the mount never unloads a version;
+    only a listing that succeeds without a version does.
+    """
     folders = {}
     try:
         entries = list(os.scandir(base_path))
     except OSError as err:
-        log.warning("cannot list model base path %s: %s", base_path, err.strerror)
-        return {}
+        log.warning("cannot list model base path %s (%s): keeping the loaded versions",
+                    base_path, err.strerror)
+        return None
     for entry in entries:
         if not entry.name.isdigit() or not entry.is_dir():
             continue
@@ -139,6 +148,8 @@ class ModelRegistry:
     def _sync(self, model: ModelConfig, first: bool) -> None:
         name = model.name
         folders = scan(model.base_path)
+        if folders is None:
+            return
         failed = self._failed[name]
         for version in list(failed):
             if version not in folders or folders[version].fingerprint != failed[version][0]:
