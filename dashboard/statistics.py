@@ -223,8 +223,13 @@ def overlay(a: Feature | None, b: Feature | None, labels: tuple[str, str],
                 for h, label in source for i, share in enumerate(rebin(h, grid))
                 if len(grid) > 1]
     of = {label: shares(f) for f, label in present}
-    keys = sorted({v for s in of.values() for v in s},
-                  key=lambda v: (-max(s.get(v, 0.0) for s in of.values()), v))[:top]
+    # The most frequent values of each dataset, half each: ranked together, a smaller
+    # dataset's (larger) shares of near-unique values would leave the other with no bar.
+    keys: list[str] = []
+    for s in of.values():
+        ranked = sorted(s, key=lambda v: (-s[v], v))
+        keys += [v for v in ranked if v not in keys][:max(1, top // len(of))]
+    keys.sort(key=lambda v: (-max(s.get(v, 0.0) for s in of.values()), v))
     return [{"dataset": label, "value": v, "share": s.get(v, 0.0)}
             for label, s in of.items() for v in keys]
 
