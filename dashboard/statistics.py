@@ -77,8 +77,9 @@ def _numeric(base: dict[str, Any], num: Any) -> Feature:
 
 
 def _categorical(base: dict[str, Any], text: Any) -> Feature:
-    # rank_histogram holds up to 1,000 values (TFDV's num_rank_histogram_buckets), top_values
-    # only top_k (20): the longer list makes shares of rarer values comparable too.
+    # rank_histogram holds up to 1,000 values, top_values only 20 (num_rank_histogram_buckets
+    # and num_top_values in tensorflow_data_validation/statistics/stats_options.py): the
+    # longer list makes shares of rarer values comparable too.
     if text.rank_histogram.buckets:
         values = tuple((b.label, b.sample_count) for b in text.rank_histogram.buckets)
     else:
@@ -229,7 +230,10 @@ def overlay(a: Feature | None, b: Feature | None, labels: tuple[str, str],
     for s in of.values():
         ranked = sorted(s, key=lambda v: (-s[v], v))
         keys += [v for v in ranked if v not in keys][:max(1, top // len(of))]
-    keys.sort(key=lambda v: (-max(s.get(v, 0.0) for s in of.values()), v))
+    if all(f.kind == BINARY for f, _ in present):
+        keys.sort()  # 0 above 1, whichever is more frequent
+    else:
+        keys.sort(key=lambda v: (-max(s.get(v, 0.0) for s in of.values()), v))
     return [{"dataset": label, "value": v, "share": s.get(v, 0.0)}
             for label, s in of.items() for v in keys]
 

@@ -18,6 +18,8 @@ from pipelines.common.names import SUMMARY_FILE
 
 TRAIN_EVAL, OTHER_RUN = "Train vs eval", "Against another run"
 GATE = "AnomaliesGate"
+# Wide enough for DailyTimeSpentOnSite, and pinned: a narrow screen scrolls the rest under it.
+feature_column = st.column_config.TextColumn(pinned=True, width=170)
 
 cfg = ui.config()
 st.title("Data")
@@ -102,11 +104,12 @@ elif found:
 else:
     st.success("No anomalies: the data fits the curated schema.")
 if found:
-    st.dataframe(pd.DataFrame(found)[["feature", "split", "severity", "short_description",
-                                      "description"]], hide_index=True, column_config={
-        "feature": st.column_config.TextColumn(pinned=True),
+    # What is wrong comes right after the feature, so a narrow screen shows it unscrolled.
+    st.dataframe(pd.DataFrame(found)[["feature", "description", "split", "severity",
+                                      "short_description"]], hide_index=True, column_config={
+        "feature": feature_column,
         "short_description": st.column_config.TextColumn("anomaly"),
-        "description": st.column_config.TextColumn("description", width="large")})
+        "description": st.column_config.TextColumn("description", width="medium")})
 
 st.header("Statistics")
 mine = splits_of(run)
@@ -152,7 +155,7 @@ if len(numeric):
     st.dataframe(numeric[["feature", "distance", "count", "missing %", "mean", "std", "zeros %",
                           "min", "median", "max", "kind", "measure", "note"]],
                  hide_index=True, column_config={
-        "feature": st.column_config.TextColumn(pinned=True), "distance": distance,
+        "feature": feature_column, "distance": distance,
         "missing %": percent, "zeros %": percent,
         **{c: number for c in ("mean", "std", "min", "median", "max")}})
 text = rows[rows["kind"] == statistics.CATEGORICAL]
@@ -160,7 +163,7 @@ if len(text):
     st.subheader("Categorical features")
     st.dataframe(text[["feature", "distance", "count", "missing %", "unique", "top value",
                        "top frequency", "measure", "note"]], hide_index=True, column_config={
-        "feature": st.column_config.TextColumn(pinned=True), "distance": distance,
+        "feature": feature_column, "distance": distance,
         "missing %": percent, "top frequency": st.column_config.NumberColumn(format="%d")})
 
 st.subheader("Distributions")
@@ -169,8 +172,8 @@ st.caption(f"Share of each dataset's values, so datasets of different sizes comp
            "features by their ten most frequent values; 0/1 features as two bars.")
 colours = alt.Scale(domain=list(labels), range=["#1f77b4", "#ff7f0e"])
 legend = alt.Legend(orient="top", title=None, labelLimit=260)
-# fit-x: Streamlit's default autosize ("fit") counts title, legend and axes in the height, and
-# leaves a histogram a few pixels high.
+# fit-x: Streamlit's default autosize ("fit", streamlit/elements/vega_charts.py) counts title,
+# legend and axes in the height, and leaves a histogram a few pixels high.
 fit_width = alt.AutoSizeParams(type="fit-x", contains="padding")
 for i, row in enumerate(rows.itertuples()):
     if i % 2 == 0:  # one row of two per pair, so a narrow screen stacks them in order
