@@ -129,3 +129,20 @@ def test_an_older_run_without_anomalies_says_so(monkeypatch, four):
     numeric = table(at, "Numeric features").value.set_index("feature")
     raw = proto_feature(runs[1].statistics_uri, "train", "Age").num_stats
     assert numeric.loc["Age", "max"] == raw.max < 500
+
+
+def test_invalid_settings_are_one_readable_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLICKFLOW_SERVING_URL", "localhost:8501")
+    at = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    assert_clean(at)
+    (error,) = at.error
+    assert "CLICKFLOW_SERVING_URL='localhost:8501' must be an http(s) URL" in error.value
+
+
+def test_the_app_navigates_to_the_page(monkeypatch, pipeline_root):
+    monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(pipeline_root))
+    app = PAGE.parent.parent / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120).run()
+    at.switch_page("views/data.py").run()
+    assert_clean(at)
+    assert at.title[0].value == "Data" and at.get("vega_lite_chart")
