@@ -36,6 +36,7 @@ page = st.navigation([
             url_path="score"),
     st.Page("views/history.py", title="Model history", icon=":material/history:",
             url_path="history"),
+    st.Page("views/data.py", title="Data", icon=":material/bar_chart:", url_path="data"),
     st.Page("views/health.py", title="Serving health", icon=":material/monitor_heart:",
             url_path="health"),
     st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitoring:",
