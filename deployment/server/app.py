@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -112,6 +113,9 @@ def error_response(err: RequestError) -> Response:
     return json_response({"error": err.message}, err.status)
 
 
+CLIENT_CLOSED = 499  # nginx's "client closed request": nobody is left to answer
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None:
@@ -121,12 +125,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestError(f"request body is {int(length)} bytes; the limit is {limit} "
                                "(--max-body-bytes): send fewer instances per request", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(f"request body is over the limit of {limit} bytes "
-                               "(--max-body-bytes): send fewer instances per request", 413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(f"request body is over the limit of {limit} bytes "
+                                   "(--max-body-bytes): send fewer instances per request", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client's choice, not a server error: logged as nginx's 499
+        raise RequestError(f"the client disconnected after {size} bytes of the body",
+                           CLIENT_CLOSED) from None
     return b"".join(chunks)
 
 
@@ -137,6 +145,19 @@ def parse_json_object(body: bytes, allowed: set[str]) -> dict[str, Any]:
         value = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RequestError(f"JSON Parse error: {err}") from None
+    except RecursionError:  # Python's parser recurses once per level
+        raise RequestError("JSON Parse error: arrays and objects are nested too deeply "
+                           f"(the limit is about {sys.getrecursionlimit()} levels)") from None
+    except ValueError:  # int()'s limit on digits (CPython, CVE-2020-10735)
+        raise RequestError(f"JSON Parse error: a number has more than "
+                           f"{sys.get_int_max_str_digits()} digits") from None
+    if b"\\u" in body:
+        try:  # json.loads keeps an escaped lone surrogate ("\ud800"): not Unicode, it breaks
+            json.dumps(value, ensure_ascii=False).encode()  # every encoder after (tensors, log)
+        except UnicodeEncodeError:
+            raise RequestError("JSON Parse error: a string holds a lone UTF-16 surrogate "
+                               "escape (\\ud800-\\udfff without its pair); strings must be "
+                               "valid Unicode") from None
     if not isinstance(value, dict):
         raise RequestError("JSON Parse error: the request body must be a JSON object, got "
                            f"{type(value).__name__}")

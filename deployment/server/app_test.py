@@ -175,6 +175,16 @@ BAD_REQUESTS = {
                      b'{"examples": [{"AreaIncome": NaN}], "context": '
                      + json.dumps({k: v for k, v in ROW.items() if k != "AreaIncome"}).encode()
                      + b"}", 400, "examples[0]: feature 'AreaIncome' is nan"),
+    # Bodies that broke Python's own parser or encoder (issue 15's finding 5): a 400, never
+    # a 500 with internal text.
+    "deeply_nested": (PREDICT, b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400,
+                      "JSON Parse error: arrays and objects are nested too deeply"),
+    "huge_integer": (PREDICT, _row_json(Age="9" * 5000), 400,
+                     "JSON Parse error: a number has more than 4300 digits"),
+    "integer_beyond_int64": (PREDICT, _row_json(Age="9" * 25), 400,
+                             "input 'Age' has a value out of range for int64"),
+    "lone_surrogate": (PREDICT, _row_json(City='"\\ud800"'), 400,
+                       "JSON Parse error: a string holds a lone UTF-16 surrogate"),
     "empty_instances": (PREDICT, {"instances": []}, 400, "No values in 'instances'"),
     "empty_inputs": (PREDICT, {"inputs": {k: [] for k in ROW}}, 400, "No values in 'inputs'"),
     "empty_examples": ("/v1/models/clickflow:classify", {"examples": []}, 400,
@@ -293,6 +303,40 @@ def _check_health_ready_and_metrics(client: TestClient) -> None:
     assert 'clickflow_serving_instances_total{api="predict",model="clickflow",version="2"} 2.0' \
         in text
     assert client.get("/monitoring/prometheus/metrics").text.startswith("# HELP")
+
+
+def test_a_client_that_disconnects_mid_body_is_not_a_server_error(
+        served, caplog: pytest.LogCaptureFixture) -> None:
+    """ASGI's ``http.disconnect`` while the body streams in (the ASGI HTTP spec) ends the
+    request quietly: no 500, no traceback, a 499 in the access log as nginx logs it."""
+    import asyncio
+
+    server, client = served
+    app = create_app(server)
+    messages = [{"type": "http.request", "body": b'{"instances": [', "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": PREDICT, "raw_path": PREDICT.encode(),
+             "query_string": b"", "headers": [(b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8501), "root_path": ""}
+    with caplog.at_level(logging.INFO):
+        asyncio.run(app(scope, receive, send))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "Traceback" not in caplog.text and "internal error" not in caplog.text
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert statuses in ([], [499])
+    assert any('"status":499' in r.getMessage() for r in caplog.records
+               if r.name == "deployment.server.access"), caplog.text
+    _assert_still_serving(client, client.post(PREDICT, json={"instances": [ROW]}).json()[
+        "predictions"][0]["probability"])
 
 
 def test_access_log_is_json(served, caplog: pytest.LogCaptureFixture) -> None:
