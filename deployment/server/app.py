@@ -20,6 +20,7 @@ import re
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -44,9 +45,12 @@ from deployment.server.registry import ModelRegistry
 log = logging.getLogger("deployment.server")
 access_log = logging.getLogger("deployment.server.access")
 
+# TF Serving matches its routes case-insensitively ("(?i)/v1/models/..." in
+# tensorflow_serving/model_servers/http_rest_api_handler.cc); names and labels keep their case.
 MODEL_URL = re.compile(
     r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<suffix>/metadata|:predict|:classify)?$")
+    r"(?P<suffix>/metadata|:predict|:classify)?$", re.IGNORECASE)
+_V1_MODELS = "/v1/models/"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 PROBABILITY_OUTPUT = "probability"
 PREDICT_KEYS = {"signature_name", "instances", "inputs"}
@@ -124,18 +128,40 @@ async def read_body(request: Request, limit: int) -> bytes:
         if int(length) > limit:
             raise RequestError(f"request body is {int(length)} bytes; the limit is {limit} "
                                "(--max-body-bytes): send fewer instances per request", 413)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise RequestError(f"Content-Encoding {encoding!r} is not supported; send the body "
+                           "as is or gzip-compressed", 415)
+    # TF Serving inflates gzip bodies (net_http's evhttp_request.cc); the limit applies to
+    # the inflated bytes, so a small compressed bomb is refused as it grows.
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
+            if inflate is not None:
+                chunk = _inflate(inflate, chunk, limit - size, limit)
             size += len(chunk)
             if size > limit:
                 raise RequestError(f"request body is over the limit of {limit} bytes "
                                    "(--max-body-bytes): send fewer instances per request", 413)
             chunks.append(chunk)
+        if inflate is not None and not inflate.eof and size:
+            raise RequestError("the gzip request body is truncated")
     except ClientDisconnect:  # the client's choice, not a server error: logged as nginx's 499
         raise RequestError(f"the client disconnected after {size} bytes of the body",
                            CLIENT_CLOSED) from None
     return b"".join(chunks)
+
+
+def _inflate(inflate: Any, chunk: bytes, room: int, limit: int) -> bytes:
+    try:  # never more than the room left plus one byte: a bomb stops here
+        out = inflate.decompress(chunk, max(room, 0) + 1)
+    except zlib.error as err:
+        raise RequestError(f"the request body is not valid gzip: {err}") from None
+    if inflate.unconsumed_tail or len(out) > room:
+        raise RequestError(f"the gzip request body inflates to over the limit of {limit} "
+                           "bytes (--max-body-bytes): send fewer instances per request", 413)
+    return out
 
 
 def parse_json_object(body: bytes, allowed: set[str]) -> dict[str, Any]:
@@ -190,16 +216,11 @@ def _signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signa
 
 
 def _classify_signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signature:
-    if name is None:
-        default = servable.signatures.get(servable_lib.DEFAULT_SIGNATURE)
-        if default is not None and default.method_name == servable_lib.CLASSIFY_METHOD:
-            return default
-        classify = [s for s in servable.signatures.values()
-                    if s.method_name == servable_lib.CLASSIFY_METHOD]
-        if len(classify) == 1:
-            return classify[0]
-        name = servable_lib.DEFAULT_SIGNATURE
-    signature = _signature(servable, name)
+    # As TF Serving's GetClassificationSignature (tensorflow_serving/servables/tensorflow/
+    # classifier.cc): no signature_name means serving_default, and that must be a
+    # classification signature; another one is never picked instead.
+    signature = _signature(servable, servable_lib.DEFAULT_SIGNATURE if name in (None, "")
+                           else name)
     if signature.method_name != servable_lib.CLASSIFY_METHOD:
         raise RequestError(f"Expected classification signature method_name to be "
                            f"{servable_lib.CLASSIFY_METHOD}. Was: {signature.method_name} "
@@ -224,7 +245,7 @@ class Handlers:
         match = MODEL_URL.match(request.path_params["rest"])
         if match is None:
             raise RequestError(f"Malformed request: {request.method} {request.url.path}")
-        name, suffix = match["name"], match["suffix"]
+        name, suffix = match["name"], (match["suffix"] or "").lower() or None
         if name in self.registry.model_names:
             state.model = name
         version = int(match["version"]) if match["version"] is not None else None
@@ -390,6 +411,22 @@ class Handlers:
         return json_response({"ready": ready, "models": models}, 200 if ready else 503)
 
 
+class CaseInsensitiveRoutes:
+    """Pure ASGI middleware: ``/V1/Models/...`` is routed as ``/v1/models/...`` (TF Serving's
+    route regexes are case-insensitive); the rest of the path is left as sent."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path[:4].lower() == "/v1/":
+            prefix = _V1_MODELS if path[:11].lower() == _V1_MODELS else "/v1/"
+            if not path.startswith(prefix):
+                scope = {**scope, "path": prefix + path[len(prefix):]}
+        await self.app(scope, receive, send)
+
+
 class AccessLog:
     """Pure ASGI middleware: one JSON access-log line and the request metrics per request."""
 
@@ -474,4 +511,5 @@ def create_app(server: Server) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(AccessLog, metrics=server.metrics)
+    app.add_middleware(CaseInsensitiveRoutes)
     return app

@@ -115,9 +115,14 @@ def test_predict_by_version_label_and_classify(served) -> None:
     ((c0, s0), (c1, s1)), = classified.json()["results"]
     assert (c0, c1) == ("0", "1") and s1 == pytest.approx(by_version[1], rel=1e-5)
     assert s0 + s1 == pytest.approx(1.0, abs=1e-6)
-    # Without signature_name the model's one classify signature is used.
-    assert client.post("/v1/models/clickflow:classify",
-                       json={"examples": [ROW]}).status_code == 200
+    # Without signature_name TF Serving uses serving_default, which here is a predict
+    # signature: refused, never swapped for the model's classification signature
+    # (GetClassificationSignature, tensorflow_serving/servables/tensorflow/classifier.cc).
+    unnamed = client.post("/v1/models/clickflow:classify", json={"examples": [ROW]})
+    assert unnamed.status_code == 400
+    assert unnamed.json()["error"].startswith(
+        "Expected classification signature method_name to be tensorflow/serving/classify. "
+        "Was: tensorflow/serving/predict")
 
 
 PREDICT = "/v1/models/clickflow:predict"
@@ -172,7 +177,8 @@ BAD_REQUESTS = {
     "beyond_float32": (PREDICT, _row_json(AreaIncome="1e39"), 400,
                        "input 'AreaIncome' is 1e+39, out of range for float32"),
     "nan_classify": ("/v1/models/clickflow:classify",
-                     b'{"examples": [{"AreaIncome": NaN}], "context": '
+                     b'{"signature_name": "classification", "examples": [{"AreaIncome": NaN}], '
+                     b'"context": '
                      + json.dumps({k: v for k, v in ROW.items() if k != "AreaIncome"}).encode()
                      + b"}", 400, "examples[0]: feature 'AreaIncome' is nan"),
     # Bodies that broke Python's own parser or encoder (issue 15's finding 5): a 400, never
@@ -187,7 +193,8 @@ BAD_REQUESTS = {
                        "JSON Parse error: a string holds a lone UTF-16 surrogate"),
     "empty_instances": (PREDICT, {"instances": []}, 400, "No values in 'instances'"),
     "empty_inputs": (PREDICT, {"inputs": {k: [] for k in ROW}}, 400, "No values in 'inputs'"),
-    "empty_examples": ("/v1/models/clickflow:classify", {"examples": []}, 400,
+    "empty_examples": ("/v1/models/clickflow:classify",
+                       {"signature_name": "classification", "examples": []}, 400,
                        "No values in 'examples'"),
     "oversized_body": (PREDICT, json.dumps({"instances": [ROW] * 200}).encode(), 413,
                        "bytes; the limit is 20000 (--max-body-bytes)"),
@@ -273,7 +280,8 @@ def test_bad_urls_like_tf_serving(served, method: str, path: str, status: int,
 def test_classify_wrong_feature_type_and_bad_request_id(served) -> None:
     _, client = served
     response = client.post("/v1/models/clickflow:classify",
-                           json={"examples": [{**ROW, "AreaIncome": "rich"}]})
+                           json={"signature_name": "classification",
+                                 "examples": [{**ROW, "AreaIncome": "rich"}]})
     assert response.status_code == 400
     assert "examples[0]: feature 'AreaIncome' expects a number" in response.json()["error"]
     bad_id = client.post(PREDICT, json={"instances": [ROW]},
@@ -360,7 +368,8 @@ def test_request_log_records_every_prediction(tmp_path: Path, make_version) -> N
         two = client.post("/v1/models/clickflow:predict",
                           json={"inputs": {k: [ROW[k], OTHER[k]] for k in ROW}},
                           headers={"X-Request-Id": "batch-7"}).json()
-        client.post("/v1/models/clickflow:classify", json={"examples": [OTHER]},
+        client.post("/v1/models/clickflow:classify",
+                    json={"signature_name": "classification", "examples": [OTHER]},
                     headers={"X-Request-Id": "cls-1"})
     table, problems = read_request_log(tmp_path / "log")  # the app's shutdown flushed it
     assert problems == []
@@ -528,3 +537,43 @@ def test_flat_call_is_checked_against_the_public_call(served) -> None:
                                 flat_call=None)
     assert plain.enable_flat_call(inputs) is False and plain.flat_call is None
     np.testing.assert_array_equal(plain(inputs)["probability"], public["probability"])
+
+
+def test_gzip_bodies_are_inflated_within_the_body_limit(served) -> None:
+    """TF Serving inflates ``Content-Encoding: gzip`` request bodies (net_http's
+    evhttp_request.cc); the --max-body-bytes limit holds for the inflated bytes."""
+    import gzip
+
+    _, client = served
+    plain = client.post(PREDICT, json={"instances": [ROW]}).json()
+    body = gzip.compress(json.dumps({"instances": [ROW]}).encode())
+    zipped = client.post(PREDICT, content=body, headers={"Content-Encoding": "gzip",
+                                                         "Content-Type": "application/json"})
+    assert zipped.status_code == 200, zipped.text
+    assert zipped.json() == plain
+    bomb = gzip.compress(b'{"instances": [' + b" " * 5_000_000 + b"]}")
+    assert len(bomb) < 20_000  # under the limit as sent, far over it inflated
+    refused = client.post(PREDICT, content=bomb, headers={"Content-Encoding": "gzip"})
+    assert refused.status_code == 413
+    assert "inflates to over the limit of 20000 bytes" in refused.json()["error"]
+    broken = client.post(PREDICT, content=b"not gzip at all",
+                         headers={"Content-Encoding": "gzip"})
+    assert broken.status_code == 400 and "not valid gzip" in broken.json()["error"]
+    truncated = client.post(PREDICT, content=body[:-8], headers={"Content-Encoding": "gzip"})
+    assert truncated.status_code == 400 and "truncated" in truncated.json()["error"]
+    other = client.post(PREDICT, content=body, headers={"Content-Encoding": "br"})
+    assert other.status_code == 415 and "'br' is not supported" in other.json()["error"]
+
+
+def test_routes_ignore_case_but_names_do_not(served) -> None:
+    """TF Serving's REST routes are ``(?i)`` regexes (http_rest_api_handler.cc): the API's own
+    words match in any case; a model name is looked up as written."""
+    _, client = served
+    expected = client.post(PREDICT, json={"instances": [ROW]}).json()
+    upper = client.post("/V1/MODELS/clickflow/VERSIONS/2:PREDICT", json={"instances": [ROW]})
+    assert upper.status_code == 200, upper.text
+    assert upper.json() == expected
+    assert client.get("/V1/Models/clickflow/Metadata").status_code == 200
+    assert client.get("/v1/MODELS/clickflow").json()["model_version_status"]
+    assert client.post("/v1/models/CLICKFLOW:predict",
+                       json={"instances": [ROW]}).status_code == 404
