@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
-from models import features
+from models import features, warmup
 from models.bootstrap import bootstrap
 
 NUMERIC_INPUTS = (
@@ -183,6 +183,8 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
     - ``classification``: serialized tf.Examples -> ``classes``/``scores`` with TF Serving's
       classify method name (REST ``:classify``).
     - ``transform_features``: serialized tf.Examples -> transformed features (TFMA slicing).
+
+    Plus TF Serving's warm-up requests (``models.warmup``) in ``assets.extra``.
     """
     module = tf.Module()
     module.model = _Weights(model)
@@ -237,6 +239,9 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
     _set_method_name(export_dir, "classification", CLASSIFY_METHOD)
+    # TF Serving warms a version only from this file: without it, the first requests on GKE
+    # after every push would pay for the graph's setup.
+    warmup.write_warmup_file(export_dir)
 
 
 class _Weights(tf.Module):

@@ -24,9 +24,7 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 DEFAULT_SIGNATURE = "serving_default"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-# Values a synthesized warm-up request uses for string inputs with these names; anything else
-# gets "warmup". The Timestamp must parse (the transform graph splits it into date parts).
-WARMUP_STRINGS = {"Timestamp": "2016-01-01 00:00:00"}
+MAX_WARMUP_RECORDS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +61,12 @@ class Signature:
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         call = self.flat_call
+        if call is None and not self.__dict__.get("_flat_tried"):
+            # The first call (a warm-up record or, without one, the first request) checks the
+            # flat call against the public one; a race only repeats the check.
+            self.enable_flat_call(inputs)  # bad inputs raise here as the call would: retried
+            object.__setattr__(self, "_flat_tried", True)
+            call = self.flat_call
         outputs = call(inputs) if call is not None else self.function(**self._tensors(inputs))
         return {name: value.numpy() for name, value in outputs.items()}
 
@@ -192,76 +196,83 @@ def _signature_def_json(signature_defs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def warm_up(servable: Servable) -> None:
-    """Runs each signature once so the first real request does not pay for graph setup.
-
-    The same inputs check each signature's flat call (``Signature.enable_flat_call``).
-
-    Uses TF Serving's ``assets.extra/tf_serving_warmup_requests`` when the version has one;
-    otherwise a synthesized one-row request. The default signature must answer (a version that
-    cannot is reported broken); other signatures are warmed where a synthesized input fits.
+    """Warms a version exactly as TF Serving does: replays its
+    ``assets.extra/tf_serving_warmup_requests`` when it has one, and does nothing otherwise
+    (tensorflow_serving/servables/tensorflow/saved_model_warmup_util.cc; no request is ever
+    invented, so a model whose inputs we cannot guess loads as it is). A record that fails
+    fails the load, as there. Signatures left cold switch to the flat call on their first
+    request (``Signature.__call__``).
     """
     warmup_file = servable.path / WARMUP_FILE
     if warmup_file.is_file():
         _replay_warmup_file(servable, warmup_file)
-        return
-    features = _synthetic_features(servable)
-    for name, signature in servable.signatures.items():
-        try:
-            inputs = _synthetic_inputs(signature, features)
-            if inputs is not None:
-                signature(inputs)
-                signature.enable_flat_call(inputs)
-        except Exception as err:
-            if name == DEFAULT_SIGNATURE:
-                raise RuntimeError(f"warm-up request to signature {name!r} failed: "
-                                   f"{convert.tf_error_message(err)}") from err
-            log.debug("warm-up of %s/%s signature %s skipped: %s", servable.model_name,
-                      servable.version, name, err)
-
-
-def _synthetic_value(name: str, spec: convert.TensorSpec) -> Any:
-    if spec.kind == "string":
-        return WARMUP_STRINGS.get(name, "warmup").encode()
-    if spec.kind == "bool":
-        return False
-    return 1
-
-
-def _synthetic_features(servable: Servable) -> dict[str, Any]:
-    return {name: _synthetic_value(name, spec) for name, spec in servable.feature_specs().items()}
-
-
-def _synthetic_inputs(signature: Signature, features: Mapping[str, Any]
-                      ) -> dict[str, np.ndarray] | None:
-    if not signature.batchable:
-        return None
-    if len(signature.inputs) == 1 and features:
-        (name, spec), = signature.inputs.items()
-        if spec.kind == "string" and spec.shape == (None,):
-            example = convert.make_example(features, {})
-            return {name: np.array([example], dtype=object)}
-    inputs = {}
-    for name, spec in signature.inputs.items():
-        if any(d is None for d in spec.shape[1:]):
-            return None
-        value = np.full((1, *spec.shape[1:]), _synthetic_value(name, spec),
-                        dtype=object if spec.kind == "string" else spec.np_dtype)
-        inputs[name] = value
-    return inputs
 
 
 def _replay_warmup_file(servable: Servable, path: Path) -> None:
+    """Each PredictionLog record: predict, classify, regress or multi-inference requests,
+    at most ``MAX_WARMUP_RECORDS`` (TF Serving's kMaxNumRecords)."""
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    for record in tf.data.TFRecordDataset(str(path)):
+    for index, record in enumerate(tf.data.TFRecordDataset(str(path))):
+        if index >= MAX_WARMUP_RECORDS:
+            raise RuntimeError(f"{path}: more than {MAX_WARMUP_RECORDS} warm-up records "
+                               "(TF Serving's limit)")
         entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        if entry.WhichOneof("log_type") != "predict_log":
-            continue
+        kind = entry.WhichOneof("log_type")
+        try:
+            for name, inputs in _warmup_calls(entry, kind):
+                signature = servable.signatures.get(name or DEFAULT_SIGNATURE)
+                if signature is None:
+                    raise ValueError(f"no signature {name or DEFAULT_SIGNATURE!r}")
+                if isinstance(inputs, np.ndarray):  # serialized tf.Examples: its one input
+                    if len(signature.inputs) != 1:
+                        raise ValueError(f"signature {signature.name!r} does not take one "
+                                         "tensor of serialized tf.Examples")
+                    inputs = {next(iter(signature.inputs)): inputs}
+                signature(inputs)
+        except Exception as err:
+            raise RuntimeError(f"warm-up record {index} ({kind}) of {WARMUP_FILE} failed: "
+                               f"{convert.tf_error_message(err)}") from err
+
+
+def _warmup_calls(entry: Any, kind: str | None
+                  ) -> list[tuple[str, dict[str, np.ndarray] | np.ndarray]]:
+    import tensorflow as tf
+
+    if kind == "predict_log":
         request = entry.predict_log.request
-        name = request.model_spec.signature_name or DEFAULT_SIGNATURE
-        signature = servable.signatures[name]
-        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-        signature(inputs)
-        if signature.flat_call is None:
-            signature.enable_flat_call(inputs)
+        return [(request.model_spec.signature_name,
+                 {k: tf.make_ndarray(v) for k, v in request.inputs.items()})]
+    requests = {"classify_log": lambda: [entry.classify_log.request],
+                "regress_log": lambda: [entry.regress_log.request],
+                "multi_inference_log": lambda: [
+                    _task_request(entry.multi_inference_log.request, task)
+                    for task in entry.multi_inference_log.request.tasks]}
+    if kind not in requests:
+        raise ValueError(f"log type {kind!r} cannot warm a model (TF Serving replays "
+                         "predict, classify, regress and multi-inference logs)")
+    return [(request.model_spec.signature_name if not isinstance(request, tuple) else
+             request[0], _examples(request.input if not isinstance(request, tuple) else
+                                   request[1])) for request in requests[kind]()]
+
+
+def _task_request(request: Any, task: Any) -> tuple[str, Any]:
+    return task.model_spec.signature_name, request.input
+
+
+def _examples(input_: Any) -> np.ndarray:
+    which = input_.WhichOneof("kind")
+    if which == "example_list":
+        return np.array([e.SerializeToString() for e in input_.example_list.examples],
+                        dtype=object)
+    if which == "example_list_with_context":
+        with_context = input_.example_list_with_context
+        merged = []
+        for example in with_context.examples:
+            full = type(example)()
+            full.CopyFrom(with_context.context)
+            full.MergeFrom(example)
+            merged.append(full.SerializeToString())
+        return np.array(merged, dtype=object)
+    raise ValueError("the request has no examples")
