@@ -119,6 +119,17 @@ def thresholds(eval_config: dict[str, Any]) -> list[Threshold]:
     return out
 
 
+def camel_case(value: Any) -> Any:
+    """Proto JSON with field names (``per_slice_thresholds``, as TFX stores exec properties)
+    in the camelCase names TFMA's eval_config.json uses."""
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camel_case(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_case(v) for v in value]
+    return value
+
+
 def read_eval_config(evaluation_uri: str) -> dict[str, Any]:
     """The EvalConfig TFMA wrote beside its result (``eval_config.json``)."""
     path = f"{str(evaluation_uri).rstrip('/')}/eval_config.json"

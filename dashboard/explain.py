@@ -107,8 +107,9 @@ def no_evaluation(status: str, failed_component: str | None, error: str | None) 
                 "run marked it abandoned).")
     if status == "failed":
         where = f"at {failed_component}" if failed_component else "before the Evaluator"
-        first = (error or "").strip().splitlines()[0] if error and error.strip() else None
-        return f"No verdict: the run failed {where}" + (f": {first}" if first else ".")
+        first = (error or "").strip().splitlines()[0].rstrip(":") if error and error.strip() \
+            else None
+        return f"No verdict: the run failed {where}" + (f": {first}." if first else ".")
     return "No verdict: this run did not evaluate a model."
 
 
@@ -117,12 +118,12 @@ def check_rows(checks: list[Check]) -> list[dict[str, Any]]:
     rows = []
     for check in checks:
         t = check.threshold
+        # The deciding columns first: a narrow screen shows them without scrolling.
         rows.append({
-            "metric": label(t.metric), "slice": t.slice,
-            "passed": check.passed,
-            "candidate": check.candidate, "baseline": check.baseline, "change": check.diff,
-            "bound": _bound_text(check) or None,
+            "metric": label(t.metric), "passed": check.passed, "candidate": check.candidate,
+            "bound": _bound_text(check) or None, "change": check.diff,
             "allowed change": None if t.change is None else f"{t.change:+g}",
+            "baseline": check.baseline, "slice": t.slice,
         })
     return rows
 

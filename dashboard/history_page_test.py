@@ -93,7 +93,7 @@ def test_history_of_four_runs_explains_every_verdict(four, monkeypatch):
     drop3 = third["metrics"]["auc"] - third["baseline"]["metrics"]["auc"]
     expected = [
         "No verdict: the run failed at AnomaliesGate: the data breaks the schema "
-        "(schema/schema.pbtxt):",
+        "(schema/schema.pbtxt).",
         f"Not blessed: AUC {auc[2]:.4f} is below the threshold 0.9999.",
         f"Blessed: AUC {auc[1]:.4f} ≥ 0.75 and AUC changed by {drop2:+.4f} against the served "
         f"version {v1}, allowed -0.5.",
@@ -140,8 +140,57 @@ def test_compare_two_runs_side_by_side(four, monkeypatch):
     data = at.dataframe[1].value.set_index("field")
     assert data.loc["span count", "A"] == "3" and data.loc["span count", "B"] == "2"
     assert "Not blessed" in texts(at.error) and "Blessed" in texts(at.success)
+    # The runs differ in the Evaluator's thresholds (--min-auc 0.9999 for the third run).
+    params = at.dataframe[2].value.set_index("parameter")
+    assert params.loc["Evaluator.auc.lower_bound", "A"] == "0.9999"
+    assert params.loc["Evaluator.auc.lower_bound", "B"] == "0.75"
+    assert not params["same"].any()
     stats = at.dataframe[-1].value
     assert "Age" in set(stats["feature"]) and stats["mean A"].notna().all()
     # A link to a run this root does not have says so, and shows another.
     at = open_page(monkeypatch, history.root, "views/compare.py", a="no-such-run")
     assert "Run `no-such-run` (from the link) is not in this pipeline root" in texts(at.warning)
+
+
+def _start_a_run(root: Path) -> str:
+    """A run that ML Metadata sees going (its Trainer RUNNING), as a live pipeline leaves it:
+    written with MLMD's own API into a copy of a real store."""
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    from pipelines.metadata.store import open_store
+
+    store = open_store(root / "metadata.sqlite", writable=True)
+    pipeline = store.get_context_by_type_and_name("pipeline", "clickflow")
+    run_type = store.get_context_type("pipeline_run")
+    run_id = "29991231-235959-1"
+    [run_ctx] = store.put_contexts([pb.Context(type_id=run_type.id, name=run_id)])
+    store.put_parent_contexts([pb.ParentContext(child_id=run_ctx, parent_id=pipeline.id)])
+    node = store.get_context_by_type_and_name("node", "clickflow.Trainer")
+    trainer = store.get_executions_by_context(node.id)[0]
+    execution = pb.Execution(type_id=trainer.type_id, last_known_state=pb.Execution.RUNNING)
+    store.put_execution(execution, [], [pb.Context(id=run_ctx, type_id=run_type.id),
+                                        store.get_contexts_by_id([node.id])[0]])
+    return run_id
+
+
+@pytest.mark.e2e
+def test_a_running_then_abandoned_run(pipeline_root, tmp_path, monkeypatch):
+    import shutil
+
+    from pipelines.metadata import recovery
+    from pipelines.metadata.store import open_store
+
+    root = tmp_path / "root"
+    shutil.copytree(pipeline_root, root)
+    run_id = _start_a_run(root)
+    for state, sentence in (("running", "No verdict yet: the run is still going."),
+                            ("abandoned", "No verdict: the run's process was stopped")):
+        if state == "abandoned":
+            recovery.mark_abandoned(open_store(root / "metadata.sqlite", writable=True),
+                                    reason="the process was gone")
+        for page in PAGES:
+            at = open_page(monkeypatch, root, page, **({"a": run_id} if "compare" in page
+                                                       else {"run": run_id}))
+            if page == "views/history.py":
+                assert at.dataframe[0].value["outcome"][0] == state
+            assert sentence in texts(at.info), (page, texts(at.info))

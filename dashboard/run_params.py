@@ -12,6 +12,8 @@ import contextlib
 import json
 from typing import Any
 
+from dashboard import blessing
+
 # Long texts that say nothing in a table row (the SQL query, module paths of user code).
 SKIPPED = {"query", "eval_config", "fairness_indicator_thresholds", "input_fingerprint"}
 MAX_TEXT = 80
@@ -37,8 +39,25 @@ def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
+def threshold_rows(node: str, eval_config: Any) -> list[tuple[str, str]]:
+    """The Evaluator's thresholds (what --min-auc / --max-auc-drop set), one row per bound."""
+    rows = []
+    for t in blessing.thresholds(blessing.camel_case(eval_config)):
+        name = f"{node}.{t.metric}" + ("" if t.slice == blessing.OVERALL else f"[{t.slice}]")
+        for bound, value in (("lower_bound", t.lower), ("upper_bound", t.upper),
+                             ("change", t.change), ("relative_change", t.relative)):
+            if value is not None:
+                rows.append((f"{name}.{bound}", f"{value:g}"))
+    return rows
+
+
 def flatten(node: str, key: str, value: Any) -> list[tuple[str, str]]:
     """One exec property as (name, text) rows; JSON text is opened into its fields."""
+    if key == "eval_config" and isinstance(value, str):
+        try:
+            return threshold_rows(node, json.loads(value))
+        except ValueError:
+            return []
     if key in SKIPPED:
         return []
     if isinstance(value, str) and value[:1] in "{[":

@@ -33,7 +33,6 @@ if a.run_id == b.run_id:
 
 _NUMBER = st.column_config.NumberColumn(format="%.4f")
 _DIFF = st.column_config.NumberColumn(format="%+.4f")
-st.subheader("Verdicts")
 for name, run, column in (("A", a, left), ("B", b, right)):
     with column:
         st.markdown(f"**{name}**: {run_picker.outcome(run)}")

@@ -54,7 +54,8 @@ for key in ("trigger_reason", "best_possible_auc"):
         params[f"runner.{key}"] = str(summary[key])
 if params:
     st.dataframe(pd.DataFrame([{"parameter": k, "value": v} for k, v in params.items()]),
-                 hide_index=True)
+                 hide_index=True, column_config={
+                     "parameter": st.column_config.TextColumn("parameter", width="medium")})
 else:
     st.info("ML Metadata records no component parameters for this run.")
 seconds = summary.get("component_seconds") or {}
