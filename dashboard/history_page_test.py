@@ -168,8 +168,7 @@ def _start_a_run(root: Path) -> str:
     node = store.get_context_by_type_and_name("node", "clickflow.Trainer")
     trainer = store.get_executions_by_context(node.id)[0]
     execution = pb.Execution(type_id=trainer.type_id, last_known_state=pb.Execution.RUNNING)
-    store.put_execution(execution, [], [pb.Context(id=run_ctx, type_id=run_type.id),
-                                        store.get_contexts_by_id([node.id])[0]])
+    store.put_execution(execution, [], store.get_contexts_by_id([run_ctx, node.id]))
     return run_id
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import blessing, evaluation, history, schema_form
+from dashboard import blessing, history, schema_form
+from dashboard import evaluation as evaluation_lib
 from dashboard.config import (
     ENV_PIPELINE_ROOT,
     ENV_SERVING_URL,
@@ -109,18 +110,25 @@ def eval_config(uri: str, mtime: int) -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner="Loading the evaluation (TFMA) ...")
+def evaluation(uri: str, mtime: int) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The candidate's overall and per-slice metrics, read with TFMA (the Monitoring page's
+    fallback for a run without a summary)."""
+    return evaluation_lib.metrics(uri)
+
+
+@st.cache_data(show_spinner="Loading the evaluation (TFMA) ...")
 def tfma_metrics(uri: str, mtime: int
                  ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]] | None]:
     """(candidate, baseline) slice -> metric -> value, read with TFMA (the slow path)."""
-    overall, sliced = evaluation.metrics(uri)
-    base = evaluation.baseline_metrics(uri)
+    overall, sliced = evaluation_lib.metrics(uri)
+    base = evaluation_lib.baseline_metrics(uri)
     return ({blessing.OVERALL: overall, **sliced},
             None if base is None else {blessing.OVERALL: base[0], **base[1]})
 
 
 @st.cache_data(show_spinner="Loading ROC and PR curves (TFMA) ...")
 def curves(uri: str, mtime: int) -> list[dict[str, Any]]:
-    return evaluation.curves(uri)
+    return evaluation_lib.curves(uri)
 
 
 @st.cache_data(show_spinner=False)
