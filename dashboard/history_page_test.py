@@ -58,7 +58,7 @@ def test_one_run(pipeline_root, monkeypatch):
     (summary,) = summaries(pipeline_root)
     at = open_page(monkeypatch, pipeline_root, "views/history.py")
     table = at.dataframe[0].value
-    assert list(table.columns[:5]) == ["started", "outcome", "blessed", "pushed version", "AUC"]
+    assert list(table.columns[:5]) == ["started", "outcome", "AUC", "blessed", "pushed version"]
     assert len(table) == 1 and table["AUC"][0] == pytest.approx(summary["metrics"]["auc"])
     assert table["pushed version"][0] == Path(summary["pushed_model"]).name
     assert texts(at.success) == (f"Blessed: AUC {summary['metrics']['auc']:.4f} ≥ 0.75 and "

@@ -37,9 +37,9 @@ def _data_text(run: history.RunRecord) -> str:
 table = pd.DataFrame([{
     "started": run.started,
     "outcome": run_picker.outcome(run),
+    "AUC": run_metrics.overall(run).get("auc"),
     "blessed": run.blessed,
     "pushed version": run.pushed_version,
-    "AUC": run_metrics.overall(run).get("auc"),
     "PR AUC": run_metrics.overall(run).get("auc_precision_recall"),
     "accuracy": run_metrics.overall(run).get("binary_accuracy"),
     "data": _data_text(run),
@@ -64,6 +64,11 @@ cards[2].metric("Latest run", latest.status, border=True, help=run_picker.outcom
 served = next((r.pushed_version for r in runs if r.pushed_version), None)
 cards[3].metric("Last pushed", served or "—", border=True,
                 help="The newest version a run pushed (TF Serving serves the newest).")
+if failed and failed[0] is not latest:
+    st.caption("Failed: " + "; ".join(
+        f"{r.started:%m-%d %H:%M:%S} {run_picker.outcome(r)}"
+        + (f" ({r.error.strip().splitlines()[0].rstrip(':')})" if r.error else "")
+        for r in failed[:3]) + ("; ..." if len(failed) > 3 else ""))
 if latest.status in ("failed", "abandoned"):
     st.error(f"**The latest run {run_picker.outcome(latest)}.** "
              + (latest.error or "ML Metadata records the failed execution; see the run detail."),
