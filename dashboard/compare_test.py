@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dashboard import blessing, compare, explain, run_params
 
 
@@ -55,3 +57,14 @@ def test_a_run_without_a_verdict_says_why():
         "No verdict: the run failed at Trainer: OOM.")
     assert explain.no_evaluation("failed", None, None) == (
         "No verdict: the run failed before the Evaluator.")
+
+
+def test_slices_against_the_baseline():
+    candidate = {"Overall": {"auc": 0.9, "example_count": 100.0},
+                 "Male:1": {"auc": 0.8, "example_count": 40.0, "binary_accuracy": 0.7}}
+    baseline = {"Overall": {"auc": 0.85}, "Male:1": {"auc": 0.82, "binary_accuracy": 0.75}}
+    rows = explain.slice_rows(candidate, baseline)
+    assert [r["slice"] for r in rows] == ["Overall", "Male:1"]
+    assert rows[1]["AUC change"] == pytest.approx(-0.02)
+    assert rows[1]["baseline accuracy"] == 0.75
+    assert "baseline AUC" not in explain.slice_rows(candidate, None)[0]

@@ -80,9 +80,24 @@ def show(run: RunRecord, curves: bool = True) -> None:
                          "change": st.column_config.NumberColumn(format="%+.4f")})
     slices(metrics or {})
     st.caption(f"TFMA result: `{run.evaluation_uri}`")
-    if curves and st.toggle("Show ROC and precision-recall curves", key=f"curves_{run.run_id}",
-                            help="Reads the TFMA result with TFMA: ~20 s the first time."):
+    if curves and st.toggle("Show ROC and precision-recall curves, and every slice against "
+                            "the baseline", key=f"curves_{run.run_id}",
+                            help="Reads the TFMA result with TFMA: ~10-20 s the first time."):
         show_curves(run)
+        slice_comparison(run)
+
+
+def slice_comparison(run: RunRecord) -> None:
+    """Per slice, candidate against baseline: the run summary keeps only the candidate's."""
+    candidate, base = ui.tfma_metrics(run.evaluation_uri, ui.mtime(run.evaluation_uri))
+    rows = pd.DataFrame(explain.slice_rows(candidate, base))
+    if rows.empty:
+        return
+    st.markdown("**Every slice, candidate against the served baseline**" if base else
+                "**Every slice** (no served model to compare with)")
+    st.dataframe(rows, hide_index=True, column_config={
+        c: _NUMBER for c in ("AUC", "baseline AUC", "accuracy", "baseline accuracy")} | {
+        "AUC change": st.column_config.NumberColumn(format="%+.4f")})
 
 
 def slices(metrics: dict[str, dict[str, float]]) -> None:

@@ -136,3 +136,20 @@ def metric_rows(candidate: dict[str, float], baseline: dict[str, float] | None
     return [{"metric": label(k), "candidate": candidate.get(k), "baseline": baseline.get(k),
              "change": (candidate[k] - baseline[k])
              if k in candidate and k in baseline else None} for k in names]
+
+
+def slice_rows(candidate: dict[str, dict[str, float]],
+               baseline: dict[str, dict[str, float]] | None) -> list[dict[str, Any]]:
+    """Per slice: examples, the candidate's AUC and accuracy, the baseline's and the change."""
+    rows = []
+    for name, values in sorted(candidate.items(), key=lambda kv: (kv[0] != OVERALL, kv[0])):
+        base = (baseline or {}).get(name, {})
+        auc, base_auc = values.get("auc"), base.get("auc")
+        row = {"slice": name, "examples": values.get("example_count"), "AUC": auc,
+               "accuracy": values.get("binary_accuracy")}
+        if baseline is not None:
+            row.update({"baseline AUC": base_auc, "AUC change": None if auc is None or
+                        base_auc is None else auc - base_auc,
+                        "baseline accuracy": base.get("binary_accuracy")})
+        rows.append(row)
+    return rows

@@ -115,6 +115,12 @@ def test_history_of_four_runs_explains_every_verdict(four, monkeypatch):
     at = at.toggle[0].set_value(True).run()
     assert_ok(at)
     assert "Overall" in at.multiselect[0].options
+    # ... and every slice against the baseline, read from TFMA's two-model result.
+    slices = at.dataframe[-1].value.set_index("slice")
+    assert slices.loc["Overall", "AUC"] == pytest.approx(second["metrics"]["auc"])
+    assert slices.loc["Overall", "baseline AUC"] == pytest.approx(
+        second["baseline"]["metrics"]["auc"])
+    assert {"Male:0", "Male:1"} <= set(slices.index) and slices["baseline AUC"].notna().all()
 
 
 @pytest.mark.e2e
