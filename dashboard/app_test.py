@@ -288,37 +288,3 @@ def test_health_shows_versions_requests_and_failures(serving_url, monkeypatch):
     requests = at.dataframe[1].value
     assert requests["labels"].str.contains("api=predict").any()
     assert not requests["labels"].str.contains("api=health").any()
-
-
-@pytest.mark.e2e
-def test_history_shows_the_real_run(pipeline_root, monkeypatch):
-    monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(pipeline_root))
-    summary = json.loads((pipeline_root / "run_summary.json").read_text())
-    at = page("history").run()
-    assert_no_traceback(at)
-    assert not at.error
-    runs = at.dataframe[0].value
-    assert len(runs) == 1
-    run = runs.iloc[0]
-    assert run["status"] == "succeeded" and run["data"] == "span-00001"
-    assert run["AUC"] == pytest.approx(summary["metrics"]["auc"])
-    assert run["blessed"] == summary["blessed"]
-    pushed = summary["pushed_model"]
-    assert run["pushed version"] == (Path(pushed).name if pushed else None)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Runs"] == "1"
-    assert metrics["Latest eval AUC"] == f"{summary['metrics']['auc']:.4f}"
-    assert "No anomalies: the data fits the curated schema." in texts(at.success)
-    numeric, text = at.dataframe[1].value, at.dataframe[2].value
-    assert set(numeric["feature"]) == {c for c, kind in features.RAW_TYPES.items()
-                                       if kind in ("int", "float")}
-    assert set(text["feature"]) == {c for c, kind in features.RAW_TYPES.items()
-                                    if kind == "string"}
-    assert (numeric["count"] > 0).all() and (numeric["missing"] == 0).all()
-    # ROC, PR, AUC by slice, a feature histogram (one run: no trend chart).
-    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
-    assert [s["encoding"]["x"]["field"] for s in specs] == [
-        "false_positive_rate", "recall", "AUC", "low"]
-    slices = {s for s in at.multiselect[0].options}
-    assert {"Overall", "Male:0", "Male:1"} <= slices and any(s.startswith("age_band:")
-                                                            for s in slices)

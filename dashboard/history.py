@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dashboard import run_params
 from pipelines.common.names import SUMMARY_FILE
 from pipelines.metadata import runs as run_summary
 from pipelines.metadata.recovery import ABANDONED
@@ -51,6 +52,21 @@ class RunRecord:
     evaluation_uri: str | None = None
     statistics_uri: str | None = None
     anomalies_uri: str | None = None
+    # The runner's run_summary.json of this run (metrics, verdict, error), when it wrote one.
+    summary: dict[str, Any] | None = None
+    # Nodes whose execution ML Metadata records as failed or canceled.
+    failed_nodes: tuple[str, ...] = ()
+    # Each component's exec properties ("Trainer.train_args.num_steps" -> "150").
+    parameters: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def failed_component(self) -> str | None:
+        named = (self.summary or {}).get("failed_component")
+        return named or (self.failed_nodes[0] if self.failed_nodes else None)
+
+    @property
+    def error(self) -> str | None:
+        return (self.summary or {}).get("error")
 
 
 def pipeline_runs(store: Any, pipeline_name: str) -> list[Any]:
@@ -96,6 +112,9 @@ def run_record(store: Any, run: Any, pipeline_name: str,
         states[state] = states.get(state, 0) + 1
     # Marked by the next local run (pipelines.metadata.recovery): its process was gone.
     abandoned = any(ABANDONED in e.custom_properties for e in executions)
+    node_of = _node_names(store, executions)
+    failed = tuple(node_of.get(e.id, "unknown") for e in executions
+                   if _STATES.get(e.last_known_state) in ("failed", "canceled"))
     outputs = run_summary.run_artifacts(store, run)
     started = datetime.fromtimestamp(run.create_time_since_epoch / 1000)
     examples = _last(outputs, EXAMPLE_GEN, "examples")
@@ -123,7 +142,21 @@ def run_record(store: Any, run: Any, pipeline_name: str,
         evaluation_uri=None if evaluation is None else evaluation.uri,
         statistics_uri=None if statistics is None else statistics.uri,
         anomalies_uri=None if anomalies is None else anomalies.uri,
+        summary=summary,
+        failed_nodes=failed,
+        parameters=run_params.parameters(executions, node_of),
     )
+
+
+def _node_names(store: Any, executions: list[Any]) -> dict[int, str]:
+    """Execution id -> the pipeline node (e.g. "AnomaliesGate") that ran it."""
+    node_type = store.get_context_type("node").id
+    names = {}
+    for execution in executions:
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type_id == node_type:
+                names[execution.id] = context.name.split(".", 1)[-1]
+    return names
 
 
 def list_runs(metadata_path: Path, pipeline_name: str) -> list[RunRecord]:
@@ -178,36 +211,6 @@ def match_summary(run_started: float, summaries: list[dict[str, Any]],
         if start - 1.0 <= run_started <= end and (best_start is None or start > best_start):
             best, best_start = summary, start
     return best
-
-
-def evaluation(evaluation_uri: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Overall and per-slice metrics (AUC and example count per slice) of a TFMA result."""
-    return run_summary.evaluation_metrics(
-        evaluation_uri, slice_metric_names=("auc", "auc_precision_recall", "binary_accuracy",
-                                            "example_count"))
-
-
-def curves(evaluation_uri: str) -> list[dict[str, Any]]:
-    """ROC and precision-recall points of every slice, from TFMA's confusion-matrix plot."""
-    import tensorflow_model_analysis as tfma
-
-    rows = []
-    for slice_key, plots in tfma.load_eval_result(evaluation_uri).plots:
-        name = ",".join(f"{k}:{run_summary._text(v)}" for k, v in slice_key) or "Overall"
-        values = next(iter(plots.values()), {})
-        values = values.get("", values)
-        matrices = values.get("confusionMatrixAtThresholds", {}).get("matrices", [])
-        for matrix in matrices:
-            point = {"slice": name, "threshold": _float(matrix.get("threshold", 0.0)),
-                     "false_positive_rate": _float(matrix.get("falsePositiveRate", 0.0)),
-                     "recall": _float(matrix.get("recall", 0.0)),
-                     "precision": _float(matrix.get("precision", 1.0))}
-            rows.append(point)
-    return rows
-
-
-def _float(value: Any) -> float:
-    return float(value) if not isinstance(value, str) else float(value.replace("Infinity", "inf"))
 
 
 def _split_files(uri: str, file_name: str) -> Iterator[tuple[str, Path]]:

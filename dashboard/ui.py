@@ -8,7 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import history, schema_form
+from dashboard import blessing, history, schema_form
+from dashboard import evaluation as evaluation_lib
 from dashboard.config import (
     ENV_PIPELINE_ROOT,
     ENV_SERVING_URL,
@@ -102,14 +103,32 @@ def runs(cfg: DashboardConfig) -> list[history.RunRecord]:
 
 # Artifacts are written once and never changed, so their URI is their cache key; the folder's
 # mtime guards against a pipeline root that was deleted and rebuilt.
+@st.cache_data(show_spinner=False)
+def eval_config(uri: str, mtime: int) -> dict[str, Any]:
+    """The Evaluator's config (thresholds, models); raises blessing.EvalConfigError."""
+    return blessing.read_eval_config(uri)
+
+
 @st.cache_data(show_spinner="Loading the evaluation (TFMA) ...")
 def evaluation(uri: str, mtime: int) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    return history.evaluation(uri)
+    """The candidate's overall and per-slice metrics, read with TFMA (the Monitoring page's
+    fallback for a run without a summary)."""
+    return evaluation_lib.metrics(uri)
 
 
-@st.cache_data(show_spinner="Loading ROC and PR curves ...")
+@st.cache_data(show_spinner="Loading the evaluation (TFMA) ...")
+def tfma_metrics(uri: str, mtime: int
+                 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]] | None]:
+    """(candidate, baseline) slice -> metric -> value, read with TFMA (the slow path)."""
+    overall, sliced = evaluation_lib.metrics(uri)
+    base = evaluation_lib.baseline_metrics(uri)
+    return ({blessing.OVERALL: overall, **sliced},
+            None if base is None else {blessing.OVERALL: base[0], **base[1]})
+
+
+@st.cache_data(show_spinner="Loading ROC and PR curves (TFMA) ...")
 def curves(uri: str, mtime: int) -> list[dict[str, Any]]:
-    return history.curves(uri)
+    return evaluation_lib.curves(uri)
 
 
 @st.cache_data(show_spinner=False)

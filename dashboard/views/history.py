@@ -1,18 +1,19 @@
-"""Model history: every pipeline run from ML Metadata, its evaluation, and the latest data."""
+"""Model history: every pipeline run from ML Metadata, and why each model was or was not
+blessed. Fast on a busy root: metrics come from each run's run_summary.json, and TFMA is read
+only for the selected run's curves (or a run without a summary)."""
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import history, ui
+from dashboard import evaluation_view, history, run_metrics, run_picker, ui
 
 cfg = ui.config()
 st.title("Model history")
 st.caption(f"Every run of pipeline '{cfg.pipeline_name}' recorded in ML Metadata "
-           f"(`{cfg.metadata_path}`), newest first: what it read, how the model scored on the "
-           f"eval split, whether the Evaluator blessed it and which version was pushed.")
+           f"(`{cfg.metadata_path}`), newest first: its outcome, how the model scored on the "
+           f"eval split, and why the Evaluator blessed it or not.")
 
 try:
     runs = ui.runs(cfg)
@@ -23,152 +24,91 @@ if not runs:
     ui.no_runs(cfg, f"the metadata store has no run of pipeline '{cfg.pipeline_name}'")
     st.stop()
 
-metrics = {r.run_id: ui.evaluation(r.evaluation_uri, ui.mtime(r.evaluation_uri))
-           for r in runs if r.evaluation_uri}
-
 
 def _data_text(run: history.RunRecord) -> str:
     if run.data and run.data.get("spans"):
-        return ", ".join(run.data["spans"])
+        spans = run.data["spans"]
+        return spans[0] if len(spans) == 1 else f"{spans[0]} … {spans[-1]} ({len(spans)})"
     if run.data and run.data.get("path"):
         return str(run.data["path"])
     return "" if run.span is None else f"span {run.span}"
 
 
-def _components(run: history.RunRecord) -> str:
-    return ", ".join(f"{n} {state}" for state, n in sorted(run.component_states.items()))
-
-
 table = pd.DataFrame([{
     "started": run.started,
-    "run": run.run_id,
-    "status": run.status,
-    "components": _components(run),
-    "data": _data_text(run),
-    "examples": run.examples,
-    "AUC": metrics.get(run.run_id, ({}, {}))[0].get("auc"),
-    "PR AUC": metrics.get(run.run_id, ({}, {}))[0].get("auc_precision_recall"),
-    "accuracy": metrics.get(run.run_id, ({}, {}))[0].get("binary_accuracy"),
+    "outcome": run_picker.outcome(run),
+    "AUC": run_metrics.overall(run).get("auc"),
     "blessed": run.blessed,
     "pushed version": run.pushed_version,
+    "PR AUC": run_metrics.overall(run).get("auc_precision_recall"),
+    "accuracy": run_metrics.overall(run).get("binary_accuracy"),
+    "data": _data_text(run),
+    "detail": f"run?run={run.run_id}",
+    "status": run.status,
+    "examples": run.examples,
 } for run in runs])
 
 latest = runs[0]
-latest_metrics = metrics.get(latest.run_id, ({}, {}))[0]
-previous = next((metrics[r.run_id][0] for r in runs[1:] if r.run_id in metrics), {})
+failed = [r for r in runs if r.status in ("failed", "abandoned")]
+auc = run_metrics.overall(latest).get("auc")
+previous = next((run_metrics.overall(r)["auc"] for r in runs[1:]
+                 if "auc" in run_metrics.overall(r)), None)
 cards = st.columns(4)
-cards[0].metric("Runs", len(runs), border=True)
-auc = latest_metrics.get("auc")
-delta = None if auc is None or "auc" not in previous else f"{auc - previous['auc']:+.4f}"
-cards[1].metric("Latest eval AUC", "—" if auc is None else f"{auc:.4f}", delta, border=True,
-                help="Delta: against the previous run with an evaluation.")
-cards[2].metric("Latest run", latest.status, border=True,
-                help="'blessed' is the Evaluator's verdict: AUC thresholds and the baseline.")
-cards[3].metric("Serving candidate", latest.pushed_version or "none pushed", border=True,
-                help="The version the latest run pushed (TF Serving loads the newest).")
+cards[0].metric("Runs", len(runs), f"{len(failed)} failed" if failed else None,
+                delta_color="inverse" if failed else "normal", border=True,
+                help="Failed: stopped at a component (named in the table), or abandoned.")
+cards[1].metric("Latest AUC", "—" if auc is None else f"{auc:.4f}",
+                None if auc is None or previous is None else f"{auc - previous:+.4f}",
+                border=True, help="Eval-split AUC; delta against the previous evaluated run.")
+cards[2].metric("Latest run", latest.status, border=True, help=run_picker.outcome(latest))
+served = next((r.pushed_version for r in runs if r.pushed_version), None)
+cards[3].metric("Last pushed", served or "—", border=True,
+                help="The newest version a run pushed (TF Serving serves the newest).")
+if failed and failed[0] is not latest:
+    st.caption("Failed: " + "; ".join(
+        f"{r.started:%m-%d %H:%M:%S} {run_picker.outcome(r)}"
+        + (f" ({r.error.strip().splitlines()[0].rstrip(':')})" if r.error else "")
+        for r in failed[:3]) + ("; ..." if len(failed) > 3 else ""))
+if latest.status in ("failed", "abandoned"):
+    st.error(f"**The latest run {run_picker.outcome(latest)}.** "
+             + (latest.error or "ML Metadata records the failed execution; see the run detail."),
+             icon=":material/error:")
 
 st.dataframe(table, hide_index=True, column_config={
-    "started": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+    # Short and unpinned: on a phone the decisive columns fit before the table scrolls.
+    "started": st.column_config.DatetimeColumn("started", format="MM-DD HH:mm:ss"),
+    "outcome": st.column_config.TextColumn("outcome"),
+    "blessed": st.column_config.CheckboxColumn("blessed", width="small"),
     "AUC": st.column_config.NumberColumn(format="%.4f"),
     "PR AUC": st.column_config.NumberColumn(format="%.4f"),
     "accuracy": st.column_config.NumberColumn(format="%.4f"),
-    "blessed": st.column_config.CheckboxColumn("blessed"),
+    "detail": st.column_config.LinkColumn("detail", display_text="open"),
 })
-if table["AUC"].notna().sum() >= 2:
-    st.altair_chart(
-        alt.Chart(table.dropna(subset=["AUC"]), height=220, title="Eval AUC by run").mark_line(
-            point=True).encode(
-            x=alt.X("started:T", title="run started",
-                    axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=0, tickCount=5)),
-            y=alt.Y("AUC:Q", scale=alt.Scale(zero=False, padding=20),
-                    axis=alt.Axis(format=".3f")),
-            tooltip=["run", "AUC", "blessed", "pushed version"]),
-        width="stretch")
+scored = table.dropna(subset=["AUC"]).iloc[::-1].copy()  # oldest first, left to right
+if len(scored) >= 2:
+    # One label per run, in time order: runs minutes apart share a time axis's every tick.
+    scored["run started"] = scored["started"].dt.strftime("%m-%d %H:%M:%S")
+    # A Vega-Lite spec, not Altair: importing Altair costs ~1.7 s of the page's first load.
+    st.vega_lite_chart(scored[["run started", "AUC", "outcome"]], {
+        "title": "Eval AUC by run", "height": 220,
+        "mark": {"type": "line", "point": {"filled": True, "size": 70}},
+        "encoding": {
+            "x": {"field": "run started", "type": "ordinal", "sort": None,
+                  "axis": {"labelAngle": -30}},
+            "y": {"field": "AUC", "type": "quantitative", "axis": {"format": ".3f"},
+                  "scale": {"zero": False, "padding": 20}},
+            "tooltip": [{"field": "run started"}, {"field": "AUC", "format": ".4f"},
+                        {"field": "outcome"}]}}, width="stretch")
 
-st.header("Evaluation")
-evaluated = [r for r in runs if r.evaluation_uri]
-if not evaluated:
-    st.info("No run has reached the Evaluator yet.")
-else:
-    run = st.selectbox("Run", evaluated, format_func=lambda r: (
-        f"{r.started:%Y-%m-%d %H:%M:%S} — {r.run_id}"
-        f"{' — blessed' if r.blessed else ' — not blessed'}"))
-    overall, sliced = metrics[run.run_id]
-    st.caption(f"TFMA result: `{run.evaluation_uri}`")
-    points = pd.DataFrame(ui.curves(run.evaluation_uri, ui.mtime(run.evaluation_uri)))
-    slices = sorted(points["slice"].unique(), key=lambda s: (s != "Overall", s)) \
-        if len(points) else []
-    chosen = st.multiselect("Slices", slices, default=slices[:1])
-    shown = points[points["slice"].isin(chosen)] if len(points) else points
-    roc, pr = st.columns(2)
-    roc.subheader("ROC curve")
-    roc.altair_chart(alt.Chart(shown).mark_line().encode(
-        x=alt.X("false_positive_rate:Q", title="false positive rate"),
-        y=alt.Y("recall:Q", title="true positive rate"), color="slice:N",
-        order="threshold:Q", tooltip=["slice", "threshold", "false_positive_rate", "recall"]),
-        width="stretch")
-    pr.subheader("Precision-recall curve")
-    pr.altair_chart(alt.Chart(shown).mark_line().encode(
-        x=alt.X("recall:Q"), y=alt.Y("precision:Q", scale=alt.Scale(zero=False)),
-        color="slice:N", order=alt.Order("threshold:Q", sort="descending"),
-        tooltip=["slice", "threshold", "recall", "precision"]), width="stretch")
-
-    st.subheader("Metrics by slice")
-    slice_rows = pd.DataFrame([
-        {"slice": name, "feature": name.split(":", 1)[0], "AUC": values.get("auc"),
-         "accuracy": values.get("binary_accuracy"), "examples": values.get("example_count")}
-        for name, values in sorted(sliced.items())])
-    if len(slice_rows):
-        st.altair_chart(alt.Chart(slice_rows).mark_bar().encode(
-            x=alt.X("AUC:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("slice:N", sort=None),
-            color="feature:N", tooltip=["slice", "AUC", "accuracy", "examples"]),
-            width="stretch")
-        overall_auc = overall.get("auc")
-        st.caption(f"Overall AUC {overall_auc:.4f} on {overall.get('example_count', 0):.0f} "
-                   "eval examples; a slice with few examples has a noisy AUC."
-                   if overall_auc is not None else "No overall AUC in this result.")
-    else:
-        st.info("This evaluation has no sliced metrics.")
-
-st.header("Data of the latest run")
-with_data = next((r for r in runs if r.statistics_uri), None)
-if with_data is None:
-    st.info("No run has computed data statistics yet.")
-    st.stop()
-st.caption(f"Run {with_data.run_id}: statistics `{with_data.statistics_uri}`")
-found = ui.anomalies(with_data.anomalies_uri, ui.mtime(with_data.anomalies_uri)) \
-    if with_data.anomalies_uri else []
-if with_data.anomalies_uri is None:
-    st.info("ExampleValidator has not run for this data.")
-elif found:
-    st.error(f"**{len(found)} anomaly(ies)**: the data breaks the curated schema "
-             "(`schema/schema.pbtxt`); the AnomaliesGate stops such runs before Transform.")
-    st.dataframe(pd.DataFrame(found), hide_index=True)
-else:
-    st.success("No anomalies: the data fits the curated schema.")
-
-stats, histograms = ui.statistics(with_data.statistics_uri, ui.mtime(with_data.statistics_uri))
-stats_frame = pd.DataFrame(stats)
-if stats_frame.empty:
-    st.info("The statistics artifact has no features.")
-    st.stop()
-split = st.segmented_control("Split", sorted(stats_frame["split"].unique(), reverse=True),
-                             default="train") or "train"
-of_split = stats_frame[stats_frame["split"] == split]
-numeric = of_split[of_split["type"].isin(["INT", "FLOAT"])]
-if len(numeric):
-    st.dataframe(numeric[["feature", "type", "count", "missing", "mean", "std_dev", "min",
-                          "median", "max", "zeros"]], hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.2f")
-        for c in ("mean", "std_dev", "min", "median", "max")})
-text = of_split[~of_split["type"].isin(["INT", "FLOAT"])]
-if len(text):
-    st.dataframe(text[["feature", "type", "count", "missing", "unique", "top_value"]],
-                 hide_index=True)
-buckets = pd.DataFrame(histograms)
-if not buckets.empty:
-    feature = st.selectbox("Histogram of (train split)", sorted(buckets["feature"].unique()))
-    st.altair_chart(alt.Chart(buckets[buckets["feature"] == feature]).mark_bar().encode(
-        x=alt.X("low:Q", title=feature, bin="binned"), x2="high:Q",
-        y=alt.Y("count:Q", title="examples"), tooltip=["low", "high", "count"]),
-        width="stretch")
+st.header("Why blessed, or not")
+run = run_picker.pick_run(runs)
+evaluation_view.show(run)
+links = st.columns(2)
+with links[0]:
+    run_picker.page_link("views/run.py", "Run detail: parameters, lineage, error",
+                         ":material/account_tree:", {"run": run.run_id})
+with links[1]:
+    run_picker.page_link("views/compare.py", "Compare two runs", ":material/compare_arrows:",
+                         {"a": run.run_id})
+st.divider()
+run_picker.page_link("views/data.py", "Data statistics and anomalies", ":material/bar_chart:")
