@@ -49,7 +49,7 @@ access_log = logging.getLogger("deployment.server.access")
 # tensorflow_serving/model_servers/http_rest_api_handler.cc); names and labels keep their case.
 MODEL_URL = re.compile(
     r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<suffix>/metadata|:predict|:classify)?$", re.IGNORECASE)
+    r"(?P<suffix>/metadata|:predict|:classify|:regress)?$", re.IGNORECASE)
 _V1_MODELS = "/v1/models/"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 PROBABILITY_OUTPUT = "probability"
@@ -215,19 +215,20 @@ def _signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signa
     return signature
 
 
-def _classify_signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signature:
-    # As TF Serving's GetClassificationSignature (tensorflow_serving/servables/tensorflow/
-    # classifier.cc): no signature_name means serving_default, and that must be a
-    # classification signature; another one is never picked instead.
+def _method_signature(servable: servable_lib.Servable, name: Any, method: str,
+                      task: str) -> servable_lib.Signature:
+    # As TF Serving's GetClassificationSignature / GetRegressionSignature
+    # (tensorflow_serving/servables/tensorflow/classifier.cc, regressor.cc): no
+    # signature_name means serving_default, and it must have the API's method name; another
+    # signature is never picked instead.
     signature = _signature(servable, servable_lib.DEFAULT_SIGNATURE if name in (None, "")
                            else name)
-    if signature.method_name != servable_lib.CLASSIFY_METHOD:
-        raise RequestError(f"Expected classification signature method_name to be "
-                           f"{servable_lib.CLASSIFY_METHOD}. Was: {signature.method_name} "
-                           f"(signature '{signature.name}')")
+    if signature.method_name != method:
+        raise RequestError(f"Expected {task} signature method_name to be {method}. "
+                           f"Was: {signature.method_name} (signature '{signature.name}')")
     if len(signature.inputs) != 1 or next(iter(signature.inputs.values())).kind != "string":
-        raise RequestError(f"classification signature '{signature.name}' must take one "
-                           "string tensor of serialized tf.Examples")
+        raise RequestError(f"{task} signature '{signature.name}' must take one string tensor "
+                           "of serialized tf.Examples")
     return signature
 
 
@@ -250,7 +251,7 @@ class Handlers:
             state.model = name
         version = int(match["version"]) if match["version"] is not None else None
         label = match["label"]
-        post = suffix in (":predict", ":classify")
+        post = suffix in (":predict", ":classify", ":regress")
         if request.method != ("POST" if post else "GET"):
             raise RequestError(f"Malformed request: {request.method} {request.url.path} "
                                f"(use {'POST' if post else 'GET'})")
@@ -268,8 +269,10 @@ class Handlers:
         state.version = str(servable.version)
         if suffix == ":predict":
             response = await self.predict(request, servable, body, request_id)
-        else:
+        elif suffix == ":classify":
             response = await self.classify(request, servable, body, request_id)
+        else:
+            response = await self.regress(request, servable, body, request_id)
         response.headers["X-Request-Id"] = request_id
         return response
 
@@ -343,19 +346,11 @@ class Handlers:
     async def classify(self, request: Request, servable: servable_lib.Servable, body: bytes,
                        request_id: str) -> Response:
         payload = parse_json_object(body, CLASSIFY_KEYS)
-        signature = _classify_signature(servable, payload.get("signature_name"))
-        if "examples" not in payload:
-            raise RequestError("the classify request needs 'examples': a list of feature "
-                               "objects")
-        serialized, examples = convert.examples_to_serialized(
-            payload["examples"], payload.get("context"), servable.feature_specs(),
-            self.config.max_instances)
-        input_name = next(iter(signature.inputs))
-        array = np.empty(len(serialized), dtype=object)
-        array[:] = serialized
+        signature = _method_signature(servable, payload.get("signature_name"),
+                                      servable_lib.CLASSIFY_METHOD, "classification")
         received = time.time()
-        outputs = await self._call(request, servable, signature, {input_name: array},
-                                   len(serialized))
+        outputs, serialized, examples = await self._call_examples(
+            request, servable, signature, payload, "classify")
         results = convert.classify_results(outputs)
         scores = outputs.get("scores")
         if scores is not None and self.server.request_log is not None:
@@ -366,6 +361,38 @@ class Handlers:
         self.server.metrics.instances.labels(servable.model_name, str(servable.version),
                                              "classify").inc(len(serialized))
         return json_response({"results": results})
+
+    async def _call_examples(self, request: Request, servable: servable_lib.Servable,
+                             signature: servable_lib.Signature, payload: dict[str, Any],
+                             api: str) -> tuple[dict[str, np.ndarray], list[bytes], list]:
+        if "examples" not in payload:
+            raise RequestError(f"the {api} request needs 'examples': a list of feature objects")
+        serialized, examples = convert.examples_to_serialized(
+            payload["examples"], payload.get("context"), servable.feature_specs(),
+            self.config.max_instances)
+        array = np.empty(len(serialized), dtype=object)
+        array[:] = serialized
+        outputs = await self._call(request, servable, signature,
+                                   {next(iter(signature.inputs)): array}, len(serialized))
+        return outputs, serialized, examples
+
+    async def regress(self, request: Request, servable: servable_lib.Servable, body: bytes,
+                      request_id: str) -> Response:
+        """TF Serving's ``:regress``: ``{"results": [value, ...]}`` from the regression
+        signature's ``outputs`` tensor, one float per example."""
+        payload = parse_json_object(body, CLASSIFY_KEYS)
+        signature = _method_signature(servable, payload.get("signature_name"),
+                                      servable_lib.REGRESS_METHOD, "regression")
+        outputs, serialized, _ = await self._call_examples(request, servable, signature,
+                                                           payload, "regress")
+        values = outputs.get("outputs")
+        if values is None or values.reshape(len(serialized), -1).shape[1] != 1:
+            raise RequestError(f"regression signature '{signature.name}' must return one "
+                               "'outputs' value per example", 500)
+        self.server.metrics.instances.labels(servable.model_name, str(servable.version),
+                                             "regress").inc(len(serialized))
+        return json_response({"results": [convert.float_json(v)
+                                          for v in values.reshape(-1)]})
 
     def _log_prediction(self, request_id: str, received: float,
                         servable: servable_lib.Servable, signature: servable_lib.Signature,

@@ -339,6 +339,11 @@ def outputs_to_columns(outputs: Mapping[str, np.ndarray]) -> Any:
     return next(iter(converted.values())) if len(converted) == 1 else converted
 
 
+def float_json(value: Any) -> float:
+    """A float32 as TF Serving writes it: its shortest decimal, not float64's expansion."""
+    return float(np.float32(value).astype(str))
+
+
 def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]:
     """TF Serving's classify ``results``: per example, ``[[class, score], ...]``."""
     scores = outputs.get("scores")
@@ -351,7 +356,7 @@ def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]
     for i in range(rows):
         labels = ([c.decode() if isinstance(c, bytes) else str(c) for c in classes[i]]
                   if classes is not None else [str(j) for j in range(scores.shape[1])])
-        values = [float(np.float32(s).astype(str)) for s in scores[i]] if scores is not None \
+        values = [float_json(s) for s in scores[i]] if scores is not None \
             else [None] * len(labels)
         results.append([[label, score] for label, score in zip(labels, values, strict=True)])
     return results

@@ -19,28 +19,7 @@ from starlette.testclient import TestClient
 from deployment.server import servable as servable_lib
 from deployment.server.app import Server, create_app
 from deployment.server.config import ModelConfig, RequestLogConfig, ServerConfig, VersionPolicy
-
-
-def export_example_model(path: Path) -> Path:
-    """A TF2 SavedModel whose serving_default parses tf.Examples: outputs = 2 * x."""
-    import tensorflow as tf
-
-    spec = {"x": tf.io.FixedLenFeature([1], tf.float32)}
-    module = tf.Module()
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve(examples):
-        return {"outputs": 2.0 * tf.io.parse_example(examples, spec)["x"][:, 0]}
-
-    tf.saved_model.save(module, str(path), signatures={"serving_default": serve})
-    return path
-
-
-def example(x: float) -> bytes:
-    import tensorflow as tf
-
-    feature = {"x": tf.train.Feature(float_list=tf.train.FloatList(value=[x]))}
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+from pipelines.testing.foreign_models import example, export_example_model
 
 
 def write_warmup(version: Path, serialized: list[bytes]) -> None:
