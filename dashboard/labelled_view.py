@@ -38,7 +38,7 @@ def show(labels: np.ndarray, probabilities: np.ndarray) -> None:
         x=alt.X("false_positive_rate", title="false positive rate"),
         y=alt.Y("true_positive_rate", title="true positive rate"),
         tooltip=["threshold", "false_positive_rate", "true_positive_rate"]),
-        use_container_width=True)
+        width="stretch")
     bins = labelled.calibration(labels, probabilities)
     calibration.markdown("**Calibration** (a calibrated model follows the diagonal)")
     diagonal = alt.Chart(alt.Data(values=[{"x": 0, "y": 0}, {"x": 1, "y": 1}])).mark_line(
@@ -48,11 +48,11 @@ def show(labels: np.ndarray, probabilities: np.ndarray) -> None:
                 scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("clicked_share", title="share that clicked", scale=alt.Scale(domain=[0, 1])),
         tooltip=["bin", "rows", "mean_probability", "clicked_share"])
-    calibration.altair_chart(diagonal + points, use_container_width=True)
+    calibration.altair_chart(diagonal + points, width="stretch")
 
     st.markdown("**Predicted probabilities**")
     hist = labelled.histogram(probabilities, labels)
     st.altair_chart(alt.Chart(hist).mark_bar(opacity=0.7).encode(
         x=alt.X("low", bin="binned", title="probability"), x2="high",
         y=alt.Y("rows", stack=None), color=alt.Color("label", title=features.LABEL_KEY),
-        tooltip=["label", "low", "high", "rows"]), use_container_width=True)
+        tooltip=["label", "low", "high", "rows"]), width="stretch")

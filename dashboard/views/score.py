@@ -71,6 +71,9 @@ if report is None:
     bar.empty()
     state["reports"][version] = report
 
+if not report.scored and not report.rejected:
+    st.error(f"{upload.name} has a header but no rows.", icon=":material/description:")
+    st.stop()
 ui.version_badge(version)
 cards = st.columns(3)
 cards[0].metric("Rows scored", f"{report.scored:,}", border=True)
