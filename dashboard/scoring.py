@@ -37,6 +37,7 @@ class ScoreReport:
     model_version: int
     scored: int
     rejected: int
+    clicked: int  # scored rows the server predicts a click for
     problems: tuple[tuple[int, str], ...]  # (line, problems) of the first rejected lines
     labels: np.ndarray  # per scored row, when the file has a label column; else empty
     probabilities: np.ndarray
@@ -62,7 +63,7 @@ def score_file(path: Path, header: Header, fields: list[FieldSpec], client: Serv
     total = max(count_lines(path) - 1, 1)
     labels, probabilities = array.array("b"), array.array("d")
     problems: list[tuple[int, str]] = []
-    done = {"scored": 0, "rejected": 0}
+    done = {"scored": 0, "rejected": 0, "clicked": 0}
     chunk: list[Line] = []
     with _open(scored_path) as scored_file, _open(rejected_path) as rejected_file:
         scored, rejected = csv.writer(scored_file), csv.writer(rejected_file)
@@ -74,6 +75,7 @@ def score_file(path: Path, header: Header, fields: list[FieldSpec], client: Serv
             for line, prediction in zip(chunk, predictions, strict=True):
                 clicked = prediction.clicked if prediction.clicked is not None else int(
                     prediction.probability >= 0.5)
+                done["clicked"] += clicked
                 scored.writerow([f"{prediction.probability:.6f}", clicked, line.line, version,
                                  *line.cells])
                 if header.labelled:
@@ -98,7 +100,8 @@ def score_file(path: Path, header: Header, fields: list[FieldSpec], client: Serv
         if chunk:
             flush()
     return ScoreReport(scored_path, rejected_path, version, done["scored"], done["rejected"],
-                       tuple(problems), np.frombuffer(labels, dtype=np.int8).astype(np.int64),
+                       done["clicked"], tuple(problems),
+                       np.frombuffer(labels, dtype=np.int8).astype(np.int64),
                        np.frombuffer(probabilities, dtype=np.float64).copy())
 
 

@@ -54,7 +54,7 @@ def test_ranges_are_the_train_splits_and_categories_the_transform_vocabulary(his
     assert trained.numeric["Age"] == (age.num_stats.min, age.num_stats.max)
     assert set(trained.numeric) == set(training_range.NUMERIC)
     assets = training_range.vocabulary_folder(history_root.root, run.run_id)
-    assert assets.parent.parent.parent.parent.name == "transform_graph"
+    assert assets.parent.parent.parent.name == "transform_graph"  # <graph>/<id>/transform_fn
     city = (assets / "City").read_text().splitlines()
     assert trained.categories["City"] == frozenset(city)
     assert trained.category_source["City"].startswith(

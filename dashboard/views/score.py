@@ -78,11 +78,9 @@ ui.version_badge(version)
 cards = st.columns(3)
 cards[0].metric("Rows scored", f"{report.scored:,}", border=True)
 cards[1].metric("Rows rejected", f"{report.rejected:,}", border=True)
+cards[2].metric("Predicted clicks", f"{report.clicked:,}", border=True,
+                help="Scored rows whose click probability is at least 0.5.")
 stem = Path(upload.name).stem
-if report.scored:
-    preview = pd.read_csv(report.scored_path, nrows=PREVIEW_ROWS)
-    cards[2].metric("Predicted clicks (first rows)" if report.scored > PREVIEW_ROWS else
-                    "Predicted clicks", f"{int(preview['clicked'].sum()):,}", border=True)
 
 if report.rejected:
     more = f", and {report.more_problems:,} more in the rejected file" \
@@ -104,6 +102,7 @@ if not report.scored:
 if report.scored > PREVIEW_ROWS:
     st.caption(f"The first {PREVIEW_ROWS:,} of {report.scored:,} scored rows; the download "
                f"has them all.")
+preview = pd.read_csv(report.scored_path, nrows=PREVIEW_ROWS)
 st.dataframe(preview, hide_index=True, column_config={
     "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
                                                    format="%.4f", pinned=True),
