@@ -1,32 +1,38 @@
 """Checking an uploaded CSV line by line: which rows can be scored, and why the others cannot.
 
-The header is matched by the pipeline's own code (``pipelines.data.source.match_columns``: case,
-spaces and underscores ignored, repeated columns refused, bytes that are not UTF-8 located), run
-on the header line alone so that one ragged row later in the file cannot reject the whole file.
-The rows are then read one at a time with Python's csv module (as ``pipelines.data.csv_text``
-does to find line numbers), so a file of any size is checked in bounded memory and every problem
-has its line number and plain words: "line 3, Age: 'thirty' is not a whole number".
-"""
+The file is read where it is: a path, or the upload Streamlit holds in memory (never copied
+to the pod's /tmp, an emptyDir of 256 MiB). The header is matched by the pipeline's own code
+(``pipelines.data.source.match_columns``: case, spaces and underscores ignored, repeated
+columns refused, bytes that are not UTF-8 located), run on the header line alone so that one
+ragged row later in the file cannot reject the whole file. The rows are then read one at a
+time with Python's csv module (as ``pipelines.data.csv_text`` does to find line numbers), so a
+file of any size is checked in bounded memory and every problem has its line number and plain
+words: "line 3, Age: 'thirty' is not a whole number"."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
-import math
-import re
+import io
+import os
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from dashboard.cells import parse_cell, parse_label
 from dashboard.schema_form import FieldSpec
 from models import features
 from pipelines.data import csv_text
 from pipelines.data import source as data_source
 
-# The pipeline's rule for a Timestamp (pipelines.data.source): written exactly so, and real.
-_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+# A file by its path, or an open seekable binary file (Streamlit's upload: read where it is held,
+# never copied to the pod's small /tmp).
+Source = str | os.PathLike | BinaryIO
+# The first bytes of a file are enough to say where a header is not UTF-8.
+_HEAD_BYTES = 1 << 16
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,20 +60,59 @@ class Line:
     problems: list[str]
 
 
-def read_header(path: Path, display_name: str) -> Header:
+@contextlib.contextmanager
+def _binary(source: Source) -> Iterator[BinaryIO]:
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            yield f
+    else:
+        source.seek(0)
+        yield source
+
+
+@contextlib.contextmanager
+def _text(source: Source) -> Iterator[io.TextIOWrapper]:
+    """The file as text for the csv module; bytes that are not UTF-8 come out as surrogate
+    escapes (as in ``pipelines.data.csv_text``), so they can be named and written back."""
+    with _binary(source) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+        try:
+            yield text
+        finally:
+            text.detach()  # leaves an upload open for the next rerun
+
+
+def _first_record(source: Source) -> list[str]:
+    with _text(source) as text:
+        try:
+            return next(csv.reader(text), [])
+        except csv.Error:
+            return []
+
+
+def _not_utf8(head: bytes, display_name: str) -> str | None:
+    """The pipeline's message for bytes that are not UTF-8 (csv_text.not_utf8), on ``head``."""
+    with tempfile.TemporaryDirectory(prefix="clickflow-header-") as folder:
+        path = Path(folder) / "head.csv"
+        path.write_bytes(head)
+        where = csv_text.not_utf8(str(path))
+    return None if where is None else "cannot read " + where.replace(str(path), display_name)
+
+
+def read_header(source: Source, display_name: str) -> Header:
     """The file's header matched to the serving features (and optionally the label)."""
-    path = Path(path)
-    if path.stat().st_size == 0:
+    with _binary(source) as raw:
+        head = raw.read(_HEAD_BYTES)
+    if not head:
         return Header((), {}, problems=(
             f"{display_name} is empty (0 bytes); expected a header line with the columns "
             f"{', '.join(features.SERVING_FEATURES)} and rows",))
-    names = csv_text.header(str(path))
+    names = _first_record(source)
     if not names:
         # Python's csv module stops at a NUL byte or a broken quote: not a CSV text file.
-        where = csv_text.not_utf8(str(path))
-        return Header((), {}, problems=(
-            ("cannot read " + where.replace(str(path), display_name)) if where else
-            f"{display_name} has no header line that can be read as CSV text",))
+        return Header((), {}, problems=(_not_utf8(head, display_name) or
+                                        f"{display_name} has no header line that can be read "
+                                        f"as CSV text",))
     with tempfile.TemporaryDirectory(prefix="clickflow-header-") as folder:
         only = Path(folder) / "header.csv"
         with open(only, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
@@ -96,61 +141,6 @@ def read_header(path: Path, display_name: str) -> Header:
     return Header(tuple(names), index, match.unmatched, tuple(problems))
 
 
-def _readable(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _number(text: str) -> float | None:
-    # float() also takes '1_000', 'nan' and 'inf'; a CSV number of the pipeline is none of them.
-    if "_" in text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def parse_cell(field: FieldSpec, text: str) -> tuple[Any, str | None]:
-    """(the value, None) or (None, why ``text`` is not a value of ``field``, in plain words)."""
-    text = text.strip()
-    if not text:
-        return None, "empty"
-    if any(0xDC80 <= ord(c) <= 0xDCFF for c in text):
-        return None, f"{_readable(text)!r} is not UTF-8 text (save the file as UTF-8)"
-    if field.kind == "timestamp":
-        if not _TIMESTAMP_RE.fullmatch(text):
-            return None, f"{text!r} is not a date and time written YYYY-MM-DD HH:MM:SS"
-        try:
-            datetime.strptime(text, features.TIMESTAMP_FORMAT)
-        except ValueError:
-            return None, f"{text!r} is not a real date and time"
-        return text, None
-    if field.kind == "string":
-        if field.choices is not None and text not in field.choices:
-            return None, f"{text!r} is not one of {', '.join(field.choices)}"
-        return text, None
-    number = _number(text)
-    if field.kind == "int":
-        if number is None or not number.is_integer():
-            return None, f"{text!r} is not a whole number"
-        number = int(number)
-    elif number is None:
-        return None, f"{text!r} is not a number"
-    if (field.minimum is not None and number < field.minimum) or (
-            field.maximum is not None and number > field.maximum):
-        return None, f"{text} is outside the allowed range {field.range_text()}"
-    return number, None
-
-
-def parse_label(text: str) -> tuple[int | None, str | None]:
-    text = text.strip()
-    number = _number(text)
-    if number not in (0.0, 1.0):
-        return None, f"{_readable(text)!r} should be 0 or 1" if text else "empty"
-    return int(number), None
-
-
 def check_record(number: int, cells: list[str], header: Header,
                  fields: list[FieldSpec]) -> Line:
     """One record checked against the schema: every problem it has, each naming the field."""
@@ -173,13 +163,13 @@ def check_record(number: int, cells: list[str], header: Header,
     return Line(number, cells, values, label, problems)
 
 
-def read_lines(path: Path, header: Header, fields: list[FieldSpec]) -> Iterator[Line]:
+def read_lines(source: Source, header: Header, fields: list[FieldSpec]) -> Iterator[Line]:
     """Every record after the header, checked, one at a time (blank lines are skipped)."""
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-        reader = csv.reader(f)
-        next(reader, None)
-        start = reader.line_num + 1
+    with _text(source) as text:
+        reader = csv.reader(text)
         try:
+            next(reader, None)
+            start = reader.line_num + 1
             for cells in reader:
                 if cells:
                     # The line a record starts on (a quoted cell may span several lines).
@@ -190,10 +180,10 @@ def read_lines(path: Path, header: Header, fields: list[FieldSpec]) -> Iterator[
                 f"line {reader.line_num}: the CSV cannot be read from here on ({err})"])
 
 
-def count_lines(path: Path, block: int = 1 << 20) -> int:
+def count_lines(source: Source, block: int = 1 << 20) -> int:
     """Newlines in the file (for a progress bar), read in blocks, never the whole file."""
     total = 0
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
+    with _binary(source) as raw:
+        for chunk in iter(lambda: raw.read(block), b""):
             total += chunk.count(b"\n")
     return total

@@ -148,3 +148,16 @@ def test_empty_or_binary_files_are_a_readable_problem(tmp_path, fields, content,
 def test_count_lines_reads_in_blocks(tmp_path):
     path = write(tmp_path, "a\n" * 10_000)
     assert batch.count_lines(path, block=7) == 10_000
+
+
+def test_an_upload_in_memory_is_read_where_it_is_and_left_open(tmp_path, fields):
+    import io
+
+    data = io.BytesIO((KAGGLE_HEADER + "\n" + GOOD_LINE + "\n" + GOOD_LINE.replace(
+        ",35,", ",x,") + "\n").encode())
+    header = batch.read_header(data, "ads.csv")
+    good, bad = batch.read_lines(data, header, fields)
+    assert good.problems == [] and bad.problems == ["line 3, Age: 'x' is not a whole number"]
+    assert batch.count_lines(data) == 3
+    assert not data.closed  # Streamlit reruns the page on the same upload
+    assert batch.read_header(data, "ads.csv") == header

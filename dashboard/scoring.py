@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard.batch import Header, Line, count_lines, read_lines
+from dashboard.batch import Header, Line, Source, count_lines, read_lines
 from dashboard.schema_form import FieldSpec
 from dashboard.serving_client import Prediction, ServingClient
 
@@ -52,15 +52,15 @@ def _open(path: Path):
     return open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")
 
 
-def score_file(path: Path, header: Header, fields: list[FieldSpec], client: ServingClient,
+def score_file(source: Source, header: Header, fields: list[FieldSpec], client: ServingClient,
                version: int, out_dir: Path, chunk_rows: int = CHUNK_ROWS,
                request_rows: int = REQUEST_ROWS, problem_cap: int = PROBLEM_CAP,
                progress: Callable[[int, int], None] | None = None) -> ScoreReport:
-    """Checks and scores ``path`` (its header already read) chunk by chunk, all with one model
+    """Checks and scores ``source`` (its header already read) chunk by chunk, all with one model
     ``version``, into ``out_dir``/scored.csv and ``out_dir``/rejected.csv."""
     out_dir = Path(out_dir)
     scored_path, rejected_path = out_dir / "scored.csv", out_dir / "rejected.csv"
-    total = max(count_lines(path) - 1, 1)
+    total = max(count_lines(source) - 1, 1)
     labels, probabilities = array.array("b"), array.array("d")
     problems: list[tuple[int, str]] = []
     done = {"scored": 0, "rejected": 0, "clicked": 0}
@@ -86,7 +86,7 @@ def score_file(path: Path, header: Header, fields: list[FieldSpec], client: Serv
             if progress is not None:
                 progress(done["scored"] + done["rejected"], total)
 
-        for line in read_lines(path, header, fields):
+        for line in read_lines(source, header, fields):
             if not line.problems:
                 chunk.append(line)
                 if len(chunk) >= chunk_rows:

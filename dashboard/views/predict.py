@@ -1,6 +1,6 @@
 """Predict one click: a form built from the curated schema, answered by the model server.
 
-Every input is checked with the same rules as an uploaded file (``batch.parse_cell``) and the
+Every input is checked with the same rules as an uploaded file (``cells.parse_cell``) and the
 request is sent only when all of them pass, with exactly the values on screen. Values the
 schema allows but the served model never saw in training get a warning, not a block.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import batch, history, training_range, ui
+from dashboard import cells, history, training_range, ui
 from dashboard.serving_client import SIGNATURE, ServingError
 
 cfg = ui.config()
@@ -82,7 +82,7 @@ if not submitted:
 values: dict[str, object] = {}
 problems = []
 for field in fields:
-    values[field.name], problem = batch.parse_cell(field, typed[field.name])
+    values[field.name], problem = cells.parse_cell(field, typed[field.name])
     if problem:
         allowed = f" (allowed: {field.range_text()})" if field.kind in ("int", "float") and \
             "allowed" not in problem else ""

@@ -1,6 +1,6 @@
 """Batch scoring: upload a CSV of the ad-click columns, get it back with click probabilities.
 
-The upload is copied to a temporary folder in blocks and checked and scored chunk by chunk
+The upload is read where Streamlit holds it and checked and scored chunk by chunk
 (``dashboard.scoring``); the rows that pass are scored, the others listed with their line
 numbers. Both come back as files; the page shows the first rows of each.
 """
@@ -30,23 +30,22 @@ st.caption(
 
 fields = ui.form_fields()
 upload = st.file_uploader("CSV file", type=["csv"])
-if upload is None:
-    st.stop()
-
-# One folder per upload, kept while the page shows it (the downloads read from it).
+# The upload is read where Streamlit holds it (in memory); only the outputs go to a folder,
+# one per upload, kept while the page shows it (the downloads read from it).
 state = st.session_state.get("score")
+if upload is None:
+    if state is not None:
+        shutil.rmtree(state["folder"], ignore_errors=True)
+        del st.session_state["score"]
+    st.stop()
 if state is None or state["file_id"] != upload.file_id:
     if state is not None:
         shutil.rmtree(state["folder"], ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix="clickflow-score-"))
-    path = folder / "upload.csv"
-    upload.seek(0)
-    with open(path, "wb") as f:
-        shutil.copyfileobj(upload, f, 1 << 20)
-    state = st.session_state["score"] = {"file_id": upload.file_id, "folder": folder,
-                                         "path": path, "reports": {}}
+    state = st.session_state["score"] = {
+        "file_id": upload.file_id, "folder": Path(tempfile.mkdtemp(prefix="clickflow-score-")),
+        "reports": {}}
 
-header = batch.read_header(state["path"], upload.name)
+header = batch.read_header(upload, upload.name)
 if header.ignored:
     st.caption(f"Ignored columns: {', '.join(header.ignored)}")
 if header.problems:
@@ -61,7 +60,7 @@ if report is None:
     try:
         with ui.client(cfg) as client:
             report = scoring.score_file(
-                state["path"], header, fields, client, version, state["folder"],
+                upload, header, fields, client, version, state["folder"],
                 progress=lambda done, total: bar.progress(
                     min(done / total, 1.0), text=f"Checked {done:,} of about {total:,} rows"))
     except ServingError as err:

@@ -6,8 +6,8 @@
 It generates a CSV of about --megabytes (the project's generator, with labels), starts the
 project's model server on a small real model in its own process (in the cluster the server is
 another pod), and runs in this process what ``dashboard/views/score.py`` does, step by step:
-the upload held in memory (Streamlit keeps an uploaded file as bytes), copied to a file,
-checked and scored chunk by chunk, the preview read, the labelled metrics computed, and the
+the upload held in memory (Streamlit keeps an uploaded file as bytes), checked and scored
+chunk by chunk where it is held, the preview read, the labelled metrics computed, and the
 scored file read whole, as the download button's callable does when clicked. The process
 first imports what the dashboard process imports (Streamlit, ``bootstrap``, the pages'
 modules).
@@ -102,12 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         with server, ServingClient(server.url, "clickflow", timeout=120) as client:
             upload = _step(results, "upload held in memory",
                            lambda: io.BytesIO(csv_path.read_bytes()))
-            copy = work / "upload.csv"
-            _step(results, "copy to a file", lambda: _copy(upload, copy))
-            header = batch.read_header(copy, "ads.csv")
+            header = batch.read_header(upload, "ads.csv")
             version = client.serving_version()
             report = _step(results, "check and score in chunks", lambda: scoring.score_file(
-                copy, header, fields, client, version, work))
+                upload, header, fields, client, version, work))
             _step(results, "preview (first 1,000 rows)",
                   lambda: __import__("pandas").read_csv(report.scored_path, nrows=1000))
             _step(results, "labelled metrics", lambda: (
@@ -117,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             _step(results, "download clicked (scored file read whole)",
                   lambda: len(report.scored_path.read_bytes()))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        summary = {"rows": rows, "csv_mib": round(size / MIB, 1), "scored": report.scored,
+        # The outputs are what the page writes to /tmp (an emptyDir of 256 MiB in the pod).
+        written = report.scored_path.stat().st_size + report.rejected_path.stat().st_size
+        summary = {"rows": rows, "csv_mib": round(size / MIB, 1),
+                   "outputs_on_disk_mib": round(written / MIB, 1), "scored": report.scored,
                    "rejected": report.rejected, "peak_rss_mib": round(peak, 1), "steps": results}
         print(json.dumps({k: v for k, v in summary.items() if k != "steps"}), flush=True)
         if args.json:
@@ -134,12 +135,6 @@ def _imports() -> None:
 
     bootstrap(autograph=False)
     from dashboard import batch, labelled, labelled_view, scoring, training_range, ui  # noqa: F401
-
-
-def _copy(upload: io.BytesIO, target: Path) -> None:
-    upload.seek(0)
-    with open(target, "wb") as f:
-        shutil.copyfileobj(upload, f, MIB)
 
 
 def _rows_for(megabytes: float, work: Path, data_generator) -> int:
