@@ -26,7 +26,9 @@ st.caption(
     f"Upload a CSV with the columns {', '.join(features.SERVING_FEATURES)} (any order; case, "
     f"spaces and underscores are ignored, so the Kaggle header works). With a "
     f"`{features.LABEL_KEY}` column you also see how well the model did on your file. Rows "
-    f"that break the schema are listed with their line numbers; the others are scored.")
+    f"that break the schema are listed with their line numbers; the others are scored. Up to "
+    f"{st.get_option('server.maxUploadSize')} MB (the dashboard's memory limit; split a larger "
+    f"file).")
 
 fields = ui.form_fields()
 upload = st.file_uploader("CSV file", type=["csv"])
