@@ -12,6 +12,9 @@ from __future__ import annotations
 import array
 import csv
 import dataclasses
+import gzip
+import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +27,9 @@ from dashboard.serving_client import Prediction, ServingClient
 PROBLEM_CAP = 200
 CHUNK_ROWS = 2_000
 REQUEST_ROWS = 500
+# A download is held in memory whole (Streamlit's media storage), so a larger output is offered
+# gzip-compressed (CSV shrinks to about a third): see experiments/benchmarks/score_memory_benchmark.
+PLAIN_DOWNLOAD_MAX = 16 << 20
 # The first columns of the scored file and table: what the user came for.
 RESULT_COLUMNS = ("probability", "clicked", "line")
 
@@ -112,3 +118,30 @@ def _predict(client: ServingClient, chunk: list[Line], version: int, request_row
     for start in range(0, len(instances), request_rows):
         out.extend(client.predict(instances[start:start + request_rows], version).predictions)
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Download:
+    """How one output file is offered: its name, type and the bytes (made only when clicked)."""
+
+    path: Path
+    file_name: str
+    mime: str
+    compressed: bool
+
+    def data(self) -> bytes:
+        if not self.compressed:
+            return self.path.read_bytes()
+        out = io.BytesIO()
+        # Level 1: a few seconds less per 100 MB than the default, a little larger.
+        with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0) as packed, \
+                open(self.path, "rb") as f:
+            shutil.copyfileobj(f, packed, 1 << 20)
+        return out.getvalue()
+
+
+def download(path: Path, file_name: str, plain_max: int = PLAIN_DOWNLOAD_MAX) -> Download:
+    """The CSV as it is when small, gzip-compressed above ``plain_max`` bytes."""
+    if Path(path).stat().st_size <= plain_max:
+        return Download(Path(path), file_name, "text/csv", False)
+    return Download(Path(path), f"{file_name}.gz", "application/gzip", True)

@@ -92,9 +92,9 @@ if report.rejected:
                  hide_index=True, width="stretch", column_config={
                      "line": st.column_config.NumberColumn("line", width="small"),
                      "problems": st.column_config.TextColumn("problems", width="large")})
-    st.download_button("Download rejected rows (CSV)",
-                       data=lambda: report.rejected_path.read_bytes(),
-                       file_name=f"{stem}-rejected.csv", mime="text/csv", on_click="ignore")
+    rejected = scoring.download(report.rejected_path, f"{stem}-rejected.csv")
+    st.download_button("Download rejected rows (CSV)", data=rejected.data,
+                       file_name=rejected.file_name, mime=rejected.mime, on_click="ignore")
 
 if not report.scored:
     st.error(f"No row of {upload.name} could be scored.", icon=":material/block:")
@@ -109,9 +109,13 @@ st.dataframe(preview, hide_index=True, column_config={
                                                    format="%.4f", pinned=True),
     "clicked": st.column_config.NumberColumn("clicked", width="small", pinned=True),
     "line": st.column_config.NumberColumn("line", width="small")})
-st.download_button("Download predictions (CSV)", data=lambda: report.scored_path.read_bytes(),
-                   file_name=f"{stem}-predictions.csv", mime="text/csv", type="primary",
-                   on_click="ignore")
+scored = scoring.download(report.scored_path, f"{stem}-predictions.csv")
+st.download_button("Download predictions (CSV)", data=scored.data, file_name=scored.file_name,
+                   mime=scored.mime, type="primary", on_click="ignore")
+if scored.compressed or (report.rejected and rejected.compressed):
+    st.caption(f"Files over {scoring.PLAIN_DOWNLOAD_MAX >> 20} MiB come gzip-compressed (.csv.gz; "
+               f"pandas, R and most spreadsheet tools open them, or `gunzip` them): a download "
+               f"is held in the dashboard's memory until it is sent.")
 
 if header.labelled:
     if labelled.both_classes(report.labels):

@@ -8,7 +8,7 @@ project's model server on a small real model in its own process (in the cluster 
 another pod), and runs in this process what ``dashboard/views/score.py`` does, step by step:
 the upload held in memory (Streamlit keeps an uploaded file as bytes), checked and scored
 chunk by chunk where it is held, the preview read, the labelled metrics computed, and the
-scored file read whole, as the download button's callable does when clicked. The process
+download made, as the download button's callable does when clicked. The process
 first imports what the dashboard process imports (Streamlit, ``bootstrap``, the pages'
 modules).
 
@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                 labelled.auc(report.labels, report.probabilities),
                 labelled.roc_curve(report.labels, report.probabilities),
                 labelled.calibration(report.labels, report.probabilities)))
-            _step(results, "download clicked (scored file read whole)",
-                  lambda: len(report.scored_path.read_bytes()))
+            offered = scoring.download(report.scored_path, "ads-predictions.csv")
+            _step(results, f"download clicked ({offered.file_name})",
+                  lambda: len(offered.data()))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # The outputs are what the page writes to /tmp (an emptyDir of 256 MiB in the pod).
         written = report.scored_path.stat().st_size + report.rejected_path.stat().st_size
