@@ -98,7 +98,8 @@ bench-serving: setup ## Serving latency, throughput and a hot swap under load, v
 
 dashboard: setup ## Streamlit dashboard on http://127.0.0.1:8502 (CLICKFLOW_SERVING_URL=... for another server)
 	$(PY) -m streamlit run dashboard/app.py --server.port $${PORT:-8502} --server.address 127.0.0.1 \
-	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer $(ARGS)
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer \
+	  --server.maxUploadSize 50 $(ARGS)
 
 monitor: setup ## Judge the served model on its request log (skew, drift, live AUC). ARGS="--last 1h"
 	$(PY) -m pipelines.monitoring run $(ARGS)

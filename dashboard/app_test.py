@@ -16,7 +16,6 @@ from dashboard.monitoring_test import WINDOWS, trigger_reason, write_reports
 from dashboard.schema_form import EXAMPLE_ROW
 from models import features
 from pipelines.common.processes import free_port
-from pipelines.data import generator as data_generator
 from pipelines.local import summary as local
 
 PAGES = Path(__file__).resolve().parent / "views"
@@ -65,31 +64,6 @@ def test_invalid_settings_are_one_readable_error(monkeypatch):
         assert_no_traceback(at)
         (error,) = at.error
         assert "CLICKFLOW_SERVING_URL='localhost:8501' must be an http(s) URL" in error.value
-
-
-def test_a_bad_csv_lists_every_problem(server_down):
-    at = page("score").run()
-    lines = ["Age,City,Male,Timestamp", "500,Oslo,0,2016-01-01 00:00:00",
-             "abc,Oslo,0,2016-01-01 00:00:00"]
-    at.file_uploader[0].set_value(("ads.csv", "\n".join(lines).encode(), "text/csv")).run()
-    assert_no_traceback(at)
-    (error,) = at.error
-    assert "ads.csv cannot be scored: 7 problem(s)" in error.value
-    for expected in ("- missing column 'DailyTimeSpentOnSite'", "- missing column 'Country'",
-                     "- column 'Age' should hold an integer but has VARCHAR values such as "
-                     "'abc'", "Lines count the header as line 1"):
-        assert expected in error.value
-    assert not at.download_button
-
-
-def test_a_good_csv_with_the_server_down_gets_the_banner(server_down, tmp_path):
-    path = data_generator.write_csv(tmp_path / "ads.csv", rows=5, seed=1)
-    at = page("score").run()
-    at.file_uploader[0].set_value(("ads.csv", path.read_bytes(), "text/csv")).run()
-    assert_no_traceback(at)
-    (banner,) = at.error
-    assert "The model server is not reachable" in banner.value
-    assert not at.download_button
 
 
 def test_history_without_a_store_says_to_run_the_pipeline(monkeypatch, tmp_path):
@@ -211,6 +185,9 @@ def test_monitoring_shows_drift_live_accuracy_and_alerts(monitored, monkeypatch)
         "drifted", "cooldown"]
 
 
+# (Predict and Score a file: dashboard/predict_score_test.py)
+
+
 # --- with the real model server (a small real model) and a real pipeline run ----------------
 
 
@@ -219,54 +196,6 @@ def served_probabilities(url: str, rows: list[dict]) -> list[float]:
                           json={"instances": rows}, timeout=30)
     response.raise_for_status()
     return [p["probability"] for p in response.json()["predictions"]]
-
-
-@pytest.mark.e2e
-def test_the_form_predicts_with_the_served_model(serving_url, monkeypatch):
-    monkeypatch.setenv("CLICKFLOW_SERVING_URL", serving_url)
-    at = page("predict").run()
-    assert_no_traceback(at)
-    assert not at.error
-    number = {n.label: n for n in at.number_input}
-    assert (number["Age"].min, number["Age"].max, number["Age"].value) == (10, 110, 35)
-    number["Age"].set_value(61)
-    number["DailyTimeSpentOnSite"].set_value(40.5)
-    {t.label: t for t in at.text_input}["Country"].set_value("Norway")
-    at.button[0].click().run()
-    assert_no_traceback(at)
-    assert not at.error
-    metrics = {m.label: m.value for m in at.metric}
-    row = dict(EXAMPLE_ROW, Age=61, DailyTimeSpentOnSite=40.5, Country="Norway",
-               Timestamp="2016-03-27 00:53:00")
-    (expected,) = served_probabilities(serving_url, [row])
-    assert metrics["Click probability"] == f"{expected:.4f}"
-    assert metrics["Prediction"] == ("click" if expected >= 0.5 else "no click")
-    assert f"version **{MODEL_VERSION}**" in texts(at.markdown)
-    # The form's defaults differ from these values, so the answer is for what was entered.
-    (default,) = served_probabilities(serving_url, [dict(EXAMPLE_ROW,
-                                                         Timestamp="2016-03-27 00:53:00")])
-    assert f"{default:.4f}" != metrics["Click probability"]
-
-
-@pytest.mark.e2e
-def test_a_good_csv_is_scored_and_offered_for_download(serving_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("CLICKFLOW_SERVING_URL", serving_url)
-    path = data_generator.write_csv(tmp_path / "ads.csv", rows=1200, seed=5)
-    at = page("score").run()
-    at.file_uploader[0].set_value(("ads.csv", path.read_bytes(), "text/csv")).run()
-    assert_no_traceback(at)
-    assert not at.error
-    scored = at.dataframe[0].value
-    assert len(scored) == 1200
-    assert (scored["model_version"] == MODEL_VERSION).all()
-    source = pd.read_csv(path)
-    rows = source.loc[[0, 1, 1199], list(features.SERVING_FEATURES)].to_dict("records")
-    assert scored.loc[[0, 1, 1199], "probability"].tolist() == pytest.approx(
-        served_probabilities(serving_url, rows), abs=1e-6)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Rows scored"] == "1,200"
-    assert 0.5 < float(metrics["AUC on this file"]) <= 1.0
-    assert at.download_button[0].proto.label == "Download predictions (CSV)"
 
 
 @pytest.mark.e2e

@@ -9,9 +9,6 @@ check cannot disagree with the schema or with each other.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,27 +50,6 @@ class FieldSpec:
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
     help: str = ""
-
-    def problem(self, value: Any) -> str | None:
-        """Why ``value`` does not fit this field, or None."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return f"{self.name} is missing"
-        if self.kind == "timestamp":
-            try:
-                datetime.strptime(str(value), features.TIMESTAMP_FORMAT)
-            except ValueError:
-                return f"{self.name} should be 'YYYY-MM-DD HH:MM:SS', got {value!r}"
-            return None
-        if self.kind == "string":
-            if not str(value).strip():
-                return f"{self.name} is empty"
-            if self.choices is not None and str(value) not in self.choices:
-                return f"{self.name} {value!r} is not one of the schema's values"
-            return None
-        if (self.minimum is not None and value < self.minimum) or (
-                self.maximum is not None and value > self.maximum):
-            return f"{self.name} {value!r} is outside the schema's range {self.range_text()}"
-        return None
 
     def range_text(self) -> str:
         low = "-inf" if self.minimum is None else _number_text(self.minimum)
@@ -144,8 +120,3 @@ def form_fields(schema: schema_pb2.Schema) -> list[FieldSpec]:
             default = min(default, type(default)(maximum))
         fields.append(FieldSpec(name, kind, default, minimum, maximum, choices, help_text))
     return fields
-
-
-def row_problems(row: Mapping[str, Any], fields: list[FieldSpec]) -> list[str]:
-    """Every way ``row`` breaks the schema (missing feature, out of range, bad timestamp)."""
-    return [p for f in fields if (p := f.problem(row.get(f.name))) is not None]

@@ -36,4 +36,5 @@ USER 10001:10001
 
 EXPOSE 8501
 CMD ["streamlit", "run", "dashboard/app.py", "--server.port", "8501", "--server.address", "0.0.0.0", \
-     "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+     "--server.headless", "true", "--browser.gatherUsageStats", "false", \
+     "--server.maxUploadSize", "50"]
