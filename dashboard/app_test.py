@@ -14,7 +14,6 @@ from streamlit.testing.v1 import AppTest
 from dashboard.conftest import MODEL_VERSION
 from dashboard.monitoring_test import WINDOWS, trigger_reason, write_reports
 from dashboard.schema_form import EXAMPLE_ROW
-from models import features
 from pipelines.common.processes import free_port
 from pipelines.local import summary as local
 

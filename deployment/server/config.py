@@ -201,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "with hot reload of new versions, batching, Prometheus metrics and a "
                     "request log for monitoring.",
         epilog="Endpoints: GET /v1/models/NAME[/versions/V|/labels/L][/metadata], POST "
-               "/v1/models/NAME[/versions/V|/labels/L]:predict|:classify|:regress, /metrics, /healthz, "
-               "/readyz.",
+               "/v1/models/NAME[/versions/V|/labels/L]:predict|:classify|:regress, /metrics, "
+               "/healthz, /readyz.",
     )
     model = parser.add_argument_group("models")
     model.add_argument("--model-base-path", type=Path, default=None,
