@@ -74,7 +74,10 @@ class Server:
         self.request_log = None if directory is None else RequestLogWriter(
             directory, roll_seconds=config.request_log.roll_seconds,
             roll_records=config.request_log.roll_records,
-            queue_size=config.request_log.queue_size, metrics=self.metrics)
+            queue_size=config.request_log.queue_size, metrics=self.metrics,
+            max_bytes=config.request_log.max_bytes,
+            max_age_seconds=config.request_log.max_age_seconds,
+            max_record_bytes=config.request_log.max_record_bytes)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _on_change(self, model: str, served: Mapping[int, Any]) -> None:
@@ -429,6 +432,11 @@ class Handlers:
             problems.append("the request log writer thread stopped")
         if problems:
             return json_response({"status": "failing", "problems": problems}, 503)
+        # Dropped records cost monitoring, not predictions: degraded, still 200 (a liveness
+        # probe must not restart a server that answers).
+        degraded = writer.recent_drops() if writer is not None else None
+        if degraded:
+            return json_response({"status": "degraded", "problems": [degraded]})
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:

@@ -105,6 +105,10 @@ class RequestLogConfig:
     roll_seconds: float = 60.0
     roll_records: int = 10_000
     queue_size: int = 100_000
+    # Bounds: the oldest files go first past either; a larger record is dropped and counted.
+    max_bytes: int | None = 1024 ** 3
+    max_age_seconds: float | None = 14 * 86400.0
+    max_record_bytes: int = 64 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--request-log-queue", type=at_least(int, 1), default=100_000,
                      help="records waiting to be written; beyond it records are dropped and "
                           "counted, never slowing a response (default 100000)")
+    log.add_argument("--request-log-max-mb", type=at_least(float, 0.001), default=1024.0,
+                     help="disk quota of the log; the oldest files are deleted past it "
+                          "(default 1024; 0 is refused: use --no-request-log)")
+    log.add_argument("--request-log-max-days", type=at_least(float, 0.0001), default=14.0,
+                     help="files older than this many days are deleted (default 14: the "
+                          "monitor's windows and label delays must fit)")
+    log.add_argument("--request-log-max-record-kb", type=at_least(float, 0.1), default=64.0,
+                     help="a record (one prediction's features) larger than this is dropped "
+                          "and counted, not written (default 64)")
     return parser
 
 
@@ -299,6 +312,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             roll_seconds=args.request_log_roll_seconds,
             roll_records=args.request_log_roll_records,
             queue_size=args.request_log_queue,
+            max_bytes=int(args.request_log_max_mb * 1024 * 1024),
+            max_age_seconds=args.request_log_max_days * 86400.0,
+            max_record_bytes=int(args.request_log_max_record_kb * 1024),
         ),
         log_level=args.log_level,
     )

@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from deployment.server import log_retention
 from models import features
 from pipelines.common.request_log import ARROW_TYPES as _ARROW
 from pipelines.common.request_log import FEATURE_COLUMNS, date_folder, part_name
@@ -225,12 +227,25 @@ def entries_table(entries: Sequence[LogEntry]) -> pa.Table:
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
+def row_bytes(table: pa.Table) -> pa.Array:
+    """Bytes of each row as logged: string and binary values by length, others by width."""
+    total = pa.array(np.zeros(table.num_rows, dtype=np.int64))
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+            lengths = pc.fill_null(pc.binary_length(column), 0)
+        else:
+            lengths = pa.scalar(max(1, getattr(column.type, "bit_width", 64) // 8), pa.int64())
+        total = pc.add(total, lengths)
+    return total
+
+
 class _Flush:
     def __init__(self) -> None:
         self.done = threading.Event()
 
 
 _STOP = object()
+DROP_MEMORY_SECONDS = 300.0  # /healthz says degraded this long after a dropped record
 
 
 class RequestLogWriter:
@@ -238,7 +253,8 @@ class RequestLogWriter:
 
     def __init__(self, directory: Path, *, roll_seconds: float = 60.0, roll_records: int = 10_000,
                  queue_size: int = 100_000, collect_seconds: float = 0.1, metrics: Any = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, max_bytes: int | None = None,
+                 max_age_seconds: float | None = None, max_record_bytes: int | None = None):
         self.directory = Path(directory)
         self.collect_seconds = collect_seconds
         self.roll_seconds = roll_seconds
@@ -253,12 +269,17 @@ class RequestLogWriter:
         self._seq = 0
         self.dropped = 0
         self.written = 0
+        self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_seconds
+        self.max_record_bytes = max_record_bytes
+        self._last_drop: tuple[float, str] | None = None
 
     def submit(self, entry: LogEntry) -> bool:
         """Queues ``entry`` without blocking; False (and counted) when the queue is full."""
         with self._lock:
             if self._thread is None or self._pending + entry.count > self.queue_size:
                 self.dropped += entry.count
+                self._last_drop = (self._clock(), "queue_full")
                 accepted = False
             else:
                 self._pending += entry.count
@@ -352,14 +373,38 @@ class RequestLogWriter:
             except queue.Empty:
                 return items
 
+    def recent_drops(self, seconds: float = DROP_MEMORY_SECONDS) -> str | None:
+        """Why records were dropped in the last ``seconds``, if they were (for /healthz)."""
+        last = self._last_drop
+        if last is None or self._clock() - last[0] > seconds:
+            return None
+        return (f"the request log dropped records in the last {seconds:.0f} s "
+                f"(last reason: {last[1]}; {self.dropped} dropped since start): monitoring "
+                "misses them")
+
     def _count_dropped(self, reason: str, count: int) -> None:
         with self._lock:
             self.dropped += count
+            self._last_drop = (self._clock(), reason)
         if self._metrics is not None:
             self._metrics.log_dropped.labels(reason).inc(count)
 
     def _table(self, entries: Sequence[LogEntry]) -> pa.Table:
-        """The rows of ``entries``; an entry that cannot be converted is dropped and counted."""
+        """The rows of ``entries`` within the record size cap; an entry that cannot be
+        converted, and a row over the cap, is dropped and counted."""
+        table = self._converted(entries)
+        if self.max_record_bytes is None or not table.num_rows:
+            return table
+        oversized = pc.greater(row_bytes(table), self.max_record_bytes)
+        count = pc.sum(oversized).as_py() or 0
+        if count:
+            log.warning("request log: %d record(s) over %d bytes dropped", count,
+                        self.max_record_bytes)
+            self._count_dropped("record_too_large", count)
+            table = table.filter(pc.invert(oversized))
+        return table
+
+    def _converted(self, entries: Sequence[LogEntry]) -> pa.Table:
         try:
             return entries_table(entries)
         except Exception:
@@ -410,6 +455,14 @@ class RequestLogWriter:
             self._count_dropped("write_error", table.num_rows)
             return
         self.written += table.num_rows
+        pruned = log_retention.prune(self.directory, max_bytes=self.max_bytes,
+                                     max_age_seconds=self.max_age_seconds, now=self._clock(),
+                                     keep=path)
+        if pruned.files:
+            log.info("request log: %d old file(s) deleted (%d bytes) to stay within its "
+                     "bounds", pruned.files, pruned.bytes)
         if self._metrics is not None:
             self._metrics.log_records.inc(table.num_rows)
             self._metrics.log_files.inc()
+            self._metrics.log_pruned.inc(pruned.files)
+            self._metrics.log_bytes.set(pruned.kept_bytes)

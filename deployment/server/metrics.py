@@ -48,10 +48,16 @@ class ServerMetrics:
             "clickflow_request_log_records", "Prediction records written to the request log",
             registry=r)
         self.log_dropped = Counter(
-            "clickflow_request_log_dropped", "Records not logged (queue full or write error)",
+            "clickflow_request_log_dropped",
+            "Records not logged (queue_full, write_error, bad_entry, record_too_large)",
             ["reason"], registry=r)
         self.log_files = Counter(
             "clickflow_request_log_files", "Request log files written", registry=r)
+        self.log_bytes = Gauge(
+            "clickflow_request_log_bytes", "Bytes the request log holds on disk", registry=r)
+        self.log_pruned = Counter(
+            "clickflow_request_log_pruned_files",
+            "Request log files deleted by the quota or the maximum age", registry=r)
         self.log_queue = Gauge(
             "clickflow_request_log_queue_records", "Records waiting to be written", registry=r)
 
