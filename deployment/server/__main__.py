@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    from deployment.server import timeouts
     from deployment.server.app import Server, create_app
 
     host, port = sock.getsockname()[:2]
@@ -72,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_app(Server(config))
     uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,
                                     lifespan="on", timeout_graceful_shutdown=10,
-                                    log_config=None)
+                                    log_config=None,
+                                    http=timeouts.protocol_class(config.header_timeout_seconds))
     # uvicorn shuts down gracefully (lifespan: request log flushed), then re-raises the signal
     # it caught; SIGINT/SIGTERM after a clean shutdown is a normal exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_normally)

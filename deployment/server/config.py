@@ -120,6 +120,8 @@ class ServerConfig:
     port: int = 8501
     poll_seconds: float = 2.0
     max_body_bytes: int = 10 * 1024 * 1024
+    header_timeout_seconds: float = 10.0  # slow clients: see deployment/server/timeouts.py
+    body_timeout_seconds: float = 30.0
     max_instances: int = 1000
     batching: BatchingConfig = BatchingConfig()
     request_log: RequestLogConfig = RequestLogConfig()
@@ -236,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="port (default 8501, TF Serving's REST port; 0 picks a free one)")
     http.add_argument("--max-body-bytes", type=at_least(int, 1), default=10 * 1024 * 1024,
                       help="larger request bodies get 413 (default 10 MiB)")
+    http.add_argument("--header-timeout-seconds", type=at_least(float, 0.01), default=10.0,
+                      help="a request's headers must arrive within this; else 408 and the "
+                           "connection is closed (default 10)")
+    http.add_argument("--body-timeout-seconds", type=at_least(float, 0.01), default=30.0,
+                      help="a request's body must arrive within this; else 408 (default 30)")
     http.add_argument("--max-instances", type=at_least(int, 1), default=1000,
                       help="more instances in one request get 400 (default 1000)")
     http.add_argument("--log-level", default="info",
@@ -303,6 +310,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         port=args.port,
         poll_seconds=args.poll_seconds,
         max_body_bytes=args.max_body_bytes,
+        header_timeout_seconds=args.header_timeout_seconds,
+        body_timeout_seconds=args.body_timeout_seconds,
         max_instances=args.max_instances,
         batching=BatchingConfig(enabled=args.batching, max_batch_size=args.max_batch_size,
                                 timeout_ms=args.batch_timeout_ms,
