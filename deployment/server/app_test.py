@@ -77,7 +77,8 @@ def test_metadata_like_tf_serving(served) -> None:
     assert body["model_spec"] == {"name": "clickflow", "signature_name": "", "version": "1"}
     signatures = body["metadata"]["signature_def"]["signature_def"]
     assert set(signatures) == {"serving_default", "serving_tf_example", "classification",
-                               "transform_features"}
+                               "transform_features", "__saved_model_init_op"}
+    assert signatures["__saved_model_init_op"]["outputs"]["__saved_model_init_op"]["name"]
     age = signatures["serving_default"]["inputs"]["Age"]
     assert age["dtype"] == "DT_INT64" and age["tensor_shape"]["dim"][0]["size"] == "-1"
     assert signatures["classification"]["method_name"] == "tensorflow/serving/classify"

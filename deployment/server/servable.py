@@ -188,10 +188,11 @@ def _signature_def_json(signature_defs: Mapping[str, Any]) -> dict[str, Any]:
     from google.protobuf import json_format
     from tensorflow_serving.apis import get_model_metadata_pb2
 
+    # Every signature_def of the MetaGraphDef, as TF Serving's GetModelMetadata returns it,
+    # TF2's "__saved_model_init_op" included (clients written against TF Serving expect it).
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     for name, signature_def in signature_defs.items():
-        if name != "__saved_model_init_op":
-            signature_map.signature_def[name].CopyFrom(signature_def)
+        signature_map.signature_def[name].CopyFrom(signature_def)
     return {"signature_def": json_format.MessageToDict(
         signature_map, including_default_value_fields=True, preserving_proto_field_name=True)}
 
