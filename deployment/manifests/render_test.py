@@ -41,6 +41,7 @@ def test_overlay_renders_the_expected_objects(rendered, overlay: str) -> None:
         ("HorizontalPodAutoscaler", "clickflow-serving"),
         ("PodDisruptionBudget", "clickflow-serving"),
         ("ConfigMap", "clickflow-serving-config"), ("ConfigMap", "clickflow-serving-env"),
+        ("NetworkPolicy", "clickflow-serving"), ("NetworkPolicy", "clickflow-dashboard"),
     ])
     # `namespace:` sets every namespaced object's namespace.
     assert all(o["metadata"].get("namespace") == namespace for o in objects[1:])
@@ -163,3 +164,25 @@ def test_split_image_keeps_a_registry_port() -> None:
                                                               "")
     assert r.split_image("r.io/a@sha256:ab") == ("r.io/a", "", "sha256:ab")
     assert r.split_image("r.io:5000/a") == ("r.io:5000/a", "", "")
+
+
+@pytest.mark.parametrize("overlay", OVERLAY_NAMES)
+def test_each_pod_has_a_network_policy_opening_its_ports_and_mounts_no_token(rendered,
+                                                                            overlay: str):
+    """A NetworkPolicy's podSelector must match the pod template's labels (Kubernetes API,
+    NetworkPolicySpec), or the pod stays open and the policy guards nothing; its ingress must
+    name every container port, or the port is closed."""
+    objects = rendered[overlay]
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]
+        labels = pod["metadata"]["labels"]
+        matching = [p for p in policies if all(
+            labels.get(k) == v for k, v in p["spec"]["podSelector"]["matchLabels"].items())]
+        assert len(matching) == 1, deployment["metadata"]["name"]
+        (policy,) = matching
+        assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        opened = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+        ports = {p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert ports and ports <= opened, (deployment["metadata"]["name"], ports, opened)
+        assert pod["spec"]["automountServiceAccountToken"] is False
