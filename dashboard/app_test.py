@@ -270,27 +270,6 @@ def test_a_good_csv_is_scored_and_offered_for_download(serving_url, monkeypatch,
 
 
 @pytest.mark.e2e
-def test_health_shows_versions_requests_and_failures(serving_url, monkeypatch):
-    monkeypatch.setenv("CLICKFLOW_SERVING_URL", serving_url)
-    served_probabilities(serving_url, [EXAMPLE_ROW])
-    bad = httpx.post(f"{serving_url}/v1/models/clickflow:predict",
-                     json={"instances": [{"Age": "old"}]}, timeout=30)
-    assert bad.status_code == 400
-    at = page("health").run()
-    assert_no_traceback(at)
-    assert not at.error
-    versions = at.dataframe[0].value
-    assert versions.loc[0, "version"] == MODEL_VERSION and versions.loc[0, "state"] == "AVAILABLE"
-    metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Requests"].replace(",", "")) >= 2
-    assert float(metrics["Failed requests"].replace(",", "")) >= 1
-    assert metrics["Latency p50"].endswith(" ms")
-    requests = at.dataframe[1].value
-    assert requests["labels"].str.contains("api=predict").any()
-    assert not requests["labels"].str.contains("api=health").any()
-
-
-@pytest.mark.e2e
 def test_history_shows_the_real_run(pipeline_root, monkeypatch):
     monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(pipeline_root))
     summary = json.loads((pipeline_root / "run_summary.json").read_text())
