@@ -44,12 +44,14 @@ def value_domain(values: pd.Series, *extra: float, floor: float | None = None,
 
 def labelled_bars(frame: pd.DataFrame, category: str, value: str, *, title: str,
                   value_title: str, colour: str | None = None, fmt: str = ".4f",
-                  tooltip: list | None = None) -> alt.Chart:
+                  tooltip: list | None = None, domain: list[float] | None = None
+                  ) -> alt.LayerChart:
     """Horizontal bars of ``value`` per ``category``, each with its value written beside it:
     what one point in time shows instead of a time axis."""
     encoding = {
         "y": alt.Y(f"{category}:N", title=title, sort=None),
-        "x": alt.X(f"{value}:Q", title=value_title),
+        "x": alt.X(f"{value}:Q", title=value_title,
+                   scale=alt.Scale(domain=domain, nice=False) if domain else alt.Undefined),
         "tooltip": tooltip or [category, alt.Tooltip(f"{value}:Q", format=fmt)],
     }
     if colour:
