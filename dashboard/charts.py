@@ -3,9 +3,9 @@ hundreds.
 
 With a single time (one monitoring window, one bucket of requests) a time axis is degenerate:
 every mark sits on one x position under repeated tick labels. Then the values are drawn as
-labelled bars by category instead. With many times the axis keeps Vega-Lite's own multi-scale
-time format (it writes "10:15", "Mar 02", ... as the span needs), which stays distinct where
-a fixed "%m-%d %H:%M" repeats the same label for ticks minutes apart.
+labelled bars by category instead. With many times the axis gets a 24-hour UTC format fine
+enough for its span (``time_format``): a fixed "%m-%d %H:%M" repeats one label for ticks
+seconds apart, and Vega's default writes "05 PM" in the browser's time zone.
 """
 
 from __future__ import annotations
@@ -18,8 +18,26 @@ THRESHOLD_COLOURS = ("#000000", "#D55E00", "#0072B2", "#CC79A7")
 BREACH_COLOUR = "#D62728"
 
 
-def time_axis(title: str) -> alt.Axis:
-    return alt.Axis(title=title, labelOverlap=True, labelAngle=0, tickCount=8)
+def time_format(span_seconds: float, ticks: int = 8) -> str:
+    """A d3 time format whose labels differ between ticks ``span / ticks`` apart, 24-hour."""
+    step = span_seconds / ticks
+    if step < 60:
+        return "%H:%M:%S"
+    if span_seconds < 86400:
+        return "%H:%M"
+    if step < 86400:
+        return "%m-%d %H:%M"
+    return "%Y-%m-%d"
+
+
+def time_x(field: str, title: str, frame: pd.DataFrame) -> alt.X:
+    """A UTC time axis (the data is UTC; Vega would otherwise label it in the browser's zone)
+    with labels that stay distinct over the frame's span."""
+    values = pd.to_datetime(frame[field]) if not frame.empty else None
+    span = (values.max() - values.min()).total_seconds() if values is not None else 0.0
+    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"),
+                 axis=alt.Axis(format=time_format(span), formatType="utc", labelAngle=0,
+                               labelOverlap=True, tickCount=8))
 
 
 def times(frame: pd.DataFrame, column: str) -> int:
@@ -44,8 +62,8 @@ def value_domain(values: pd.Series, *extra: float, floor: float | None = None,
 
 def labelled_bars(frame: pd.DataFrame, category: str, value: str, *, title: str,
                   value_title: str, colour: str | None = None, fmt: str = ".4f",
-                  tooltip: list | None = None, domain: list[float] | None = None
-                  ) -> alt.LayerChart:
+                  tooltip: list | None = None, domain: list[float] | None = None,
+                  scale: alt.Scale | None = None) -> alt.LayerChart:
     """Horizontal bars of ``value`` per ``category``, each with its value written beside it:
     what one point in time shows instead of a time axis."""
     encoding = {
@@ -55,7 +73,8 @@ def labelled_bars(frame: pd.DataFrame, category: str, value: str, *, title: str,
         "tooltip": tooltip or [category, alt.Tooltip(f"{value}:Q", format=fmt)],
     }
     if colour:
-        encoding["color"] = alt.Color(f"{colour}:N", title=colour)
+        encoding["color"] = alt.Color(f"{colour}:N", title=colour, legend=None,
+                                      scale=scale or alt.Undefined)
     bars = alt.Chart(frame).mark_bar().encode(**encoding)
     text = alt.Chart(frame).mark_text(align="left", dx=4).encode(
         y=alt.Y(f"{category}:N", sort=None), x=f"{value}:Q",

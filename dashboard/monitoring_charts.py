@@ -15,7 +15,7 @@ from dashboard.charts import (
     BREACH_COLOUR,
     THRESHOLD_COLOURS,
     labelled_bars,
-    time_axis,
+    time_x,
     times,
     value_domain,
 )
@@ -56,7 +56,7 @@ def drift_chart(shown: pd.DataFrame, value_title: str) -> alt.LayerChart:
         rules = alt.Chart(limits).mark_rule(strokeDash=[6, 4], strokeWidth=2).encode(
             x="threshold:Q", color=_threshold_colour(limits), tooltip=["threshold_of"])
         return alt.layer(bars + text, rules).resolve_scale(color="independent")
-    x = alt.X("window_end:T", axis=time_axis("window end (UTC)"))
+    x = time_x("window_end", "window end (UTC)", shown)
     colour = alt.Color("feature:N", title="feature")
     lines = alt.Chart(shown).mark_line(point=alt.OverlayMarkDef(size=20)).encode(
         x=x, y=alt.Y("value:Q", title=value_title), color=colour, tooltip=tooltip)
@@ -88,7 +88,7 @@ def auc_chart(with_auc: pd.DataFrame, live_auc_min: float | None) -> alt.LayerCh
             x="live_auc_min:Q", color=limit_colour, tooltip=["threshold_of"])
         return alt.layer(values, rule).resolve_scale(color="independent")
     lines = alt.Chart(with_auc).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
-        x=alt.X("window_end:T", axis=time_axis("window end (UTC)")),
+        x=time_x("window_end", "window end (UTC)", with_auc),
         y=alt.Y("auc:Q", title="live AUC", scale=alt.Scale(domain=domain, nice=False)),
         color=alt.Color("version:N", title="model version"), tooltip=tooltip)
     if limit.empty:

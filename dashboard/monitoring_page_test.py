@@ -157,7 +157,10 @@ def test_fifty_windows_keep_a_time_axis_and_every_breach(monitored, monkeypatch,
     drift_chart, auc_chart = at.get("vega_lite_chart")
     line = layers(drift_chart)[0]
     assert line["encoding"]["x"]["type"] == "temporal"
-    assert "format" not in line["encoding"]["x"]["axis"]  # Vega's multi-scale time labels
+    # about two days: 24-hour UTC labels with the day, distinct at eight ticks
+    axis = line["encoding"]["x"]["axis"]
+    assert (axis["format"], axis["formatType"]) == ("%m-%d %H:%M", "utc")
+    assert line["encoding"]["x"]["scale"]["type"] == "utc"
     drift, _ = chart_data(drift_chart)
     assert len(drift) == sum(len(r.get("drift") or {}) for r in written)
     assert drift["breached"].sum() == sum(m["breached"] for r in written

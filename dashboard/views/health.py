@@ -58,8 +58,7 @@ def version_table(statuses, client) -> None:
 
 def request_chart() -> None:
     st.subheader("Requests over time")
-    window = st.segmented_control("Window", list(WINDOWS), default="last 24 hours") \
-        or "last 24 hours"
+    window = st.segmented_control("Window", list(WINDOWS), default="last hour") or "last hour"
     now = datetime.now(timezone.utc)
     start = now - WINDOWS[window]
     requests, problems = _logged(str(cfg.request_log_dir), start.replace(second=0,
@@ -77,10 +76,11 @@ def request_chart() -> None:
     colour = alt.Color("size:N", title="request", scale=SIZE_COLOURS)
     if charts.times(series, "time") == 1:
         chart = charts.labelled_bars(series, "size", "requests", title="request",
-                                     value_title="requests", fmt=",d")
+                                     value_title="requests", fmt=",d", colour="size",
+                                     scale=SIZE_COLOURS)
     else:
         chart = alt.Chart(series).mark_bar().encode(
-            x=alt.X("time:T", title="UTC", axis=charts.time_axis("UTC")),
+            x=charts.time_x("time", "UTC", series),
             y=alt.Y("requests:Q", title=f"requests per {seconds // 60 or seconds}"
                                         f"{' min' if seconds >= 60 else ' s'}"),
             color=colour, tooltip=["time:T", "size", "requests", "rows"])
@@ -119,10 +119,10 @@ def live_section() -> None:
     elif charts.times(measured, "time") == 1:
         st.altair_chart(charts.labelled_bars(
             measured, "size", "p50_ms", title="request", value_title="p50 latency (ms)",
-            fmt=".1f").properties(height=120), width="stretch")
+            fmt=".1f", colour="size", scale=SIZE_COLOURS).properties(height=120), width="stretch")
     else:
         st.altair_chart(alt.Chart(measured).mark_line(point=True).encode(
-            x=alt.X("time:T", axis=charts.time_axis("UTC")),
+            x=charts.time_x("time", "UTC", measured),
             y=alt.Y("p50_ms:Q", title="p50 latency (ms)"), color=colour,
             tooltip=["time:T", "size", alt.Tooltip("p50_ms:Q", format=".1f"),
                      alt.Tooltip("p90_ms:Q", format=".1f"), "latency_requests"]
@@ -130,13 +130,19 @@ def live_section() -> None:
     rates = rows.drop_duplicates("time").melt(
         id_vars="time", value_vars=["requests_per_minute", "errors_per_minute"],
         var_name="kind", value_name="per_minute")
-    st.altair_chart(alt.Chart(rates).mark_line(point=True).encode(
-        x=alt.X("time:T", axis=charts.time_axis("UTC")),
-        y=alt.Y("per_minute:Q", title="per minute"),
-        color=alt.Color("kind:N", title=None, scale=alt.Scale(
-            domain=["requests_per_minute", "errors_per_minute"], range=["#0072B2", "#D62728"])),
-        tooltip=["time:T", "kind", alt.Tooltip("per_minute:Q", format=".1f")]
-    ).properties(height=180), width="stretch")
+    kinds = alt.Scale(domain=["requests_per_minute", "errors_per_minute"],
+                      range=["#0072B2", "#D62728"])
+    if charts.times(rates, "time") == 1:
+        rate_chart = charts.labelled_bars(rates, "kind", "per_minute", title=None,
+                                          value_title="per minute", fmt=".1f", colour="kind",
+                                          scale=kinds).properties(height=100)
+    else:
+        rate_chart = alt.Chart(rates).mark_line(point=True).encode(
+            x=charts.time_x("time", "UTC", rates), y=alt.Y("per_minute:Q", title="per minute"),
+            color=alt.Color("kind:N", title=None, scale=kinds),
+            tooltip=["time:T", "kind", alt.Tooltip("per_minute:Q", format=".1f")]
+        ).properties(height=180)
+    st.altair_chart(rate_chart, width="stretch")
     st.caption(f"Between successive samples ({len(samples)} so far, every {SAMPLE_SECONDS} s): "
                "p50 latency of one-row and batch requests, and model requests and errors per "
                "minute. An interval across a server restart is left out.")
