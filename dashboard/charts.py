@@ -35,9 +35,12 @@ def time_x(field: str, title: str, frame: pd.DataFrame) -> alt.X:
     with labels that stay distinct over the frame's span."""
     values = pd.to_datetime(frame[field]) if not frame.empty else None
     span = (values.max() - values.min()).total_seconds() if values is not None else 0.0
+    fmt = time_format(span)
+    # labelExpr as well as format: Streamlit's chart theme kept Vega's default labels
+    # ("06 PM", ":55") in Chromium with format alone.
     return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"),
-                 axis=alt.Axis(format=time_format(span), formatType="utc", labelAngle=0,
-                               labelOverlap=True, tickCount=8))
+                 axis=alt.Axis(format=fmt, formatType="utc", labelAngle=0, labelOverlap=True,
+                               tickCount=8, labelExpr=f"utcFormat(datum.value, '{fmt}')"))
 
 
 def times(frame: pd.DataFrame, column: str) -> int:

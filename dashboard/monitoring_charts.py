@@ -20,6 +20,8 @@ from dashboard.charts import (
     value_domain,
 )
 
+# Legends under the chart: beside it they squeeze the plot to a sliver on a phone.
+BOTTOM = {"orient": "bottom", "direction": "horizontal", "columns": 2}
 _MEASURES = {"L_INFTY": "L-infinity", "JENSEN_SHANNON_DIVERGENCE": "Jensen-Shannon"}
 
 
@@ -33,7 +35,8 @@ def threshold_rows(shown: pd.DataFrame) -> pd.DataFrame:
 
 
 def _threshold_colour(limits: pd.DataFrame) -> alt.Color:
-    return alt.Color("threshold_of:N", title="threshold", scale=alt.Scale(
+    return alt.Color("threshold_of:N", title="threshold", legend=alt.Legend(**BOTTOM),
+                     scale=alt.Scale(
         domain=list(limits["threshold_of"]),
         range=list(THRESHOLD_COLOURS[:len(limits)]) or list(THRESHOLD_COLOURS[:1])))
 
@@ -48,7 +51,8 @@ def drift_chart(shown: pd.DataFrame, value_title: str) -> alt.LayerChart:
         bars = alt.Chart(flagged).mark_bar().encode(
             y=alt.Y("feature:N", title=None, sort="-x"),
             x=alt.X("value:Q", title=value_title),
-            color=alt.Color("state:N", title="window", scale=alt.Scale(
+            color=alt.Color("state:N", title="window", legend=alt.Legend(**BOTTOM),
+                            scale=alt.Scale(
                 domain=["within threshold", "breached"], range=["#56B4E9", BREACH_COLOUR])),
             tooltip=tooltip)
         text = alt.Chart(flagged).mark_text(align="left", dx=4).encode(
@@ -57,13 +61,14 @@ def drift_chart(shown: pd.DataFrame, value_title: str) -> alt.LayerChart:
             x="threshold:Q", color=_threshold_colour(limits), tooltip=["threshold_of"])
         return alt.layer(bars + text, rules).resolve_scale(color="independent")
     x = time_x("window_end", "window end (UTC)", shown)
-    colour = alt.Color("feature:N", title="feature")
+    colour = alt.Color("feature:N", title="feature", legend=alt.Legend(**BOTTOM))
     lines = alt.Chart(shown).mark_line(point=alt.OverlayMarkDef(size=20)).encode(
         x=x, y=alt.Y("value:Q", title=value_title), color=colour, tooltip=tooltip)
     breaches = alt.Chart(shown).transform_filter(alt.datum.breached).mark_point(
         filled=True, size=170, stroke=BREACH_COLOUR, strokeWidth=2, opacity=1).encode(
         x=x, y="value:Q", color=colour,
-        shape=alt.Shape("feature:N", title="breached (feature)"), tooltip=tooltip)
+        shape=alt.Shape("feature:N", title="breached (feature)", legend=alt.Legend(**BOTTOM)),
+        tooltip=tooltip)
     rules = alt.Chart(limits).mark_rule(strokeDash=[6, 4], strokeWidth=2).encode(
         y="threshold:Q", color=_threshold_colour(limits), tooltip=["threshold_of"])
     return alt.layer(lines + breaches, rules).resolve_scale(color="independent")
@@ -77,7 +82,7 @@ def auc_chart(with_auc: pd.DataFrame, live_auc_min: float | None) -> alt.LayerCh
                alt.Tooltip("calibration:Q", format=".3f"), "labelled"]
     limit = pd.DataFrame({"live_auc_min": list(extra),
                           "threshold_of": [f"live_auc_min {v:g}" for v in extra]})
-    limit_colour = alt.Color("threshold_of:N", title="threshold",
+    limit_colour = alt.Color("threshold_of:N", title="threshold", legend=alt.Legend(**BOTTOM),
                              scale=alt.Scale(range=[THRESHOLD_COLOURS[1]]))
     if times(with_auc, "window_end") == 1:
         values = labelled_bars(with_auc, "version", "auc", title="model version",
@@ -90,7 +95,8 @@ def auc_chart(with_auc: pd.DataFrame, live_auc_min: float | None) -> alt.LayerCh
     lines = alt.Chart(with_auc).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
         x=time_x("window_end", "window end (UTC)", with_auc),
         y=alt.Y("auc:Q", title="live AUC", scale=alt.Scale(domain=domain, nice=False)),
-        color=alt.Color("version:N", title="model version"), tooltip=tooltip)
+        color=alt.Color("version:N", title="model version", legend=alt.Legend(**BOTTOM)),
+        tooltip=tooltip)
     if limit.empty:
         return alt.layer(lines)
     rule = alt.Chart(limit).mark_rule(strokeDash=[6, 4], strokeWidth=2).encode(

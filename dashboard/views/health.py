@@ -25,6 +25,7 @@ MIN_GAP_SECONDS = 1.0  # a rerun sooner than this adds no sample (its rates woul
 KEEP_SAMPLES = 360  # an hour of samples
 WINDOWS = {"last hour": timedelta(hours=1), "last 6 hours": timedelta(hours=6),
            "last 24 hours": timedelta(days=1), "last 7 days": timedelta(days=7)}
+BOTTOM = alt.Legend(orient="bottom", direction="horizontal")  # beside, it squeezes a phone
 SIZE_COLOURS = alt.Scale(domain=[health.ONE_ROW, health.BATCH, health.ALL_SIZES],
                          range=["#0072B2", "#E69F00", "#555555"])
 
@@ -73,7 +74,7 @@ def request_chart() -> None:
         return
     seconds = health.bucket_seconds(now - start)
     series = pd.DataFrame(health.request_series(requests, seconds))
-    colour = alt.Color("size:N", title="request", scale=SIZE_COLOURS)
+    colour = alt.Color("size:N", title="request", scale=SIZE_COLOURS, legend=BOTTOM)
     if charts.times(series, "time") == 1:
         chart = charts.labelled_bars(series, "size", "requests", title="request",
                                      value_title="requests", fmt=",d", colour="size",
@@ -113,7 +114,7 @@ def live_section() -> None:
                 "shows here after the next sample.", icon=":material/timer:")
         return
     measured = rows.dropna(subset=["p50_ms"])
-    colour = alt.Color("size:N", title="request", scale=SIZE_COLOURS)
+    colour = alt.Color("size:N", title="request", scale=SIZE_COLOURS, legend=BOTTOM)
     if measured.empty:
         st.caption("No prediction between the samples, so no latency yet.")
     elif charts.times(measured, "time") == 1:
@@ -139,7 +140,7 @@ def live_section() -> None:
     else:
         rate_chart = alt.Chart(rates).mark_line(point=True).encode(
             x=charts.time_x("time", "UTC", rates), y=alt.Y("per_minute:Q", title="per minute"),
-            color=alt.Color("kind:N", title=None, scale=kinds),
+            color=alt.Color("kind:N", title=None, scale=kinds, legend=BOTTOM),
             tooltip=["time:T", "kind", alt.Tooltip("per_minute:Q", format=".1f")]
         ).properties(height=180)
     st.altair_chart(rate_chart, width="stretch")

@@ -102,7 +102,7 @@ else:
     newest = of_series[of_series["report"] == of_series.sort_values("window_end")[
         "report"].iloc[-1]]
     st.caption(f"Report {newest['report'].iloc[0]}:")
-    st.dataframe(newest[["feature", "measure", "value", "threshold", "breached"]],
+    st.dataframe(newest[["feature", "value", "threshold", "breached", "measure"]],
                  hide_index=True, column_config={
                      "value": st.column_config.NumberColumn(format="%.4f"),
                      "breached": st.column_config.CheckboxColumn("breached")})
