@@ -46,8 +46,10 @@ def version_table(statuses, client) -> None:
             labels[label] = version
     runs = ui.runs(cfg) if cfg.metadata_path.is_file() else []
     rows = versions.version_rows(statuses, labels, runs, versions.push_records(statuses, runs))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-        "version": st.column_config.NumberColumn(format="%d"),
+    order = ["version", "state", "pushed at", "run", "labels", "blessed", "push time from",
+             "error"]
+    st.dataframe(pd.DataFrame(rows, columns=order), hide_index=True, column_config={
+        "version": st.column_config.NumberColumn(format="%d", pinned=True),
         "pushed at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         "labels": st.column_config.TextColumn(help="TF Serving version labels (stable, canary) "
                                                    "pointing at this version"),
@@ -82,8 +84,8 @@ def request_chart() -> None:
     else:
         chart = alt.Chart(series).mark_bar().encode(
             x=charts.time_x("time", "UTC", series),
-            y=alt.Y("requests:Q", title=f"requests per {seconds // 60 or seconds}"
-                                        f"{' min' if seconds >= 60 else ' s'}"),
+            y=alt.Y("requests:Q", title=f"requests / {seconds // 60} min" if seconds >= 60
+                    else f"requests / {seconds} s"),
             color=colour, tooltip=["time:T", "size", "requests", "rows"])
     st.altair_chart(chart.properties(height=240), width="stretch")
     one = sum(r["size"] == health.ONE_ROW for r in requests)
@@ -124,7 +126,7 @@ def live_section() -> None:
     else:
         st.altair_chart(alt.Chart(measured).mark_line(point=True).encode(
             x=charts.time_x("time", "UTC", measured),
-            y=alt.Y("p50_ms:Q", title="p50 latency (ms)"), color=colour,
+            y=alt.Y("p50_ms:Q", title="p50 (ms)"), color=colour,
             tooltip=["time:T", "size", alt.Tooltip("p50_ms:Q", format=".1f"),
                      alt.Tooltip("p90_ms:Q", format=".1f"), "latency_requests"]
         ).properties(height=220), width="stretch")
@@ -139,7 +141,7 @@ def live_section() -> None:
                                           scale=kinds).properties(height=100)
     else:
         rate_chart = alt.Chart(rates).mark_line(point=True).encode(
-            x=charts.time_x("time", "UTC", rates), y=alt.Y("per_minute:Q", title="per minute"),
+            x=charts.time_x("time", "UTC", rates), y=alt.Y("per_minute:Q", title="/ min"),
             color=alt.Color("kind:N", title=None, scale=kinds, legend=BOTTOM),
             tooltip=["time:T", "kind", alt.Tooltip("per_minute:Q", format=".1f")]
         ).properties(height=180)
@@ -147,7 +149,10 @@ def live_section() -> None:
     st.caption(f"Between successive samples ({len(samples)} so far, every {SAMPLE_SECONDS} s): "
                "p50 latency of one-row and batch requests, and model requests and errors per "
                "minute. An interval across a server restart is left out.")
-    st.dataframe(rows.sort_values("time", ascending=False), hide_index=True, column_config={
+    columns = ["time", "size", "p50_ms", "p90_ms", "latency_requests", "requests_per_minute",
+               "errors_per_minute"]
+    st.dataframe(rows[columns].sort_values("time", ascending=False), hide_index=True,
+                 column_config={
         "time": st.column_config.DatetimeColumn(format="HH:mm:ss"),
         **{c: st.column_config.NumberColumn(format="%.1f")
            for c in ("requests_per_minute", "errors_per_minute", "p50_ms", "p90_ms")}})
