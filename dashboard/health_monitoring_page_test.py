@@ -174,3 +174,15 @@ def test_health_without_a_server_still_shows_the_request_log(monkeypatch, tmp_pa
                for i in at.info)
     assert not at.metric
 
+
+
+@pytest.mark.e2e
+def test_an_unreadable_store_still_shows_the_versions(serving_url, monkeypatch, tmp_path):
+    (tmp_path / "metadata.sqlite").write_text("not a database")
+    monkeypatch.setenv("CLICKFLOW_SERVING_URL", serving_url)
+    monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(tmp_path))
+    at = page("health").run()
+    assert_no_traceback(at)
+    assert any(str(tmp_path / "metadata.sqlite") in w.value for w in at.warning)
+    versions = at.dataframe[0].value
+    assert versions["version"].tolist() == [MODEL_VERSION] and versions["run"].isna().all()

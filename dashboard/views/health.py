@@ -44,7 +44,13 @@ def version_table(statuses, client) -> None:
             version = None
         if version is not None:
             labels[label] = version
-    runs = ui.runs(cfg) if cfg.metadata_path.is_file() else []
+    runs = []
+    if cfg.metadata_path.is_file():
+        try:
+            runs = ui.runs(cfg)
+        except Exception as err:  # ml_metadata raises its own types; the versions still show
+            st.warning(f"Cannot read which runs pushed these versions from "
+                       f"{cfg.metadata_path}: {err}", icon=":material/warning:")
     rows = versions.version_rows(statuses, labels, runs, versions.push_records(statuses, runs))
     order = ["version", "state", "pushed at", "run", "labels", "blessed", "push time from",
              "error"]
