@@ -3,19 +3,13 @@ the project's real model server and a real pipeline run (those are marked e2e)."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.conftest import MODEL_VERSION
-from dashboard.monitoring_test import WINDOWS, trigger_reason, write_reports
-from dashboard.schema_form import EXAMPLE_ROW
 from pipelines.common.processes import free_port
-from pipelines.local import summary as local
 
 PAGES = Path(__file__).resolve().parent / "views"
 APP = Path(__file__).resolve().parent / "app.py"
@@ -110,109 +104,7 @@ def test_monitoring_without_reports_says_to_run_the_monitor(monkeypatch, tmp_pat
     assert not at.warning and not at.metric and not at.get("vega_lite_chart")
 
 
-@pytest.fixture(scope="module")
-def monitored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Four real monitoring reports, one corrupt report folder, and the run summary of the
-    retraining the drifted report triggered."""
-    work = tmp_path_factory.mktemp("monitored")
-    reports = write_reports(work)
-    (work / "monitoring" / "20260302T000000Z").mkdir()
-    (work / "monitoring" / "20260302T000000Z" / "monitoring_report.json").write_text("{half")
-    local.write_summary(work / "pipeline_root", {
-        "run_id": "20260301-150100-7", "trigger_reason": trigger_reason(reports["drifted"]),
-        "status": "succeeded", "blessed": True, "metrics": {"auc": 0.9312},
-        "pushed_model": "/serving/clickflow/1700007200", "up_to_date": False})
-    return {**reports, "work": work}
-
-
 def chart_data(chart) -> list[pd.DataFrame]:
     import pyarrow as pa
 
     return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
-
-
-def test_monitoring_shows_drift_live_accuracy_and_alerts(monitored, monkeypatch):
-    monkeypatch.setenv("CLICKFLOW_MONITORING_DIR", str(monitored["work"] / "monitoring"))
-    monkeypatch.setenv("CLICKFLOW_PIPELINE_ROOT", str(monitored["work"] / "pipeline_root"))
-    at = page("monitoring").run()
-    assert_no_traceback(at)
-    assert not at.error and not at.info
-    (warning,) = at.warning
-    assert "1 report folder(s) skipped" in warning.value
-    assert "20260302T000000Z: " in warning.value and "is not valid JSON" in warning.value
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Reports": "4", "Latest decision": "cooldown", "Alerts": "2",
-                       "Retraining runs": "1"}
-
-    drift_chart, auc_chart = at.get("vega_lite_chart")
-    layers = json.loads(drift_chart.proto.spec)["layer"]
-    assert [layer["mark"]["type"] for layer in layers] == ["line", "rule", "point"]
-    assert layers[0]["encoding"]["x"]["field"] == "window_end"
-    assert layers[0]["encoding"]["color"]["field"] == "feature"
-    assert layers[1]["encoding"]["y"] == {"aggregate": "mean", "field": "threshold",
-                                          "type": "quantitative"}
-    (drift,) = chart_data(drift_chart)
-    # three windows had a previous one to drift from, eight compared features each
-    assert len(drift) == 3 * 8 and set(drift["series"]) == {"drift"}
-    drifted = drift[drift["report"] == monitored["drifted"].name]
-    assert set(drifted.loc[drifted["breached"], "feature"]) >= {"Age", "DailyTimeSpentOnSite"}
-    assert not drift.loc[drift["report"] == monitored["calm_again"].name, "breached"].any()
-
-    at.multiselect[0].set_value(["Age", "Male"]).run()
-    assert_no_traceback(at)
-    (drift,) = chart_data(at.get("vega_lite_chart")[0])
-    assert sorted(set(drift["feature"])) == ["Age", "Male"] and len(drift) == 6
-
-    auc_layers = json.loads(auc_chart.proto.spec)["layer"]
-    assert auc_layers[0]["encoding"]["color"]["field"] == "version"
-    assert auc_layers[0]["encoding"]["y"]["field"] == "auc"
-    live, threshold = chart_data(auc_chart)
-    assert sorted(set(live["version"])) == ["1700000000", "1700003600"] and len(live) == 5
-    assert threshold["live_auc_min"].tolist() == [0.75]
-
-    alerts = at.dataframe[-1].value
-    assert alerts["report"].tolist() == [monitored["cooldown"].name, monitored["drifted"].name]
-    cooldown, drifted_alert = alerts.iloc[0], alerts.iloc[1]
-    assert cooldown["triggered"] == "cool-down" and cooldown["retraining run"] is None
-    assert drifted_alert["decision"] == "retrain"
-    assert drifted_alert["triggered"] == "local (exit 0)"
-    assert (drifted_alert["retraining run"], drifted_alert["run status"],
-            drifted_alert["pushed version"], drifted_alert["eval AUC"]) == (
-        "20260301-150100-7", "succeeded", "1700007200", 0.9312)
-    assert bool(drifted_alert["blessed"])
-    assert [r for r in WINDOWS if monitored[r].name in set(alerts["report"])] == [
-        "drifted", "cooldown"]
-
-
-# (Predict and Score a file: dashboard/predict_score_test.py)
-
-
-# --- with the real model server (a small real model) and a real pipeline run ----------------
-
-
-def served_probabilities(url: str, rows: list[dict]) -> list[float]:
-    response = httpx.post(f"{url}/v1/models/clickflow:predict",
-                          json={"instances": rows}, timeout=30)
-    response.raise_for_status()
-    return [p["probability"] for p in response.json()["predictions"]]
-
-
-@pytest.mark.e2e
-def test_health_shows_versions_requests_and_failures(serving_url, monkeypatch):
-    monkeypatch.setenv("CLICKFLOW_SERVING_URL", serving_url)
-    served_probabilities(serving_url, [EXAMPLE_ROW])
-    bad = httpx.post(f"{serving_url}/v1/models/clickflow:predict",
-                     json={"instances": [{"Age": "old"}]}, timeout=30)
-    assert bad.status_code == 400
-    at = page("health").run()
-    assert_no_traceback(at)
-    assert not at.error
-    versions = at.dataframe[0].value
-    assert versions.loc[0, "version"] == MODEL_VERSION and versions.loc[0, "state"] == "AVAILABLE"
-    metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Requests"].replace(",", "")) >= 2
-    assert float(metrics["Failed requests"].replace(",", "")) >= 1
-    assert metrics["Latency p50"].endswith(" ms")
-    requests = at.dataframe[1].value
-    assert requests["labels"].str.contains("api=predict").any()
-    assert not requests["labels"].str.contains("api=health").any()

@@ -15,6 +15,7 @@ from pipelines.common.names import (
     DEFAULT_MONITORING_DIR,
     DEFAULT_PIPELINE_NAME,
     DEFAULT_PIPELINE_ROOT,
+    DEFAULT_REQUEST_LOG_DIR,
 )
 
 DEFAULT_SERVING_URL = "http://127.0.0.1:8501"
@@ -24,6 +25,7 @@ ENV_MODEL_NAME = "CLICKFLOW_MODEL_NAME"
 ENV_PIPELINE_ROOT = "CLICKFLOW_PIPELINE_ROOT"
 ENV_PIPELINE_NAME = "CLICKFLOW_PIPELINE_NAME"
 ENV_MONITORING_DIR = "CLICKFLOW_MONITORING_DIR"
+ENV_REQUEST_LOG_DIR = "CLICKFLOW_REQUEST_LOG_DIR"
 
 
 class DashboardConfigError(ConfigError):
@@ -40,6 +42,7 @@ class DashboardConfig:
     pipeline_root: Path = DEFAULT_PIPELINE_ROOT
     pipeline_name: str = DEFAULT_PIPELINE_NAME
     monitoring_dir: Path = DEFAULT_MONITORING_DIR  # the monitor's --out-dir
+    request_log_dir: Path = DEFAULT_REQUEST_LOG_DIR  # the server's --request-log-dir
 
     def __post_init__(self) -> None:
         problems = []
@@ -70,6 +73,7 @@ class DashboardConfig:
         env = os.environ if env is None else env
         root = env.get(ENV_PIPELINE_ROOT)
         monitoring = env.get(ENV_MONITORING_DIR)
+        request_log = env.get(ENV_REQUEST_LOG_DIR)
         return cls(
             serving_url=env.get(ENV_SERVING_URL) or DEFAULT_SERVING_URL,
             model_name=env.get(ENV_MODEL_NAME) or DEFAULT_MODEL_NAME,
@@ -77,4 +81,6 @@ class DashboardConfig:
             pipeline_name=env.get(ENV_PIPELINE_NAME) or DEFAULT_PIPELINE_NAME,
             monitoring_dir=(Path(monitoring).expanduser().resolve() if monitoring
                             else DEFAULT_MONITORING_DIR),
+            request_log_dir=(Path(request_log).expanduser().resolve() if request_log
+                             else DEFAULT_REQUEST_LOG_DIR),
         )

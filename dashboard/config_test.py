@@ -64,3 +64,12 @@ def test_the_monitoring_dir_comes_from_its_variable(tmp_path, monkeypatch):
     assert cfg.monitoring_dir == Path(tmp_path, "mon").resolve()
     assert DashboardConfig.from_env({"CLICKFLOW_MONITORING_DIR": ""}).monitoring_dir == \
         DEFAULT_MONITORING_DIR
+
+
+def test_the_request_log_dir_is_the_servers_default_unless_set(tmp_path, monkeypatch):
+    from pipelines.common.names import DEFAULT_REQUEST_LOG_DIR
+
+    monkeypatch.chdir(tmp_path)
+    assert DashboardConfig.from_env({}).request_log_dir == DEFAULT_REQUEST_LOG_DIR
+    cfg = DashboardConfig.from_env({"CLICKFLOW_REQUEST_LOG_DIR": "logs/requests"})
+    assert cfg.request_log_dir == Path(tmp_path, "logs", "requests").resolve()

@@ -172,6 +172,24 @@ class ServingClient:
                                           error))
         return sorted(versions, key=lambda v: v.version, reverse=True)
 
+    def label_version(self, label: str) -> int | None:
+        """The version a version label (e.g. ``stable``, ``canary``) points at, None when the
+        model has no such label.
+
+        Neither TF Serving's REST API nor ours lists a model's labels; a label is asked for by
+        name (``GET /v1/models/<name>/labels/<label>``, TF Serving's api_rest.md), and an
+        unknown one answers 4xx."""
+        try:
+            body = self._json("GET", f"/v1/models/{self.model_name}/labels/{label}")
+        except ServingRequestError as err:
+            if err.status_code is not None and 400 <= err.status_code < 500:
+                return None
+            raise
+        entries = body.get("model_version_status") if isinstance(body, dict) else None
+        if not entries:
+            return None
+        return int(entries[0]["version"])
+
     def serving_version(self) -> int:
         """The newest AVAILABLE version: the one TF Serving answers unversioned requests with."""
         statuses = self.model_status()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import monitoring, ui
+from dashboard import monitoring, monitoring_charts, ui
 from dashboard.config import ENV_MONITORING_DIR, ENV_PIPELINE_ROOT
 from pipelines.common import names
 
-TIME_AXIS = alt.Axis(format="%m-%d %H:%M", labelAngle=0, tickCount=6)
+SHOWN_REASONS = 20  # alerts whose reasons are written out in full
 
 
 @st.cache_data(show_spinner="Reading monitoring reports ...")
@@ -87,28 +86,23 @@ else:
         help="drift: this window against the previous one; skew vN: served version N "
              "against its training data.") or series[0]
     of_series = measured[measured["series"] == chosen]
-    names = sorted(of_series["feature"].unique())
-    shown_features = st.multiselect("Features", names, default=names)
+    feature_names = sorted(of_series["feature"].unique())
+    shown_features = st.multiselect("Features", feature_names, default=feature_names)
     shown = of_series[of_series["feature"].isin(shown_features)]
-    color = alt.Color("feature:N", title="feature")
-    lines = alt.Chart(shown).mark_line(point=True).encode(
-        x=alt.X("window_end:T", title="window end (UTC)", axis=TIME_AXIS),
-        y=alt.Y("value:Q", title="distance (L-infinity / Jensen-Shannon)"), color=color,
-        tooltip=["report", "feature", "measure", alt.Tooltip("value:Q", format=".4f"),
-                 "threshold", "breached"])
-    thresholds = alt.Chart(shown).mark_rule(strokeDash=[6, 4]).encode(
-        y="mean(threshold):Q", color=color, tooltip=["feature", "mean(threshold):Q"])
-    breaches = alt.Chart(shown).transform_filter(alt.datum.breached).mark_point(
-        shape="diamond", size=120, filled=True, color="#d62728").encode(
-        x="window_end:T", y="value:Q", tooltip=["report", "feature", "value", "threshold"])
-    st.altair_chart((lines + thresholds + breaches).properties(height=320), width="stretch")
-    st.caption(f"{chosen} of each feature per judged window; dashed: its threshold, red "
-               "diamond: breached. L-infinity distance for string features, Jensen-Shannon "
-               "divergence for numeric ones.")
+    if shown.empty:
+        st.info("Pick at least one feature to chart.")
+    else:
+        st.altair_chart(monitoring_charts.drift_chart(
+            shown, "distance (L-infinity / Jensen-Shannon)").properties(height=320),
+            width="stretch")
+    st.caption(f"{chosen} of each feature per judged window; dashed: the thresholds (one "
+               "colour per threshold value), large ringed marker: a breach, in its feature's "
+               "colour and shape (one window: bars, red where breached). L-infinity distance "
+               "for string features, Jensen-Shannon divergence for numeric ones.")
     newest = of_series[of_series["report"] == of_series.sort_values("window_end")[
         "report"].iloc[-1]]
     st.caption(f"Report {newest['report'].iloc[0]}:")
-    st.dataframe(newest[["feature", "measure", "value", "threshold", "breached"]],
+    st.dataframe(newest[["feature", "value", "threshold", "breached", "measure"]],
                  hide_index=True, column_config={
                      "value": st.column_config.NumberColumn(format="%.4f"),
                      "breached": st.column_config.CheckboxColumn("breached")})
@@ -121,22 +115,11 @@ if with_auc.empty:
             "(`workspace/labels/part-*.parquet`) for logged predictions of both classes; "
             "`make simulate` writes some.")
 else:
-    auc_lines = alt.Chart(with_auc).mark_line(point=True).encode(
-        x=alt.X("window_end:T", title="window end (UTC)", axis=TIME_AXIS),
-        y=alt.Y("auc:Q", title="live AUC", scale=alt.Scale(zero=False, padding=20)),
-        color=alt.Color("version:N", title="model version"),
-        tooltip=["report", "version", alt.Tooltip("auc:Q", format=".4f"),
-                 alt.Tooltip("accuracy:Q", format=".4f"),
-                 alt.Tooltip("calibration:Q", format=".3f"), "labelled"])
-    chart = auc_lines
-    if latest.live_auc_min is not None:
-        chart = auc_lines + alt.Chart(pd.DataFrame({"live_auc_min": [latest.live_auc_min]})
-                                      ).mark_rule(strokeDash=[6, 4], color="#d62728").encode(
-            y="live_auc_min:Q", tooltip=["live_auc_min"])
-    st.altair_chart(chart.properties(height=280), width="stretch")
+    st.altair_chart(monitoring_charts.auc_chart(with_auc, latest.live_auc_min).properties(
+        height=280), width="stretch")
     st.caption("Live AUC of each model version's labelled predictions per judged window; "
                "dashed: the policy's live_auc_min.")
-st.dataframe(live[["window_end", "version", "requests", "labelled", "auc", "accuracy",
+st.dataframe(live[["version", "auc", "window_end", "labelled", "requests", "accuracy",
                    "calibration", "log_loss", "judged"]].sort_values(
     ["window_end", "version"], ascending=[False, True]) if not live.empty else live,
     hide_index=True, column_config={
@@ -157,14 +140,25 @@ for row in alerts:
     if row["eval AUC"] is None and row["evaluation_uri"]:
         row["eval AUC"] = ui.evaluation(row["evaluation_uri"],
                                         ui.mtime(row["evaluation_uri"]))[0].get("auc")
-table = pd.DataFrame(alerts).drop(columns=["evaluation_uri", "window_end"])
+# The columns a reader looks for first, so a narrow screen still shows them.
+KEY_COLUMNS = ["report", "retraining run", "decision", "blessed", "pushed version", "eval AUC",
+               "run status", "triggered", "breached", "generated_at", "reasons"]
+table = pd.DataFrame(alerts)[KEY_COLUMNS]
 st.dataframe(table, hide_index=True, column_config={
+    "report": st.column_config.TextColumn(pinned=True),
     "generated_at": st.column_config.DatetimeColumn("judged at",
                                                     format="YYYY-MM-DD HH:mm:ss"),
     "blessed": st.column_config.CheckboxColumn("blessed"),
     "eval AUC": st.column_config.NumberColumn(format="%.4f"),
     "reasons": st.column_config.TextColumn(width="large"),
 })
+with st.expander(f"Why each alert was raised ({min(len(alerts), SHOWN_REASONS)} newest)"):
+    for row in alerts[:SHOWN_REASONS]:
+        reasons = row["reasons"].split("; ") if row["reasons"] else ["(no reason recorded)"]
+        st.markdown(f"**{row['report']}** ({row['decision']}"
+                    + (f", retraining run `{row['retraining run']}`"
+                       if row["retraining run"] else "") + "):\n"
+                    + "\n".join(f"- {reason}" for reason in reasons))
 if not any(row["retraining run"] for row in alerts):
     st.caption(f"No retraining run names these reports yet: `make monitor ARGS=\"--trigger "
                f"local\"` retrains on a breach (runs are read from `{cfg.pipeline_root}`; "

@@ -415,6 +415,10 @@ class AccessLog:
             self.metrics.requests.labels(model, version, api, str(status["code"])).inc()
             if api in ("predict", "classify", "status", "metadata"):
                 self.metrics.latency.labels(model, api).observe(seconds)
+            instances = state.get("instances")
+            if api in ("predict", "classify") and instances:
+                size = "one-row" if instances == 1 else "batch"
+                self.metrics.latency_by_size.labels(model, api, size).observe(seconds)
             client = scope.get("client")
             access_log.info(json.dumps({
                 "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),

@@ -23,6 +23,12 @@ class ServerMetrics:
         self.latency = Histogram(
             "clickflow_serving_request_latency_seconds", "Request latency, body read to response",
             ["model", "api"], buckets=LATENCY_BUCKETS, registry=r)
+        # The same latency split by request size: a one-row request and a 500-row batch chunk
+        # take very different times, and one histogram of both says little about either.
+        self.latency_by_size = Histogram(
+            "clickflow_serving_request_latency_by_size_seconds",
+            "Predict/classify latency by request size (size: one-row or batch)",
+            ["model", "api", "size"], buckets=LATENCY_BUCKETS, registry=r)
         self.instances = Counter(
             "clickflow_serving_instances", "Instances (rows) predicted or classified",
             ["model", "version", "api"], registry=r)
