@@ -83,15 +83,17 @@ def pipeline_root(history_root) -> Path:
 
 @pytest.fixture(scope="session")
 def history_root(tmp_path_factory: pytest.TempPathFactory):
-    """A pipeline root after four real runs (``pipelines.testing.run_history``): blessed with
+    """A pipeline root after four real runs (``tests.run_history``): blessed with
     no baseline, blessed against the served baseline, not blessed, and failed at the gate."""
-    from pipelines.testing import run_history
+    from tests import run_history
 
     return run_history.build(tmp_path_factory.mktemp("history"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Debian's chromium, per test module: Playwright's sync API keeps an event loop running
+    in this thread while it is open, which asyncio.run() in a later module would trip on."""
     if not CHROMIUM.exists():
         message = (f"{CHROMIUM} is not installed (Debian package 'chromium'; make setup "
                    "installs it when it runs as root). This test never downloads a browser.")

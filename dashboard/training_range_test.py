@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import history, training_range
-from pipelines.testing import run_history
+from tests import run_history
 
 
 def _runs(root: Path) -> list[history.RunRecord]:

@@ -67,6 +67,20 @@ def no_runs(cfg: DashboardConfig, reason: str) -> None:
             icon=":material/folder_open:")
 
 
+def runs_or_stop(cfg: DashboardConfig) -> list[history.RunRecord]:
+    """Every run, newest first; with none (or no store), the "No pipeline runs yet" banner and
+    a stopped page."""
+    try:
+        found = runs(cfg)
+    except history.HistoryUnavailable as err:
+        no_runs(cfg, str(err))
+        st.stop()
+    if not found:
+        no_runs(cfg, f"the metadata store has no run of pipeline '{cfg.pipeline_name}'")
+        st.stop()
+    return found
+
+
 def _mtime(path: str | Path) -> int:
     try:
         return os.stat(path).st_mtime_ns

@@ -6,18 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import compare, evaluation_view, history, run_picker, ui
+from dashboard import compare, evaluation_view, run_picker, ui
 
 cfg = ui.config()
 st.title("Compare runs")
-try:
-    runs = ui.runs(cfg)
-except history.HistoryUnavailable as err:
-    ui.no_runs(cfg, str(err))
-    st.stop()
-if not runs:
-    ui.no_runs(cfg, f"the metadata store has no run of pipeline '{cfg.pipeline_name}'")
-    st.stop()
+runs = ui.runs_or_stop(cfg)
 if len(runs) < 2:
     st.info("Two runs are needed to compare; this pipeline root has one so far. Its detail "
             "is on the Run detail page.", icon=":material/compare_arrows:")

@@ -65,14 +65,7 @@ def stopped_at_gate(run: history.RunRecord, found: list[dict]) -> bool:
             a["severity"] == "ERROR" for a in found)
 
 
-try:
-    runs = ui.runs(cfg)
-except history.HistoryUnavailable as err:
-    ui.no_runs(cfg, str(err))
-    st.stop()
-if not runs:
-    ui.no_runs(cfg, f"the metadata store has no run of pipeline '{cfg.pipeline_name}'")
-    st.stop()
+runs = ui.runs_or_stop(cfg)
 measured = [r for r in runs if r.statistics_uri]
 if not measured:
     st.info("No run has computed data statistics yet: StatisticsGen runs right after the "

@@ -15,14 +15,7 @@ st.caption(f"Every run of pipeline '{cfg.pipeline_name}' recorded in ML Metadata
            f"(`{cfg.metadata_path}`), newest first: its outcome, how the model scored on the "
            f"eval split, and why the Evaluator blessed it or not.")
 
-try:
-    runs = ui.runs(cfg)
-except history.HistoryUnavailable as err:
-    ui.no_runs(cfg, str(err))
-    st.stop()
-if not runs:
-    ui.no_runs(cfg, f"the metadata store has no run of pipeline '{cfg.pipeline_name}'")
-    st.stop()
+runs = ui.runs_or_stop(cfg)
 
 
 def _data_text(run: history.RunRecord) -> str:

@@ -6,18 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import evaluation_view, history, lineage, monitoring, run_picker, ui
+from dashboard import evaluation_view, lineage, monitoring, run_picker, ui
 
 cfg = ui.config()
 st.title("Run detail")
-try:
-    runs = ui.runs(cfg)
-except history.HistoryUnavailable as err:
-    ui.no_runs(cfg, str(err))
-    st.stop()
-if not runs:
-    ui.no_runs(cfg, f"the metadata store has no run of pipeline '{cfg.pipeline_name}'")
-    st.stop()
+runs = ui.runs_or_stop(cfg)
 
 run = run_picker.pick_run(runs)
 summary = run.summary or {}

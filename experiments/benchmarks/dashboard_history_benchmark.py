@@ -4,7 +4,7 @@
     .venv/bin/python experiments/benchmarks/dashboard_history_benchmark.py --root ROOT
 
 ``--build WORK`` first makes ``--runs`` (default 10) real pipeline runs under WORK
-(``pipelines.testing.run_history.build``: ~3-4 min). Each page is then measured in a fresh
+(``tests.run_history.build``: ~3-4 min). Each page is then measured in a fresh
 Python process, as a user opening the dashboard gets it: the app's own start (app.py through
 its navigation), the page's first load, and a second load (Streamlit's caches warm). The
 Model history page is also measured with its ROC/PR curves switched on (the only part that
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.build:
         sys.path.insert(0, str(REPO))
         from models.bootstrap import bootstrap
-        from pipelines.testing import run_history
+        from tests import run_history
 
         bootstrap()
         root = run_history.build(args.build.resolve(), args.runs).root

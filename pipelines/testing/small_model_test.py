@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, model
+from models import features, model, warmup
 from pipelines.common.metrics import roc_auc
 from pipelines.data import generator as dg
 from pipelines.testing import small_model as small_model_lib
@@ -25,17 +25,7 @@ def _rows(n: int, seed: int) -> dict[str, list]:
 
 
 def _example(row: dict, names: tuple[str, ...] = features.SERVING_FEATURES) -> bytes:
-    feature = {}
-    for name in names:
-        value = row[name]
-        kind = features.RAW_TYPES[name]
-        if kind == "float":
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-        elif kind == "int":
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-        else:
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return warmup.to_example({name: row[name] for name in names})
 
 
 @pytest.mark.e2e
