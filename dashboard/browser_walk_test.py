@@ -40,7 +40,7 @@ def served(history_root, tmp_path_factory: pytest.TempPathFactory):
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-base-path",
          str(history_root.model_base_path), "--host", "127.0.0.1", "--port", str(port),
-         "--request-log-dir", str(logs / "request_log")],
+         "--request-log-dir", str(logs / "request_log"), "--request-log-roll-seconds", "0.2"],
         url=f"http://127.0.0.1:{port}", log_file=logs / "server.log", ready_path="/readyz",
         name="the model server")
     with server:
@@ -48,6 +48,7 @@ def served(history_root, tmp_path_factory: pytest.TempPathFactory):
         for size in (1, 1, 1, 25):  # one-row and batch requests, as the dashboard sends
             httpx.post(predict, json={"instances": [EXAMPLE_ROW] * size},
                        timeout=30).raise_for_status()
+        time.sleep(1.0)  # written to the log within its roll interval: the health page shows it
         yield server.url, logs / "request_log"
 
 
