@@ -183,12 +183,17 @@ def load(model_name: str, version: int, path: Path) -> Servable:
 
 
 def _read_saved_model(path: Path) -> Any:
+    from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    try:
+        proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    except DecodeError as err:
+        raise ValueError(f"{path / 'saved_model.pb'} is not a SavedModel ({err})") from None
     if not proto.meta_graphs:
-        raise ValueError(f"{path / 'saved_model.pb'} has no meta graph")
+        raise ValueError(f"{path / 'saved_model.pb'} has no meta graph (not a SavedModel, "
+                         "or a truncated one)")
     return proto
 
 
