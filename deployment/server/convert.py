@@ -345,7 +345,10 @@ def float_json(value: Any) -> float:
 
 
 def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]:
-    """TF Serving's classify ``results``: per example, ``[[class, score], ...]``."""
+    """TF Serving's classify ``results``: per example, ``[[class, score], ...]``; a signature
+    with scores but no classes (TF Serving's half_plus_two ``classify_x_to_y``) gets empty
+    labels, as tensorflow_serving/util/json_tensor.h documents ("<label> can be missing ...
+    these would appear as empty strings")."""
     scores = outputs.get("scores")
     classes = outputs.get("classes")
     if scores is None and classes is None:
@@ -355,7 +358,7 @@ def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]
     results = []
     for i in range(rows):
         labels = ([c.decode() if isinstance(c, bytes) else str(c) for c in classes[i]]
-                  if classes is not None else [str(j) for j in range(scores.shape[1])])
+                  if classes is not None else [""] * scores.shape[1])
         values = [float_json(s) for s in scores[i]] if scores is not None \
             else [None] * len(labels)
         results.append([[label, score] for label, score in zip(labels, values, strict=True)])

@@ -147,14 +147,23 @@ class Servable:
 
 
 def load(model_name: str, version: int, path: Path) -> Servable:
-    """Loads a SavedModel version directory; raises on anything that makes it unservable."""
+    """Loads a SavedModel version directory; raises on anything that makes it unservable.
+
+    A TF1 (session-based) SavedModel goes to ``tf1_servable``, which runs it as TF Serving
+    does; a TF2 one is loaded here, with its signatures as concrete functions.
+    """
     import tensorflow as tf
 
     if not (path / "saved_model.pb").is_file():
         raise FileNotFoundError(
             f"no saved_model.pb in {path} (an incomplete or foreign version folder)")
+    saved_model = _read_saved_model(path)
+    from deployment.server import tf1_servable  # it builds on this module's classes
+
+    if tf1_servable.is_tf1(saved_model):
+        return tf1_servable.load(model_name, version, path, saved_model)
     loaded = tf.saved_model.load(str(path))
-    signature_defs = _read_signature_defs(path)
+    signature_defs = dict(saved_model.meta_graphs[0].signature_def)
     signatures = {}
     for name, function in loaded.signatures.items():
         _, kwargs = function.structured_input_signature
@@ -170,20 +179,25 @@ def load(model_name: str, version: int, path: Path) -> Servable:
     if not signatures:
         raise ValueError(f"the SavedModel in {path} has no signatures to serve")
     return Servable(model_name=model_name, version=version, path=path, signatures=signatures,
-                    signature_def_json=_signature_def_json(signature_defs), loaded=loaded)
+                    signature_def_json=signature_def_json(signature_defs), loaded=loaded)
 
 
-def _read_signature_defs(path: Path) -> dict[str, Any]:
+def _read_saved_model(path: Path) -> Any:
+    from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    try:
+        proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    except DecodeError as err:
+        raise ValueError(f"{path / 'saved_model.pb'} is not a SavedModel ({err})") from None
     if not proto.meta_graphs:
-        raise ValueError(f"{path / 'saved_model.pb'} has no meta graph")
-    return dict(proto.meta_graphs[0].signature_def)
+        raise ValueError(f"{path / 'saved_model.pb'} has no meta graph (not a SavedModel, "
+                         "or a truncated one)")
+    return proto
 
 
-def _signature_def_json(signature_defs: Mapping[str, Any]) -> dict[str, Any]:
+def signature_def_json(signature_defs: Mapping[str, Any]) -> dict[str, Any]:
     """The ``metadata`` member of TF Serving's GetModelMetadata REST response."""
     from google.protobuf import json_format
     from tensorflow_serving.apis import get_model_metadata_pb2
