@@ -63,7 +63,7 @@ def test_latency_while_open_separates_one_row_and_batch_requests(serving_url, mo
     assert (rows["errors_per_minute"] > 0).all()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["p50 one-row"].endswith(" ms") and metrics["p50 batch"].endswith(" ms")
-    assert float(metrics["Failed requests"].replace(",", "")) >= 1
+    assert float(metrics["Failed predictions"].replace(",", "")) >= 1  # the bad predict
     (latency,) = [frames[0] for frames in map(chart_data, at.get("vega_lite_chart"))
                   if "p50_ms" in frames[0].columns]
     assert set(latency["size"]) == {"one-row", "batch"}
