@@ -116,7 +116,10 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 
 def error_response(err: RequestError) -> Response:
-    return json_response({"error": err.message}, err.status)
+    # After a timed-out body the connection is mid-request: close it, or the rest of that body
+    # would be parsed as the next request.
+    headers = {"Connection": "close"} if err.status == 408 else None
+    return json_response({"error": err.message}, err.status, headers)
 
 
 def _request_id(request: Request) -> str:

@@ -35,7 +35,7 @@ def address(small_model: Path, tmp_path_factory: pytest.TempPathFactory):
         yield "127.0.0.1", port
 
 
-def _trickle(address, data: bytes, every: float = 0.25, limit: float = 10.0) -> tuple[bytes, float]:
+def _trickle(address, data: bytes, every: float = 0.25, limit: float = 30.0) -> tuple[bytes, float]:
     """Sends ``data`` a byte every ``every`` s; returns what the server answered and when."""
     started = time.monotonic()
     with socket.create_connection(address, timeout=limit) as sock:
@@ -66,25 +66,31 @@ def _trickle(address, data: bytes, every: float = 0.25, limit: float = 10.0) -> 
 
 
 def test_headers_sent_a_byte_at_a_time_get_408_and_a_closed_connection(address) -> None:
-    request = b"GET /v1/models/clickflow HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 100
+    request = b"GET /v1/models/clickflow HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 160
     answer, seconds = _trickle(address, request)
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer[:200]
     assert b"the request headers took over 1 s" in answer
-    assert seconds < HEADER_SECONDS + 2  # cut off, not served for the 25 s of trickling
+    assert seconds < HEADER_SECONDS + 12  # cut off, not kept for the ~40 s of trickling
 
 
 def test_a_stalled_body_gets_408(address) -> None:
     body = json.dumps({"instances": [ROW]}).encode()
     head = (f"POST /v1/models/clickflow:predict HTTP/1.1\r\nHost: x\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-    with socket.create_connection(address, timeout=10) as sock:
+    import http.client
+
+    with socket.create_connection(address, timeout=30) as sock:
         sock.sendall(head + body[:10])  # then nothing more
         started = time.monotonic()
-        answer = sock.recv(65536)
+        response = http.client.HTTPResponse(sock)
+        response.begin()  # status and headers, however many packets they come in
+        answer = f"HTTP/1.1 {response.status} ".encode() + response.read()
         seconds = time.monotonic() - started
+        closing = response.getheader("connection")
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"the request body took over 1 s to arrive" in answer
-    assert seconds < BODY_SECONDS + 2
+    assert closing == "close"  # the rest of that body must never be read as a next request
+    assert seconds < BODY_SECONDS + 12  # a loaded CI machine answers late, but answers
 
 
 def test_a_keep_alive_client_is_not_cut_off(address) -> None:
