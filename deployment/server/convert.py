@@ -36,13 +36,26 @@ _EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {
              "bool": "true or false"}
 
 
-class RequestError(Exception):
-    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told)."""
+# The gRPC status code of each HTTP status a RequestError carries, as TF Serving pairs them
+# (tensorflow_serving/model_servers/http_rest_api_handler.cc answers a tensorflow::Status with
+# ToHTTPStatusCode; the gRPC server sends the Status' own code).
+_GRPC_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED",
+               413: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED",
+               503: "UNAVAILABLE"}
 
-    def __init__(self, message: str, status: int = 400):
+
+class RequestError(Exception):
+    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told).
+
+    Over gRPC it is ``grpc_code`` (a ``grpc.StatusCode`` name): the one the HTTP status implies
+    unless TF Serving's gRPC API answers that case with another (e.g. FAILED_PRECONDITION).
+    """
+
+    def __init__(self, message: str, status: int = 400, grpc_code: str | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.grpc_code = grpc_code or _GRPC_CODES.get(status, "UNKNOWN")
 
 
 @dataclasses.dataclass(frozen=True)
