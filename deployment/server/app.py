@@ -178,6 +178,8 @@ class Handlers:
         if name in self.registry.model_names:
             state.model = name
         version = int(match["version"]) if match["version"] is not None else None
+        if version is not None and version >= 2**63:  # TF Serving's versions are int64
+            raise RequestError(f"Failed to convert version: {match['version']} to numeric.")
         label = match["label"]
         post = suffix in (":predict", ":classify", ":regress")
         if request.method != ("POST" if post else "GET"):
@@ -254,8 +256,9 @@ class Handlers:
     async def predict(self, request: Request, servable: servable_lib.Servable, body: bytes,
                       request_id: str) -> Response:
         payload = parse_json_object(body, PREDICT_KEYS)
-        signature = _signature(servable, payload.get("signature_name",
-                                                     servable_lib.DEFAULT_SIGNATURE))
+        name = payload.get("signature_name", "")
+        # An empty name is serving_default, as TF Serving's GetInfoMap has it.
+        signature = _signature(servable, servable_lib.DEFAULT_SIGNATURE if name == "" else name)
         if ("instances" in payload) == ("inputs" in payload):
             raise RequestError("the request needs exactly one of 'instances' (row format) or "
                                "'inputs' (columnar format)")
@@ -294,11 +297,9 @@ class Handlers:
     async def _call_examples(self, request: Request, servable: servable_lib.Servable,
                              signature: servable_lib.Signature, payload: dict[str, Any],
                              api: str) -> tuple[dict[str, np.ndarray], list[bytes], list]:
-        if "examples" not in payload:
-            raise RequestError(f"the {api} request needs 'examples': a list of feature objects")
         serialized, examples = convert.examples_to_serialized(
-            payload["examples"], payload.get("context"), servable.feature_specs(),
-            self.config.max_instances)
+            payload.get("examples"), payload.get("context"), servable.feature_specs(),
+            self.config.max_instances, api)
         array = np.empty(len(serialized), dtype=object)
         array[:] = serialized
         outputs = await self._call(request, servable, signature,
@@ -341,6 +342,8 @@ class Handlers:
 
     async def malformed(self, request: Request) -> Response:
         request.state.api = "other"
+        if request.method == "GET" and request.url.path.lower() == "/v1/models":
+            raise RequestError("Missing model name in request.")  # TF Serving's words
         raise RequestError(f"Malformed request: {request.method} {request.url.path}")
 
     async def metrics(self, request: Request) -> Response:

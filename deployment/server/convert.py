@@ -31,6 +31,12 @@ _KINDS = {
 }
 _FLOAT_MAX = {"float16": float(np.finfo(np.float16).max),
               "float32": float(np.finfo(np.float32).max)}
+# The largest integer a float type holds with every smaller one, as TF Serving's
+# IsLosslessDecimal bounds JSON integers for DT_FLOAT/DT_DOUBLE ((1 << digits) - 1,
+# tensorflow_serving/util/json_tensor.cc): 16777217 is not silently made 16777216.
+_FLOAT_EXACT_INT = {"float16": 2**11 - 1, "bfloat16": 2**8 - 1, "float32": 2**24 - 1,
+                    "float64": 2**53 - 1}
+_INT64_RANGE = range(-2**63, 2**63)
 _NON_FINITE_TOKENS = frozenset(("NaN", "Infinity", "-Infinity", "inf", "-inf", "nan"))
 _EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {"b64": ...})',
              "bool": "true or false"}
@@ -101,7 +107,14 @@ def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
             limit = _FLOAT_MAX.get(spec.dtype)
             if limit is not None and abs(value) > limit:
                 raise RequestError(f"{where} is {_show(value)}, out of range for "
-                                   f"{spec.dtype} (largest {limit:.4g})")
+                                   f"{spec.dtype} (largest {limit:.4g}): it cannot be "
+                                   "converted without loss of precision")
+            exact = _FLOAT_EXACT_INT.get(spec.dtype)
+            if isinstance(value, int) and exact is not None and abs(value) > exact:
+                raise RequestError(f"{where} is {_show(value)}: an integer that cannot be "
+                                   f"converted to {spec.dtype} without loss of precision "
+                                   f"(at most {exact} in magnitude; send it as a decimal, "
+                                   f"e.g. {value}.0, to accept rounding)")
             return value
         if isinstance(value, str) and value in _NON_FINITE_TOKENS:
             raise RequestError(f"{where} is {_show(value)}; expects a finite number "
@@ -163,9 +176,17 @@ def instances_to_inputs(instances: Any, inputs: Mapping[str, TensorSpec], signat
     single = _single_input(inputs)
     expected = sorted(inputs)
     columns: dict[str, list[Any]] = {name: [] for name in inputs}
+    objects = None
     for i, instance in enumerate(instances):
         where = f"instances[{i}]"
         named = isinstance(instance, dict) and not (single and set(instance) == {"b64"})
+        if objects is None:
+            objects = named
+        elif named != objects:  # as TF Serving's FillTensorMapFromInstancesList
+            got, want = ("object", "value/list") if named else ("list", "object")
+            raise RequestError(f"{where}: Expecting {want} but got {got} at item {i} of input "
+                               f"list: the first instance decides whether every instance is "
+                               f"an object of named inputs or a bare value")
         if not named:
             if single is None:
                 raise RequestError(f"{where} must be an object of named inputs {expected} "
@@ -245,6 +266,7 @@ def make_example(features: Mapping[str, Any], specs: Mapping[str, TensorSpec],
         spec = specs.get(name)
         feature = example.features.feature[name]
         field = f"{where}: feature '{name}'"
+        _check_feature_values(values, field)
         kind = spec.kind if spec is not None else _json_kind(values, field)
         if kind == "string":
             string_spec = TensorSpec("string", (None,))
@@ -254,11 +276,27 @@ def make_example(features: Mapping[str, Any], specs: Mapping[str, TensorSpec],
             feature.float_list.value.extend(scalar(v, float_spec, field) for v in values)
         elif kind in ("int", "bool"):
             int_spec = TensorSpec("int64", (None,))
-            feature.int64_list.value.extend(
-                int(v) if isinstance(v, bool) else scalar(v, int_spec, field) for v in values)
+            ints = [int(v) if isinstance(v, bool) else scalar(v, int_spec, field)
+                    for v in values]
+            beyond = next((v for v in ints if v not in _INT64_RANGE), None)
+            if beyond is not None:  # TF Serving's words (json_tensor.cc AddValueToFeature)
+                raise RequestError(f"{field} has element {_show(beyond)} beyond int64. "
+                                   "Only int64 is supported")
+            feature.int64_list.value.extend(ints)
         else:
             raise RequestError(f"{field} has a type a tf.Example cannot hold ({spec.dtype})")
     return example.SerializeToString()
+
+
+def _check_feature_values(values: Sequence[Any], where: str) -> None:
+    """What a tf.Example feature cannot hold, in TF Serving's words (json_tensor.cc
+    AddValueToFeature): null, a nested list, an object other than ``{"b64": ...}``."""
+    for value in values:
+        json_type = ("null" if value is None else "array" if isinstance(value, list) else
+                     "object" if isinstance(value, dict) and set(value) != {"b64"} else None)
+        if json_type is not None:
+            raise RequestError(f"{where} has element with unexpected JSON type: {json_type}; "
+                               "a feature is a string, number or boolean, or a list of them")
 
 
 def _json_kind(values: Sequence[Any], where: str) -> str:
@@ -272,12 +310,16 @@ def _json_kind(values: Sequence[Any], where: str) -> str:
 
 
 def examples_to_serialized(examples: Any, context: Any, specs: Mapping[str, TensorSpec],
-                           max_instances: int) -> tuple[list[bytes], list[dict[str, Any]]]:
-    """``:classify`` ``examples`` (+ ``context``) -> serialized tf.Examples and merged dicts."""
-    if not isinstance(examples, list):
-        raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
+                           max_instances: int, api: str = "classify"
+                           ) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """``:classify`` ``examples`` (+ ``context``) -> serialized tf.Examples and merged dicts;
+    ``examples`` None means the request has none."""
     if context is not None and not isinstance(context, dict):
         raise RequestError(f"'context' must be an object of features, got {_show(context)}")
+    if examples is None:
+        raise RequestError(f"the {api} request needs 'examples': a list of feature objects")
+    if not isinstance(examples, list):
+        raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
     _check_count(len(examples), max_instances, "examples")
     serialized, merged = [], []
     for i, example in enumerate(examples):
@@ -313,9 +355,19 @@ def _json_array(name: str, value: np.ndarray) -> Any:
         return np.vectorize(text, otypes=[object])(value).tolist() if value.size else \
             value.tolist()
     if value.dtype.name in _FLOAT_KINDS:
-        # Shortest repr of each float32 (0.3, not 0.30000001192092896), as TF Serving prints.
-        return value.astype(str).astype(np.float64).tolist()
+        return _decimals(value).tolist()
     return value.tolist()
+
+
+def _decimals(value: np.ndarray) -> np.ndarray:
+    """float32 values as the decimals TF Serving writes (json_tensor.cc WriteDecimal): six
+    significant digits ("%g") when they read back as the same float32, else nine
+    (max_digits10): 0.3, not 0.30000001192092896; 1/3 as 0.333333343. Float16 goes through
+    float32 there too. Returned as float64, which ``json`` writes back as the same decimal."""
+    wide = value.astype(np.float64)
+    six = np.char.mod("%g", wide).astype(np.float64)
+    nine = np.char.mod("%.9g", wide).astype(np.float64)
+    return np.where(six.astype(np.float32) == value.astype(np.float32), six, nine)
 
 
 def outputs_to_rows(outputs: Mapping[str, np.ndarray], count: int) -> list[Any]:
@@ -340,8 +392,8 @@ def outputs_to_columns(outputs: Mapping[str, np.ndarray]) -> Any:
 
 
 def float_json(value: Any) -> float:
-    """A float32 as TF Serving writes it: its shortest decimal, not float64's expansion."""
-    return float(np.float32(value).astype(str))
+    """A float32 as TF Serving writes it (``_decimals``), not float64's expansion."""
+    return float(_decimals(np.asarray([value], dtype=np.float32))[0])
 
 
 def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]:
