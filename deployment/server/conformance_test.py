@@ -38,6 +38,7 @@ from deployment.server import convert
 from deployment.server.app import Server, create_app
 from deployment.server.config import ModelConfig, RequestLogConfig, ServerConfig, VersionPolicy
 from pipelines.testing.foreign_models import (
+    CLASSES_SIGNATURE,
     CLASSIFY_SIGNATURE,
     REGRESS_METHOD,
     export_example_model,
@@ -476,6 +477,11 @@ def test_whole_number_floats_for_integer_inputs(client: TestClient) -> None:
     (f"/v1/models/{EXAMPLES}:classify",
      {"signature_name": CLASSIFY_SIGNATURE, "examples": [{"x": 1.0, "bias": 0.25}]},
      {"results": [[["neg", 0.5], ["pos", 0.5]]]}),
+    # classifier.cc PostProcessClassificationResult sets a score only from a scores tensor:
+    # classes alone keep the proto's 0, which json_tensor.cc writes as 0.0
+    (f"/v1/models/{EXAMPLES}:classify",
+     {"signature_name": CLASSES_SIGNATURE, "examples": [{"x": 1.0}]},
+     {"results": [[["neg", 0.0], ["pos", 0.0]]]}),
 ])
 def test_classify_and_regress(client: TestClient, path: str, body: Any, expected: Any) -> None:
     assert _ok(_post(client, path, body)) == _d(expected)

@@ -400,7 +400,7 @@ def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]
     """TF Serving's classify ``results``: per example, ``[[class, score], ...]``; a signature
     with scores but no classes (TF Serving's half_plus_two ``classify_x_to_y``) gets empty
     labels, as tensorflow_serving/util/json_tensor.h documents ("<label> can be missing ...
-    these would appear as empty strings")."""
+    these would appear as empty strings"), and one with classes but no scores gets 0.0."""
     scores = outputs.get("scores")
     classes = outputs.get("classes")
     if scores is None and classes is None:
@@ -411,8 +411,10 @@ def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]
     for i in range(rows):
         labels = ([c.decode() if isinstance(c, bytes) else str(c) for c in classes[i]]
                   if classes is not None else [""] * scores.shape[1])
+        # No scores: each class's score is the proto default, 0 (classifier.cc sets it only
+        # from a scores tensor; MakeJsonFromClassificationResult writes it).
         values = [float_json(s) for s in scores[i]] if scores is not None \
-            else [None] * len(labels)
+            else [0.0] * len(labels)
         results.append([[label, score] for label, score in zip(labels, values, strict=True)])
     return results
 

@@ -11,6 +11,7 @@ from pathlib import Path
 REGRESS_METHOD = "tensorflow/serving/regress"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 CLASSIFY_SIGNATURE = "classify_x"
+CLASSES_SIGNATURE = "classes_only"
 
 
 def export_example_model(path: Path, method_name: str | None = None,
@@ -19,7 +20,8 @@ def export_example_model(path: Path, method_name: str | None = None,
     ``method_name`` its signature gets that method (TF2 writes every signature as predict).
 
     ``with_classify`` adds ``classify_x`` (TF Serving's classify method): for features ``x``
-    and ``bias`` (default 0), p = 0.25 * x + bias, classes ["neg", "pos"], scores [1 - p, p].
+    and ``bias`` (default 0), p = 0.25 * x + bias, classes ["neg", "pos"], scores [1 - p, p];
+    and ``classes_only`` (classify too), the same classes without scores.
     """
     import tensorflow as tf
 
@@ -42,10 +44,16 @@ def export_example_model(path: Path, method_name: str | None = None,
             classes = tf.tile(tf.constant([["neg", "pos"]]), [tf.shape(p)[0], 1])
             return {"classes": classes, "scores": tf.concat([1.0 - p, p], axis=1)}
 
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+        def top_classes(inputs):
+            return {"classes": classify(inputs)["classes"]}
+
         signatures[CLASSIFY_SIGNATURE] = classify
+        signatures[CLASSES_SIGNATURE] = top_classes
     tf.saved_model.save(module, str(path), signatures=signatures)
-    methods = {"serving_default": method_name,
-               CLASSIFY_SIGNATURE: CLASSIFY_METHOD if with_classify else None}
+    classify_method = CLASSIFY_METHOD if with_classify else None
+    methods = {"serving_default": method_name, CLASSIFY_SIGNATURE: classify_method,
+               CLASSES_SIGNATURE: classify_method}
     if any(methods.values()):
         from tensorflow.core.protobuf import saved_model_pb2
 
