@@ -386,6 +386,34 @@ def test_tensor_errors(client: TestClient, signature: str, instances: list,
                                            "instances": instances}), 400, *phrases)
 
 
+@pytest.mark.parametrize("body, expected", [
+    # json_test SingleUnnamedTensor and SingleUnnamedTensorColumnarFormat, exactly: their
+    # TensorInfo gives no shape, so each instance is whatever regular nesting it is
+    ({"instances": [[1, 2], [3, 4], [5, 6]]}, {"predictions": [[1, 2], [3, 4], [5, 6]]}),
+    ({"inputs": {"default": [[[1, 2], [3, 4], [5, 6]]]}},
+     {"outputs": [[[1, 2], [3, 4], [5, 6]]]}),
+    ({"inputs": [[[1, 2], [3, 4], [5, 6]]]}, {"outputs": [[[1, 2], [3, 4], [5, 6]]]}),
+    ({"instances": [7, 8]}, {"predictions": [7, 8]}),
+])
+def test_an_input_of_unknown_rank(client: TestClient, body: Any, expected: Any) -> None:
+    assert _ok(_post(client, TENSORS_PREDICT, {"signature_name": "any_shape", **body})) == _d(
+        expected)
+
+
+@pytest.mark.parametrize("instances, phrases", [
+    # json_test SingleUnnamedTensorErrors on its shapeless TensorInfo, in order
+    ([[1, 2], [3, 4], [5, 6, 7]], ["Expecting shape [2] but got [3]", "instance 2"]),
+    ([[1, 2], [3, 4], [[5, 6]]], ["Expecting shape [2] but got [1, 2]"]),
+    ([1, [1]], ["Expecting shape [] but got [1]"]),
+    ([[1, 2], ["a", "b"]], ["int32"]),
+    # json_tensor.cc FillTensorProto: ragged lists within one instance
+    ([[[1, 2], [3]]], ["regular"]),
+])
+def test_unknown_rank_errors(client: TestClient, instances: list, phrases: list[str]) -> None:
+    _error(_post(client, TENSORS_PREDICT, {"signature_name": "any_shape",
+                                           "instances": instances}), 400, *phrases)
+
+
 def test_multiple_named_tensor_errors(client: TestClient) -> None:
     """json_test MultipleNamedTensorErrors, in order: a different shape or size of one input
     across instances, and a list among objects (or an object among values) in "instances"."""

@@ -53,15 +53,22 @@ class RequestError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class TensorSpec:
-    """dtype name (TF's, e.g. ``int64``) and shape (``None`` = any size) of a signature tensor."""
+    """dtype name (TF's, e.g. ``int64``) and shape (``None`` = any size) of a signature tensor.
+
+    ``unknown_rank``: the signature gives no shape (a TF1 placeholder without one), so, as in
+    TF Serving, an instance may be any regular nesting of lists, the same for every instance
+    (``shape`` is then ``(None,)``: only the batch dimension is known).
+    """
 
     dtype: str
     shape: tuple[int | None, ...]
+    unknown_rank: bool = False
 
     @classmethod
     def from_tf(cls, spec: Any) -> TensorSpec:
-        shape = tuple(spec.shape.as_list()) if spec.shape.rank is not None else (None,)
-        return cls(dtype=spec.dtype.name, shape=shape)
+        if spec.shape.rank is None:
+            return cls(dtype=spec.dtype.name, shape=(None,), unknown_rank=True)
+        return cls(dtype=spec.dtype.name, shape=tuple(spec.shape.as_list()))
 
     @property
     def kind(self) -> str:
@@ -78,6 +85,8 @@ class TensorSpec:
         return tf.as_dtype(self.dtype)
 
     def describe(self) -> str:
+        if self.unknown_rank:
+            return f"{_EXPECTED.get(self.kind, self.dtype)} ({self.dtype}, any shape)"
         dims = ", ".join("?" if d is None else str(d) for d in self.shape[1:])
         shape = f", [{dims}]" if dims else ""
         return f"{_EXPECTED.get(self.kind, self.dtype)} ({self.dtype}{shape})"
@@ -131,6 +140,8 @@ def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
 
 def _element(value: Any, spec: TensorSpec, dims: tuple[int | None, ...], where: str) -> Any:
     """One instance's value of an input with per-instance shape ``dims`` (nested lists)."""
+    if spec.unknown_rank:
+        return _any_shape(value, spec, where)
     if not dims:
         if isinstance(value, list):
             raise RequestError(f"{where} expects one value per instance, {spec.describe()}, "
@@ -144,7 +155,45 @@ def _element(value: Any, spec: TensorSpec, dims: tuple[int | None, ...], where: 
     return [_element(v, spec, dims[1:], f"{where}[{i}]") for i, v in enumerate(value)]
 
 
+def _any_shape(value: Any, spec: TensorSpec, where: str) -> Any:
+    if isinstance(value, list):
+        return [_any_shape(v, spec, f"{where}[{i}]") for i, v in enumerate(value)]
+    return scalar(value, spec, where)
+
+
+def _nested_shape(value: Any, where: str) -> tuple[int, ...]:
+    """The shape of regular nested lists, or ``RequestError`` where they are ragged (TF
+    Serving's FillTensorProto: "Encountered list at unexpected size/level")."""
+    if not isinstance(value, list):
+        return ()
+    shapes = [_nested_shape(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    for i, shape in enumerate(shapes[1:], 1):
+        if shape != shapes[0]:
+            raise RequestError(f"{where}[{i}] has shape {list(shape)} where {where}[0] has "
+                               f"{list(shapes[0])}: lists must be regular (a dense tensor)")
+    return (len(value), *(shapes[0] if shapes else ()))
+
+
+def _same_shapes(values: list[Any], name: str) -> None:
+    """Every instance of an input of unknown rank has the first one's shape (TF Serving's
+    AddInstanceItem: "Expecting shape ... but got ...")."""
+    first = _nested_shape(values[0], f"input '{name}' of instance 0")
+    for i, value in enumerate(values[1:], 1):
+        shape = _nested_shape(value, f"input '{name}' of instance {i}")
+        if shape != first:
+            raise RequestError(f"input '{name}': Expecting shape {list(first)} but got "
+                               f"{list(shape)} (instance {i}); every instance needs the same "
+                               "shape")
+
+
 def _array(values: list[Any], spec: TensorSpec, name: str) -> np.ndarray:
+    if spec.unknown_rank:
+        _same_shapes(values, name)
+        try:
+            return np.array(values, dtype=spec.np_dtype)
+        except OverflowError:
+            raise RequestError(
+                f"input '{name}' has a value out of range for {spec.dtype}") from None
     if spec.kind == "string":
         array = np.empty(len(values), dtype=object)
         array[:] = values

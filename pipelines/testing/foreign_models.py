@@ -78,14 +78,15 @@ def export_tensor_model(path: Path) -> Path:
       ``double_scalar_tensor`` (``dbl_tensor`` as [-1]): MultipleNamedTensor's inputs give
       FromJsonMultipleNamedTensors' outputs.
     - ``pairs``: ``default`` int32 [-1, 2] -> ``y`` (echo); ``scalars``: ``x`` int32 [-1] ->
-      ``y``; ``f32`` / ``f64``: ``x`` float32 / float64 [-1] -> ``y`` (echo).
+      ``y``; ``f32`` / ``f64``: ``x`` float32 / float64 [-1] -> ``y`` (echo); ``any_shape``:
+      ``default`` int32 of unknown rank (json_tensor_test's TensorInfos give no shape) -> ``y``.
     - ``nonfinite``: ``x`` float32 [-1] -> ``y`` = x / 0 (3 stays 3): NaN, Infinity, -Infinity.
     - ``bytes``: ``default`` string [-1] -> ``text`` and ``text_bytes`` (both the input).
     - ``types``: ``flag`` bool [-1] and ``id`` int64 [-1] -> ``flag`` (negated), ``id`` (echo).
     """
     import tensorflow as tf
 
-    def spec(shape: list, dtype, name: str):
+    def spec(shape: list | None, dtype, name: str):
         return tf.TensorSpec(shape, dtype, name=name)
 
     @tf.function(input_signature=[
@@ -97,7 +98,7 @@ def export_tensor_model(path: Path) -> Path:
                 "str_tensor_bytes": tf.identity(bin_tensor),
                 "float_tensor": float_tensor[:, :1], "double_scalar_tensor": dbl_tensor[:, 0]}
 
-    def echo(dtype, shape: list, name: str):
+    def echo(dtype, shape: list | None, name: str):
         @tf.function(input_signature=[spec(shape, dtype, name)])
         def call(value):
             return {"y": tf.identity(value)}
@@ -119,7 +120,8 @@ def export_tensor_model(path: Path) -> Path:
     signatures = {"serving_default": default, "pairs": echo(tf.int32, [None, 2], "default"),
                   "scalars": echo(tf.int32, [None], "x"), "f32": echo(tf.float32, [None], "x"),
                   "f64": echo(tf.float64, [None], "x"), "nonfinite": nonfinite,
-                  "bytes": as_bytes, "types": types}
+                  "bytes": as_bytes, "types": types,
+                  "any_shape": echo(tf.int32, None, "default")}
     tf.saved_model.save(tf.Module(), str(path), signatures=signatures)
     return path
 
