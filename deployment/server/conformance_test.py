@@ -379,6 +379,8 @@ def test_float_output_non_finite(client: TestClient) -> None:
     ("types", [{"flag": 1, "id": 1}], ["'flag'", "true or false"]),
     ("types", [{"flag": True, "id": True}], ["'id'", "integer"]),
     ("bytes", [{"b64": "%%%"}], ["base64"]),
+    ("scalars", [2147483648], ["int32"]),
+    ("f32", [{"b64": "aGVsbG8="}], ["float32"]),
 ])
 def test_tensor_errors(client: TestClient, signature: str, instances: list,
                        phrases: list[str]) -> None:
@@ -434,10 +436,48 @@ def test_multiple_named_tensor_errors(client: TestClient) -> None:
     _error(_post(client, TENSORS_PREDICT, {"signature_name": "bytes",
                                            "instances": [{"default": "bat"}, "baz"]}), 400,
            "Expecting object but got list at item 1")
-    # json_tensor.cc FillTensorMapFromInstancesList: every object has every input
+    # json_tensor.cc FillTensorMapFromInstancesList: every object has every input; several
+    # inputs need objects ("instances is a plain list, but expecting list of objects"), and
+    # FillTensorMapFromInputsMap an object ("inputs is a plain value/list, but expecting an
+    # object")
     _error(_post(client, TENSORS_PREDICT, {"instances": [
         {k: v for k, v in MULTI_INSTANCES[0].items() if k != "dbl_tensor"}]}), 400,
         "missing input 'dbl_tensor'")
+    _error(_post(client, TENSORS_PREDICT, {"instances": [[1, 2]]}), 400,
+           "instances[0] must be an object of named inputs")
+    _error(_post(client, TENSORS_PREDICT, {"inputs": [[1, 2]]}), 400,
+           "'inputs' must be an object of named inputs")
+    _error(_post(client, TENSORS_PREDICT, {"inputs": {"int_tensor": [[[1, 2]] * 3]}}), 400,
+           "'inputs' is missing input")
+
+
+def test_unknown_inputs_in_columnar_format(client: TestClient) -> None:
+    """json_tensor.cc FillTensorMapFromInputsMap looks up each signature input and ignores
+    any other key of "inputs" (the row format refuses them: "keys must be equal to").
+    DELIBERATE: an unknown input is a 400 naming it in both formats (convert_test), so a
+    misspelt input is never dropped unseen."""
+    columns = {name: [instance[name] for instance in MULTI_INSTANCES]
+               for name in MULTI_INSTANCES[0]}
+    _error(_post(client, TENSORS_PREDICT, {"inputs": {**columns, "extra": [1, 2]}}), 400,
+           "unknown input 'extra'")
+
+
+def test_outputs_without_a_common_batch(client: TestClient) -> None:
+    """json_test FromJsonSingleTensorErrors ("no shape information") and
+    FromJsonMultipleNamedTensorsErrors ("inconsistent batch size"): the row format needs every
+    output to share its first dimension, INVALID_ARGUMENT; the columnar format writes a scalar
+    output as a bare value (json_tensor.cc AddTensorValues)."""
+    summed = {"signature_name": "summed", "instances": [1.0, 2.0]}
+    _error(_post(client, TENSORS_PREDICT, summed), 400, "Tensor name: total",
+           "no shape information")
+    assert _ok(_post(client, TENSORS_PREDICT, {"signature_name": "summed",
+                                               "inputs": [1.0, 2.0]})) == _d(
+        {"outputs": {"total": 3.0, "y": [1.0, 2.0]}})
+    _error(_post(client, TENSORS_PREDICT, {"signature_name": "first", "instances": [1.0, 2.0]}),
+           400, "inconsistent batch size")
+    assert _ok(_post(client, TENSORS_PREDICT, {"signature_name": "first",
+                                               "instances": [5.0]})) == _d(
+        {"predictions": [{"head": 5.0, "y": 5.0}]})
 
 
 def test_columnar_inputs_of_different_batch_sizes(client: TestClient) -> None:

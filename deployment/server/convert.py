@@ -37,6 +37,8 @@ _FLOAT_MAX = {"float16": float(np.finfo(np.float16).max),
 _FLOAT_EXACT_INT = {"float16": 2**11 - 1, "bfloat16": 2**8 - 1, "float32": 2**24 - 1,
                     "float64": 2**53 - 1}
 _INT64_RANGE = range(-2**63, 2**63)
+_INT_RANGE = {name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
+              for name, kind in _KINDS.items() if kind == "int"}
 _NON_FINITE_TOKENS = frozenset(("NaN", "Infinity", "-Infinity", "inf", "-inf", "nan"))
 _EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {"b64": ...})',
              "bool": "true or false"}
@@ -129,10 +131,14 @@ def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
             raise RequestError(f"{where} is {_show(value)}; expects a finite number "
                                f"({spec.dtype}): NaN and Infinity are not accepted")
     elif kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
+        number = value if isinstance(value, int) and not isinstance(value, bool) else \
+            int(value) if isinstance(value, float) and value.is_integer() else None
+        if number is not None:
+            low, high = _INT_RANGE[spec.dtype]
+            if not low <= number <= high:  # numpy would wrap it around (2**31 -> -2**31)
+                raise RequestError(f"{where} has a value out of range for {spec.dtype}: "
+                                   f"{_show(value)} (the range is {low} to {high})")
+            return number
     elif kind == "bool" and isinstance(value, bool):
         return value
     raise RequestError(f"{where} expects {spec.describe()}, got {_show(value)}")
@@ -325,13 +331,13 @@ def make_example(features: Mapping[str, Any], specs: Mapping[str, TensorSpec],
             feature.float_list.value.extend(scalar(v, float_spec, field) for v in values)
         elif kind in ("int", "bool"):
             int_spec = TensorSpec("int64", (None,))
-            ints = [int(v) if isinstance(v, bool) else scalar(v, int_spec, field)
-                    for v in values]
-            beyond = next((v for v in ints if v not in _INT64_RANGE), None)
+            ints = [int(v) if isinstance(v, bool) else v for v in values]
+            beyond = next((v for v in ints if isinstance(v, int) and v not in _INT64_RANGE),
+                          None)
             if beyond is not None:  # TF Serving's words (json_tensor.cc AddValueToFeature)
                 raise RequestError(f"{field} has element {_show(beyond)} beyond int64. "
                                    "Only int64 is supported")
-            feature.int64_list.value.extend(ints)
+            feature.int64_list.value.extend(scalar(v, int_spec, field) for v in ints)
         else:
             raise RequestError(f"{field} has a type a tf.Example cannot hold ({spec.dtype})")
     return example.SerializeToString()
@@ -420,18 +426,26 @@ def _decimals(value: np.ndarray) -> np.ndarray:
 
 
 def outputs_to_rows(outputs: Mapping[str, np.ndarray], count: int) -> list[Any]:
-    """``predictions``: one entry per instance (a dict of outputs, or the bare single output)."""
-    converted = {}
+    """``predictions``: one entry per row of the outputs (a dict of outputs, or the bare single
+    output). As TF Serving's MakeRowFormatJsonFromTensors (json_tensor.cc), the rows are the
+    outputs' common first dimension, normally ``count``, the number of instances; an output
+    without one, or with another, is INVALID_ARGUMENT (400) in its words."""
+    converted, rows = {}, None
     for name, value in outputs.items():
-        if value.ndim == 0 or value.shape[0] != count:
-            raise RequestError(
-                f"output '{name}' has shape {list(value.shape)}, not one row per instance "
-                f"({count}); use the columnar format ('inputs') for this signature", 500)
+        if value.ndim == 0:
+            raise RequestError(f"Tensor name: {name} has no shape information (a scalar "
+                               "output has no rows); use the columnar format ('inputs') for "
+                               "this signature")
+        if rows is not None and value.shape[0] != rows:
+            raise RequestError(f"Tensor name: {name} has inconsistent batch size: "
+                               f"{value.shape[0]} expecting: {rows} ({count} instances); use "
+                               "the columnar format ('inputs') for this signature")
+        rows = value.shape[0]
         converted[name] = _json_array(name, value)
     if len(converted) == 1:
         return next(iter(converted.values()))
     names = list(converted)
-    return [{name: converted[name][i] for name in names} for i in range(count)]
+    return [{name: converted[name][i] for name in names} for i in range(rows or 0)]
 
 
 def outputs_to_columns(outputs: Mapping[str, np.ndarray]) -> Any:

@@ -83,6 +83,8 @@ def export_tensor_model(path: Path) -> Path:
     - ``nonfinite``: ``x`` float32 [-1] -> ``y`` = x / 0 (3 stays 3): NaN, Infinity, -Infinity.
     - ``bytes``: ``default`` string [-1] -> ``text`` and ``text_bytes`` (both the input).
     - ``types``: ``flag`` bool [-1] and ``id`` int64 [-1] -> ``flag`` (negated), ``id`` (echo).
+    - ``summed``: ``x`` float32 [-1] -> ``y`` (echo) and ``total`` (its sum, a scalar);
+      ``first``: ``x`` -> ``y`` (echo) and ``head`` (x[:1]): outputs with no or another batch.
     """
     import tensorflow as tf
 
@@ -117,7 +119,16 @@ def export_tensor_model(path: Path) -> Path:
     def types(flag, ids):  # the TensorSpec's name, "id", names the signature input
         return {"flag": tf.logical_not(flag), "id": tf.identity(ids)}
 
-    signatures = {"serving_default": default, "pairs": echo(tf.int32, [None, 2], "default"),
+    @tf.function(input_signature=[spec([None], tf.float32, "x")])
+    def summed(x):
+        return {"y": tf.identity(x), "total": tf.reduce_sum(x)}
+
+    @tf.function(input_signature=[spec([None], tf.float32, "x")])
+    def first(x):
+        return {"y": tf.identity(x), "head": x[:1]}
+
+    signatures = {"serving_default": default, "summed": summed, "first": first,
+                  "pairs": echo(tf.int32, [None, 2], "default"),
                   "scalars": echo(tf.int32, [None], "x"), "f32": echo(tf.float32, [None], "x"),
                   "f64": echo(tf.float64, [None], "x"), "nonfinite": nonfinite,
                   "bytes": as_bytes, "types": types,
