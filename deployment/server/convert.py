@@ -420,9 +420,12 @@ def _decimals(value: np.ndarray) -> np.ndarray:
     (max_digits10): 0.3, not 0.30000001192092896; 1/3 as 0.333333343. Float16 goes through
     float32 there too. Returned as float64, which ``json`` writes back as the same decimal."""
     wide = value.astype(np.float64)
-    six = np.char.mod("%g", wide).astype(np.float64)
-    nine = np.char.mod("%.9g", wide).astype(np.float64)
-    return np.where(six.astype(np.float32) == value.astype(np.float32), six, nine)
+    six = np.array([float(f"{x:g}") for x in wide.reshape(-1).tolist()],
+                   dtype=np.float64).reshape(wide.shape)
+    lossy = six.astype(np.float32) != value.astype(np.float32)  # NaN too: it stays NaN
+    if lossy.any():
+        six[lossy] = [float(f"{x:.9g}") for x in wide[lossy].tolist()]
+    return six
 
 
 def outputs_to_rows(outputs: Mapping[str, np.ndarray], count: int) -> list[Any]:
