@@ -1,4 +1,4 @@
-"""``python -m deployment.server``: serve pushed models over TF Serving's REST API v1."""
+"""``python -m deployment.server``: serve pushed models over TF Serving's REST API v1 and gRPC."""
 
 from __future__ import annotations
 
@@ -48,10 +48,27 @@ def _listen(config: ServerConfig) -> socket.socket:
     return sock
 
 
+def _check_grpc_port(config: ServerConfig) -> None:
+    """A busy gRPC port is a one-line error before anything starts (gRPC itself would only
+    fail inside the app's startup)."""
+    if not config.grpc_port:
+        return
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.host, config.grpc_port))
+        except OSError as err:
+            raise ConfigError(f"cannot listen on {config.host}:{config.grpc_port} for gRPC: "
+                              f"{err.strerror}. Is another server (TF Serving?) using it? Pick "
+                              "another with --grpc-port, or --grpc-port off") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
+        _check_grpc_port(config)
         sock = _listen(config)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -67,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = sock.getsockname()[:2]
     models = ", ".join(f"{m.name} ({m.base_path}, {m.policy.describe()})" for m in config.models)
     logging.getLogger("deployment.server").info(
-        "serving %s on http://%s:%d/v1/models/%s (metrics /metrics, ready /readyz); request "
-        "log: %s", models, host, port, config.models[0].name,
+        "serving %s on http://%s:%d/v1/models/%s (metrics /metrics, ready /readyz), gRPC %s; "
+        "request log: %s", models, host, port, config.models[0].name,
+        "off" if config.grpc_port is None else f"port {config.grpc_port or '(free)'}",
         config.request_log.directory or "off")
     app = create_app(Server(config))
     uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,

@@ -44,13 +44,26 @@ _EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {
              "bool": "true or false"}
 
 
-class RequestError(Exception):
-    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told)."""
+# The gRPC status code of each HTTP status a RequestError carries, as TF Serving pairs them
+# (tensorflow_serving/model_servers/http_rest_api_handler.cc answers a tensorflow::Status with
+# ToHTTPStatusCode; the gRPC server sends the Status' own code).
+_GRPC_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED",
+               413: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED",
+               503: "UNAVAILABLE"}
 
-    def __init__(self, message: str, status: int = 400):
+
+class RequestError(Exception):
+    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told).
+
+    Over gRPC it is ``grpc_code`` (a ``grpc.StatusCode`` name): the one the HTTP status implies
+    unless TF Serving's gRPC API answers that case with another (e.g. FAILED_PRECONDITION).
+    """
+
+    def __init__(self, message: str, status: int = 400, grpc_code: str | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.grpc_code = grpc_code or _GRPC_CODES.get(status, "UNKNOWN")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,14 +378,14 @@ def _json_kind(values: Sequence[Any], where: str) -> str:
 
 
 def examples_to_serialized(examples: Any, context: Any, specs: Mapping[str, TensorSpec],
-                           max_instances: int, api: str = "classify"
+                           max_instances: int, task: str = "classify"
                            ) -> tuple[list[bytes], list[dict[str, Any]]]:
     """``:classify`` ``examples`` (+ ``context``) -> serialized tf.Examples and merged dicts;
     ``examples`` None means the request has none."""
     if context is not None and not isinstance(context, dict):
         raise RequestError(f"'context' must be an object of features, got {_show(context)}")
     if examples is None:
-        raise RequestError(f"the {api} request needs 'examples': a list of feature objects")
+        raise RequestError(f"the {task} request needs 'examples': a list of feature objects")
     if not isinstance(examples, list):
         raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
     _check_count(len(examples), max_instances, "examples")
