@@ -140,6 +140,8 @@ class Handlers:
         if name in self.registry.model_names:
             state.model = name
         version = int(match["version"]) if match["version"] is not None else None
+        if version is not None and version >= 2**63:  # TF Serving's versions are int64
+            raise RequestError(f"Failed to convert version: {match['version']} to numeric.")
         label = match["label"]
         post = suffix in (":predict", ":classify", ":regress")
         if request.method != ("POST" if post else "GET"):
@@ -196,8 +198,9 @@ class Handlers:
     async def predict(self, request: Request, servable: servable_lib.Servable, body: bytes,
                       request_id: str) -> Response:
         payload = parse_json_object(body, PREDICT_KEYS)
-        signature = api.signature(servable, payload.get("signature_name",
-                                                        servable_lib.DEFAULT_SIGNATURE))
+        name = payload.get("signature_name", "")
+        # An empty name is serving_default, as TF Serving's GetInfoMap has it.
+        signature = api.signature(servable, servable_lib.DEFAULT_SIGNATURE if name == "" else name)
         if ("instances" in payload) == ("inputs" in payload):
             raise RequestError("the request needs exactly one of 'instances' (row format) or "
                                "'inputs' (columnar format)")
@@ -230,11 +233,9 @@ class Handlers:
     async def _call_examples(self, request: Request, servable: servable_lib.Servable,
                              signature: servable_lib.Signature, payload: dict[str, Any],
                              task: str) -> tuple[dict[str, np.ndarray], list[bytes], list]:
-        if "examples" not in payload:
-            raise RequestError(f"the {task} request needs 'examples': a list of feature objects")
         serialized, examples = convert.examples_to_serialized(
-            payload["examples"], payload.get("context"), servable.feature_specs(),
-            self.config.max_instances)
+            payload.get("examples"), payload.get("context"), servable.feature_specs(),
+            self.config.max_instances, task)
         inputs = {next(iter(signature.inputs)): api.examples_array(serialized)}
         outputs = await self.api.call(request.state, servable, signature, inputs,
                                       len(serialized))
@@ -255,6 +256,8 @@ class Handlers:
 
     async def malformed(self, request: Request) -> Response:
         request.state.api = "other"
+        if request.method == "GET" and request.url.path.lower() == "/v1/models":
+            raise RequestError("Missing model name in request.")  # TF Serving's words
         raise RequestError(f"Malformed request: {request.method} {request.url.path}")
 
     async def metrics(self, request: Request) -> Response:
