@@ -70,11 +70,13 @@ def served(tmp_path_factory: pytest.TempPathFactory, make_version) -> Iterator[S
     make_version(tmp / "clickflow", 2)
     foreign_models.export_half_plus_three(tmp / "half_plus_three" / "1")
     foreign_models.export_example_model(tmp / "examples" / "1", REGRESS)
+    foreign_models.export_tensor_model(tmp / "tensors" / "1")
     config = ServerConfig(
         models=(ModelConfig("clickflow", tmp / "clickflow", VersionPolicy("latest", 2),
                             {"stable": 1, "canary": 2}),
                 ModelConfig("half_plus_three", tmp / "half_plus_three"),
-                ModelConfig("examples", tmp / "examples")),
+                ModelConfig("examples", tmp / "examples"),
+                ModelConfig("tensors", tmp / "tensors")),
         request_log=RequestLogConfig(directory=tmp / "log", roll_records=1000),
         grpc_port=0, max_instances=50)
     server = Server(config, watch=False)
@@ -273,6 +275,35 @@ def test_predict_on_tf1_model(served: Served) -> None:
     request.inputs["x"].CopyFrom(tf.make_tensor_proto([1.0, 2.0, 5.0], tf.float32))
     response = served.predict.Predict(request, timeout=30)
     assert list(response.outputs["y"].float_val) == [3.5, 4.0, 5.5]
+
+
+@pytest.mark.parametrize("value", [7, [[1, 2], [3, 4]], [[[1], [2]]]])
+def test_an_input_of_unknown_rank_takes_any_shape(served: Served, value) -> None:
+    # A TensorInfo without a shape: Tensor::FromProto takes whatever shape the proto gives.
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "tensors"
+    request.model_spec.signature_name = "any_shape"
+    request.inputs["default"].CopyFrom(tf.make_tensor_proto(value, tf.int32))
+    response = served.predict.Predict(request, timeout=30)
+    np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), np.array(value))
+
+
+def test_the_fill_rule_and_tensor_content(served: Served) -> None:
+    # Tensor::FromProto: fewer values than the shape holds repeat the last one;
+    # tensor_content carries the raw bytes (what tf.make_tensor_proto writes for arrays).
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "tensors"
+    request.model_spec.signature_name = "pairs"
+    request.inputs["default"].dtype = tf.int32.as_datatype_enum
+    request.inputs["default"].tensor_shape.dim.add(size=2)
+    request.inputs["default"].tensor_shape.dim.add(size=2)
+    request.inputs["default"].int_val.extend([1, 2])
+    response = served.predict.Predict(request, timeout=30)
+    assert tf.make_ndarray(response.outputs["y"]).tolist() == [[1, 2], [2, 2]]
+    request.inputs["default"].CopyFrom(tf.make_tensor_proto(np.array([[5, 6]], np.int32)))
+    assert request.inputs["default"].tensor_content
+    response = served.predict.Predict(request, timeout=30)
+    assert list(response.outputs["y"].int_val) == [5, 6]
 
 
 def _task(model: str, signature: str, method: str) -> inference_pb2.InferenceTask:

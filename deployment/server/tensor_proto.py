@@ -57,8 +57,9 @@ def to_array(proto: tensor_pb2.TensorProto, spec: TensorSpec, name: str,
     dims = tuple(d.size for d in proto.tensor_shape.dim)
     if any(d < 0 for d in dims):
         raise RequestError(f"input tensor '{name}' has a negative dimension: {list(dims)}")
-    if len(dims) != len(spec.shape) or any(
-            want is not None and want != got for want, got in zip(spec.shape, dims, strict=False)):
+    if not spec.unknown_rank and (len(dims) != len(spec.shape) or any(
+            want is not None and want != got
+            for want, got in zip(spec.shape, dims, strict=False))):
         want = ["?" if d is None else d for d in spec.shape]
         raise RequestError(f"input tensor '{name}' has shape {list(dims)}; the signature "
                            f"expects {want}")
