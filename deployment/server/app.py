@@ -358,17 +358,20 @@ class AccessLog:
 
 def create_app(server: Server) -> Starlette:
     handlers = Handlers(server)
+    grpc_server_class = None
+    if server.config.grpc_port is not None:
+        # Imported here, before the lifespan starts the model watcher: two threads importing
+        # TensorFlow at once deadlock on its module locks (the protos import all of it).
+        from deployment.server.grpc_api import GrpcServer as grpc_server_class
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         server.start()
         grpc_server = None
         try:
-            if server.config.grpc_port is not None:
-                from deployment.server.grpc_api import GrpcServer
-
-                grpc_server = GrpcServer(server, server.config.grpc_port,
-                                         reuse_port=server.grpc_reuse_port)
+            if grpc_server_class is not None:
+                grpc_server = grpc_server_class(server, server.config.grpc_port,
+                                                reuse_port=server.grpc_reuse_port)
                 server.grpc_port = await grpc_server.start()
                 log.info("gRPC (PredictionService, ModelService) on %s:%d",
                          server.config.host, server.grpc_port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -113,6 +114,26 @@ class RequestLogConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ProxyConfig:
+    """Proxy mode (``deployment.server.proxy``): no model is loaded; requests go to TF Serving
+    at ``rest_backend`` (``http://host:port``) and ``grpc_backend`` (``host:port``) and answered
+    predictions are logged."""
+
+    rest_backend: str
+    grpc_backend: str | None = None
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^https?://[^/\s]+$", self.rest_backend):
+            raise ConfigError(f"--proxy-rest must be a URL like http://127.0.0.1:8511 (scheme, "
+                              f"host and port, no path), got {self.rest_backend!r}")
+        if self.grpc_backend is not None and not re.match(r"^[^/\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$",
+                                                          self.grpc_backend):
+            raise ConfigError(f"--proxy-grpc must be host:port like 127.0.0.1:8510, got "
+                              f"{self.grpc_backend!r}")
+
+
+@dataclasses.dataclass(frozen=True)
 class ServerConfig:
     """Everything the server needs, resolved from flags (and a model config file)."""
 
@@ -130,6 +151,7 @@ class ServerConfig:
     batching: BatchingConfig = BatchingConfig()
     request_log: RequestLogConfig = RequestLogConfig()
     log_level: str = "info"
+    proxy: ProxyConfig | None = None
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -283,6 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     batching.add_argument("--num-batch-threads", type=at_least(int, 1), default=2,
                           help="TF calls run in parallel per signature (default 2)")
 
+    proxy = parser.add_argument_group(
+        "proxy", "a request-logging front of TF Serving (a GKE sidecar): load no model, "
+        "forward REST and gRPC to TF Serving and log its answered predictions")
+    proxy.add_argument("--proxy-rest", default=None, metavar="URL",
+                       help="TF Serving's REST address, e.g. http://127.0.0.1:8511 (turns "
+                            "proxy mode on; model names and labels come from --model-name or "
+                            "--model-config-file, whose base paths are not read)")
+    proxy.add_argument("--proxy-grpc", default=None, metavar="HOST:PORT",
+                       help="TF Serving's gRPC address, e.g. 127.0.0.1:8510, served on "
+                            "--grpc-port")
+    proxy.add_argument("--proxy-timeout-seconds", type=at_least(float, 0.01), default=30.0,
+                       help="a backend slower than this answers 504 / DEADLINE_EXCEEDED "
+                            "(default 30)")
+
     log = parser.add_argument_group("request log")
     log.add_argument("--request-log-dir", type=Path, default=DEFAULT_REQUEST_LOG_DIR,
                      help=f"Parquet log of every prediction, for monitoring "
@@ -317,6 +353,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     elif args.all_versions:
         cli_policy = VersionPolicy("all")
 
+    proxy = _proxy(args)
     if args.model_config_file is not None:
         models = _models_from_file(args, cli_policy)
     else:
@@ -325,7 +362,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             base_path=args.model_base_path or DEFAULT_BASE_PATH,
             policy=cli_policy or VersionPolicy(),
         )]
-    for m in models:
+    for m in models if proxy is None else ():  # a proxy reads no model
         _check_base_path(m, from_file=args.model_config_file is not None
                          and args.model_base_path is None)
     return ServerConfig(
@@ -351,7 +388,20 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             max_record_bytes=int(args.request_log_max_record_kb * 1024),
         ),
         log_level=args.log_level,
+        proxy=proxy,
     )
+
+
+def _proxy(args: argparse.Namespace) -> ProxyConfig | None:
+    if args.proxy_rest is None:
+        if args.proxy_grpc is not None:
+            raise ConfigError("--proxy-grpc needs --proxy-rest (the proxy polls TF Serving's "
+                              "REST model status for the versions it logs)")
+        return None
+    if args.proxy_grpc is not None and args.grpc_port is None:
+        raise ConfigError("--proxy-grpc needs a --grpc-port to serve on, not off")
+    return ProxyConfig(rest_backend=args.proxy_rest.rstrip("/"), grpc_backend=args.proxy_grpc,
+                       timeout_seconds=args.proxy_timeout_seconds)
 
 
 def _models_from_file(args: argparse.Namespace, cli_policy: VersionPolicy | None
