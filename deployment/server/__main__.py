@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -13,9 +11,12 @@ from deployment.server.config import ConfigError, ServerConfig, build_parser, co
 from models.bootstrap import bootstrap
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, worker: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Workers share the supervisor's stderr: their lines say which process wrote them.
+    where = "[%(process)d] " if worker else ""
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s {where}%(name)s: %(message)s"))
     access = logging.StreamHandler(sys.stderr)
     access.setFormatter(logging.Formatter("%(message)s"))  # already one JSON object per line
     root = logging.getLogger()
@@ -49,42 +50,38 @@ def _listen(config: ServerConfig) -> socket.socket:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    worker_fd = args.worker_fd
     try:
         config = config_from_args(args)
-        sock = _listen(config)
+        sock = _listen(config) if worker_fd is None else socket.socket(fileno=worker_fd)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    bootstrap(verbose=config.log_level == "debug", autograph=False)
-    _configure_logging(config.log_level)
-
-    import uvicorn
-
-    from deployment.server import timeouts
-    from deployment.server.app import Server, create_app
-
+    except OSError as err:  # --worker-fd that is not an open socket
+        print(f"error: --worker-fd {worker_fd}: {err.strerror}", file=sys.stderr)
+        return 2
     host, port = sock.getsockname()[:2]
     models = ", ".join(f"{m.name} ({m.base_path}, {m.policy.describe()})" for m in config.models)
-    logging.getLogger("deployment.server").info(
-        "serving %s on http://%s:%d/v1/models/%s (metrics /metrics, ready /readyz); request "
-        "log: %s", models, host, port, config.models[0].name,
-        config.request_log.directory or "off")
-    app = create_app(Server(config))
-    uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,
-                                    lifespan="on", timeout_graceful_shutdown=10,
-                                    log_config=None,
-                                    http=timeouts.protocol_class(config.header_timeout_seconds))
-    # uvicorn shuts down gracefully (lifespan: request log flushed), then re-raises the signal
-    # it caught; SIGINT/SIGTERM after a clean shutdown is a normal exit, not a crash.
-    signal.signal(signal.SIGTERM, _exit_normally)
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(uvicorn_config).run(sockets=[sock])
-    return 0
+    served = (f"serving {models} on http://{host}:{port}/v1/models/{config.models[0].name} "
+              f"(metrics /metrics, ready /readyz); request log: "
+              f"{config.request_log.directory or 'off'}")
+    if worker_fd is None and config.workers > 1:
+        _configure_logging(config.log_level)
+        from deployment.server.supervisor import Supervisor, worker_command
 
+        logging.getLogger("deployment.server").info("%s; %d worker processes", served,
+                                                    config.workers)
+        return Supervisor(sock, config.workers,
+                          lambda fd: worker_command(argv, fd)).run()
+    bootstrap(verbose=config.log_level == "debug", autograph=False)
+    _configure_logging(config.log_level, worker=worker_fd is not None)
+    from deployment.server.worker import serve
 
-def _exit_normally(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    if worker_fd is None:
+        logging.getLogger("deployment.server").info("%s", served)
+    return serve(config, sock, worker=worker_fd is not None)
 
 
 if __name__ == "__main__":
