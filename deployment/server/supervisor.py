@@ -13,8 +13,9 @@ SIGTERM or SIGINT: forwarded to the workers as SIGTERM (each finishes its reques
 its request log), waited for up to ``stop_timeout`` seconds, then killed; exit status 0. A
 worker that exits on its own is logged and restarted after a back-off that doubles from 1 s to
 30 s and starts again from 1 s once a worker has lived 60 s. When every worker keeps dying
-young (``give_up_after`` times each: a broken installation, not a missing model, which is
-served as 404), the supervisor stops the others and exits 1 instead of restarting forever.
+young (``give_up_after`` times in a row, each within 60 s of its start: a broken installation,
+not a missing model, which is served as 404), the supervisor stops the others and exits 1, so
+that the pod restarts (with Kubernetes' own back-off, visibly), instead of retrying forever.
 
 The supervisor never imports TensorFlow or the app: it starts in a fraction of a second and
 holds no model memory.
@@ -111,11 +112,12 @@ class Supervisor:
                 else:
                     code = slot.process.poll()
                     if code is not None:
-                        self._exited(slot, code, now)
-            if all(slot.young_deaths >= self.give_up_after for slot in self.slots):
-                log.error("supervisor: every worker exited within %.0f s of starting, %d "
-                          "times each; giving up (exit 1). The workers' own messages above "
-                          "say why", self.stable_seconds, self.give_up_after)
+                        pid, slot.process = slot.process.pid, None
+                        self._exited(slot, pid, code, now)
+            if any(slot.young_deaths >= self.give_up_after for slot in self.slots):
+                log.error("supervisor: a worker exited within %.0f s of starting %d times in "
+                          "a row; giving up (exit 1). The workers' own messages above say "
+                          "why", self.stable_seconds, self.give_up_after)
                 return 1
             time.sleep(self.tick)
         return 0
@@ -128,10 +130,9 @@ class Supervisor:
         slot.started = self.clock()
         log.info("supervisor: worker %d started (pid %d)", slot.number, slot.process.pid)
 
-    def _exited(self, slot: _Slot, code: int, now: float) -> None:
-        assert slot.process is not None
-        pid, lived = slot.process.pid, now - slot.started
-        slot.process = None
+    def _exited(self, slot: _Slot, pid: int, code: int, now: float) -> None:
+        """Bookkeeping and the back-off after worker ``pid`` of ``slot`` exited."""
+        lived = now - slot.started
         self._forget(pid)
         if lived >= self.stable_seconds:
             slot.backoff, slot.young_deaths = 0.0, 0
@@ -140,8 +141,12 @@ class Supervisor:
         slot.restart_at = now + slot.backoff
         how = (f"was killed by {signal.Signals(-code).name}" if code < 0
                else f"exited with status {code}")
-        log.error("supervisor: worker %d (pid %d) %s after %.1f s; restarting it in %.0f s",
-                  slot.number, pid, how, lived, slot.backoff)
+        if slot.young_deaths >= self.give_up_after:
+            log.error("supervisor: worker %d (pid %d) %s after %.1f s", slot.number, pid, how,
+                      lived)
+        else:
+            log.error("supervisor: worker %d (pid %d) %s after %.1f s; restarting it in "
+                      "%.1f s", slot.number, pid, how, lived, slot.backoff)
 
     def _forget(self, pid: int) -> None:
         """Drops an exited worker's live gauges from ``/metrics`` (its counts stay)."""
