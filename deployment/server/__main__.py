@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from deployment.server.config import ConfigError, ServerConfig, build_parser, config_from_args
+from deployment.server.worker import LISTEN_BACKLOG, SharedListener
 from models.bootstrap import bootstrap
 
 
@@ -44,7 +45,7 @@ def _listen(config: ServerConfig) -> socket.socket:
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {err.strerror}. "
                           "Is another server using the port? Pick another with --port, or "
                           "--host for another address") from None
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker_fd = args.worker_fd
     try:
         config = config_from_args(args)
-        sock = _listen(config) if worker_fd is None else socket.socket(fileno=worker_fd)
+        sock = _listen(config) if worker_fd is None else SharedListener(fileno=worker_fd)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -27,6 +27,24 @@ from deployment.server.registry import ModelRegistry
 
 log = logging.getLogger("deployment.server.worker")
 PARENT_CHECK_SECONDS = 1.0
+LISTEN_BACKLOG = 2048  # connections the kernel queues before accept (``listen``)
+
+
+class SharedListener(socket.socket):
+    """The listening socket inherited from the supervisor, which every worker accepts on.
+
+    asyncio accepts up to ``backlog`` queued connections each time the socket is readable
+    (``_accept_connection`` in asyncio/selector_events.py), so the first worker to wake takes
+    a whole burst: 8 clients connecting at once all landed on one of two workers. A worker
+    started with ``backlog=1`` accepts one connection per turn of its event loop, as nginx's
+    default ``multi_accept off`` does ("a worker process will accept one new connection at a
+    time", https://nginx.org/en/docs/ngx_core_module.html#multi_accept), and a busy worker,
+    whose turns are longer, takes fewer. asyncio also passes that ``backlog`` to ``listen``;
+    this socket keeps the kernel's queue at ``LISTEN_BACKLOG`` instead.
+    """
+
+    def listen(self, backlog: int = LISTEN_BACKLOG) -> None:
+        super().listen(LISTEN_BACKLOG)
 
 
 class ReadyAfterFirstPoll:
@@ -83,7 +101,7 @@ def serve(config: ServerConfig, sock: socket.socket, *, worker: bool = False) ->
         exit_when_orphaned(os.getppid())
     uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,
                                     lifespan="on", timeout_graceful_shutdown=10,
-                                    log_config=None,
+                                    log_config=None, backlog=1 if worker else LISTEN_BACKLOG,
                                     http=timeouts.protocol_class(config.header_timeout_seconds))
     # uvicorn shuts down gracefully (lifespan: request log flushed), then re-raises the signal
     # it caught; SIGINT/SIGTERM after a clean shutdown is a normal exit, not a crash.
