@@ -54,14 +54,10 @@ def _predictions_counted(port: int) -> float:
                and 'api="predict"' in line and 'status="200"' in line)
 
 
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def _loaded_versions(port: int) -> set[str]:
+    _, text = _request(port, "GET", "/metrics")
+    return set(re.findall(r'^clickflow_serving_model_version_loaded\{model="clickflow",'
+                          r'version="(\d+)"\} 1\.0$', text.decode(), re.MULTILINE))
 
 
 @pytest.mark.e2e
@@ -86,7 +82,7 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
         server.wait_until(lambda: server.log_file.read_text().count(" ready: first model poll")
                           == 2, timeout=60, what="both workers ready")
         sent = 0
-        for i in range(40):
+        for i in range(30):
             status, answer = _request(port, "POST", "/v1/models/clickflow:predict", BODY,
                                       request_id=f"before-{i}")
             assert status == 200, answer
@@ -96,6 +92,9 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
 
         killed = sorted(workers)[0]
         os.kill(killed, signal.SIGKILL)
+        # Version 2 is pushed meanwhile: the other worker swaps to it while the replacement
+        # starts, and the replacement's first poll finds it.
+        make_version(base, 2)
         replaced = server.wait_until(
             lambda: len(_children(server.pid) - {killed}) == 2 and _children(server.pid),
             timeout=10, what="a new worker")
@@ -117,6 +116,15 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
         # A killed worker's counts stay (it answered them): only requests it had answered
         # after its last write to the shared files could be missing, and there are none.
         assert _predictions_counted(port) == sent
+
+        # Each worker loads version 2 itself; version 1 leaves /metrics only once no live
+        # worker serves it any more.
+        server.wait_until(lambda: _loaded_versions(port) == {"2"}, timeout=60,
+                          what="version 2 in every worker", interval=0.2)
+        for i in range(20):
+            status, answer = _request(port, "POST", "/v1/models/clickflow:predict", BODY,
+                                      request_id=f"swapped-{i}")
+            assert status == 200, answer
         stopping = time.monotonic()
         code = server.stop()
         assert time.monotonic() - stopping < 8
@@ -131,8 +139,11 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
     assert problems == []
     pids = {int(path.name.split("-")[2]) for path in log_dir.glob("date=*/part-*.parquet")}
     assert pids >= replaced, (pids, replaced)
-    logged = {i for i in table["request_id"].to_pylist() if i.startswith("after-")}
-    assert logged == {f"after-{i}" for i in range(after)}
+    versions = dict(zip(table["request_id"].to_pylist(), table["model_version"].to_pylist(),
+                        strict=True))
+    assert {i for i in versions if i.startswith("after-")} == {f"after-{i}"
+                                                               for i in range(after)}
+    assert {versions[f"swapped-{i}"] for i in range(20)} == {2}
 
 
 @pytest.fixture()
