@@ -125,28 +125,38 @@ class Supervisor:
     def _spawn(self, slot: _Slot) -> None:
         env = {**os.environ, MULTIPROC_ENV: self.metrics_dir or ""}
         fd = self.sock.fileno()
-        slot.process = subprocess.Popen(self.command(fd), env=env, pass_fds=(fd,),
-                                        stdin=subprocess.DEVNULL)
         slot.started = self.clock()
+        try:
+            slot.process = subprocess.Popen(self.command(fd), env=env, pass_fds=(fd,),
+                                            stdin=subprocess.DEVNULL)
+        except OSError as err:  # no memory, no processes left: a start that failed
+            self._exited(slot, None, 1, slot.started, f" ({err})")
+            return
         log.info("supervisor: worker %d started (pid %d)", slot.number, slot.process.pid)
 
-    def _exited(self, slot: _Slot, pid: int, code: int, now: float) -> None:
-        """Bookkeeping and the back-off after worker ``pid`` of ``slot`` exited."""
+    def _exited(self, slot: _Slot, pid: int | None, code: int, now: float,
+                error: str = "") -> None:
+        """Bookkeeping and the back-off after worker ``pid`` of ``slot`` exited (None: it
+        could not be started)."""
         lived = now - slot.started
-        self._forget(pid)
+        if pid is not None:
+            self._forget(pid)
         if lived >= self.stable_seconds:
             slot.backoff, slot.young_deaths = 0.0, 0
         slot.young_deaths += lived < self.stable_seconds
         slot.backoff = min(self.max_backoff, max(self.min_backoff, slot.backoff * 2))
         slot.restart_at = now + slot.backoff
-        how = (f"was killed by {signal.Signals(-code).name}" if code < 0
-               else f"exited with status {code}")
-        if slot.young_deaths >= self.give_up_after:
-            log.error("supervisor: worker %d (pid %d) %s after %.1f s", slot.number, pid, how,
-                      lived)
+        if pid is None:
+            what = f"worker {slot.number} could not be started{error}"
+        elif code < 0:
+            what = (f"worker {slot.number} (pid {pid}) was killed by "
+                    f"{signal.Signals(-code).name} after {lived:.1f} s")
         else:
-            log.error("supervisor: worker %d (pid %d) %s after %.1f s; restarting it in "
-                      "%.1f s", slot.number, pid, how, lived, slot.backoff)
+            what = f"worker {slot.number} (pid {pid}) exited with status {code} after {lived:.1f} s"
+        if slot.young_deaths >= self.give_up_after:
+            log.error("supervisor: %s", what)
+        else:
+            log.error("supervisor: %s; restarting it in %.1f s", what, slot.backoff)
 
     def _forget(self, pid: int) -> None:
         """Drops an exited worker's live gauges from ``/metrics`` (its counts stay)."""

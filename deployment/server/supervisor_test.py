@@ -177,6 +177,17 @@ def test_a_worker_that_keeps_dying_is_restarted_with_back_off_then_given_up(
     assert supervisor.metrics_dir is not None and not Path(supervisor.metrics_dir).exists()
 
 
+def test_a_worker_that_cannot_be_started_is_retried_then_given_up(
+        listening: socket.socket, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    missing = str(tmp_path / "no-such-python")
+    supervisor = Supervisor(listening, 1, lambda fd: [missing], min_backoff=0.05,
+                            max_backoff=0.05, give_up_after=2, tick=0.01)
+    with caplog.at_level("INFO", "deployment.server.supervisor"):
+        assert supervisor.run() == 1
+    assert caplog.text.count("worker 1 could not be started") == 2
+    assert "restarting it in 0.1 s" in caplog.text and "giving up" in caplog.text
+
+
 def test_back_off_starts_again_after_a_worker_lived_long_enough(
         listening: socket.socket, tmp_path: Path) -> None:
     now = [0.0]

@@ -25,7 +25,7 @@ predictions differ), then, on 127.0.0.1 only:
 
 5. ``--workers 1`` against ``--workers 2``: fresh servers of each, in turn, under 8
    single-instance keep-alive clients from ``raw_load`` (one process, raw sockets, prebuilt
-   request bytes: about a third of http.client's CPU per request, so the load generator does
+   request bytes: about a quarter of http.client's CPU per request, so the load generator does
    not take the second core the second worker needs), and the ratio of their requests/s.
 
 ``--no-batching`` (and ``--no-request-log``) start the server that way, to compare runs.
