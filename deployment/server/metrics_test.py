@@ -22,6 +22,7 @@ requests, log_bytes, *loads = sys.argv[1:]
 metrics = ServerMetrics()
 for _ in range(int(requests)):
     metrics.requests.labels("clickflow", "1", "predict", "200").inc()
+    metrics.latency_by_size.labels("clickflow", "predict", "one-row").observe(0.002)
 metrics.log_bytes.set(float(log_bytes))
 for versions in loads:
     metrics.set_loaded("clickflow", [int(v) for v in versions.split(",") if v])
@@ -71,6 +72,14 @@ def test_workers_metrics_are_summed_and_a_dead_workers_gauges_dropped(tmp_path: 
     # Each version some live worker serves, once, as 1; A's unloaded version 1 shows as B's.
     assert loaded == {"1": 1, "2": 1}
     assert samples[("clickflow_request_log_bytes", ())] == 250  # the newest measurement
+    # The dashboard (dashboard/health.py) reads counter families named *requests and latency
+    # histograms: the same names and types as one process writes.
+    families = {f.name: f.type for f in text_string_to_metric_families(text)}
+    assert families["clickflow_serving_requests"] == "counter"
+    assert families["clickflow_serving_request_latency_by_size_seconds"] == "histogram"
+    by_size = ("clickflow_serving_request_latency_by_size_seconds_count",
+               (("api", "predict"), ("model", "clickflow"), ("size", "one-row")))
+    assert samples[by_size] == 7
 
     # Both have exited; the supervisor calls mark_process_dead for each: their gauges go,
     # their counts stay; a new worker that swapped 1 for 2 shows 2 only (not "1 0").
