@@ -40,6 +40,7 @@ def served(history_root, tmp_path_factory: pytest.TempPathFactory):
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-base-path",
          str(history_root.model_base_path), "--host", "127.0.0.1", "--port", str(port),
+         "--grpc-port", "off",
          "--request-log-dir", str(logs / "request_log"), "--request-log-roll-seconds", "0.2"],
         url=f"http://127.0.0.1:{port}", log_file=logs / "server.log", ready_path="/readyz",
         name="the model server")

@@ -87,7 +87,8 @@ def labelled_server(history_root, tmp_path_factory):
     port = free_port()
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-config-file", str(config),
-         "--host", "127.0.0.1", "--port", str(port), "--request-log-dir",
+         "--host", "127.0.0.1", "--port", str(port), "--grpc-port", "off",
+         "--request-log-dir",
          str(work / "request_log"), "--request-log-roll-seconds", "0.2"],
         url=f"http://127.0.0.1:{port}", log_file=work / "server.log", ready_path="/readyz",
         name="the labelled model server")

@@ -103,7 +103,8 @@ def history_serving_url(history_root, tmp_path_factory):
     logs = tmp_path_factory.mktemp("history-server")
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-base-path",
-         str(history_root.model_base_path), "--host", "127.0.0.1", "--port", str(port)],
+         str(history_root.model_base_path), "--host", "127.0.0.1", "--port", str(port),
+         "--grpc-port", "off"],
         url=f"http://127.0.0.1:{port}", log_file=logs / "server.log", ready_path="/readyz",
         name="the model server of the history")
     with server:

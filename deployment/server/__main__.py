@@ -1,4 +1,4 @@
-"""``python -m deployment.server``: serve pushed models over TF Serving's REST API v1."""
+"""``python -m deployment.server``: serve pushed models over TF Serving's REST API v1 and gRPC."""
 
 from __future__ import annotations
 
@@ -50,12 +50,38 @@ def _listen(config: ServerConfig) -> socket.socket:
     return sock
 
 
+def _check_grpc_port(config: ServerConfig) -> None:
+    """A busy gRPC port is a one-line error before anything starts (gRPC itself would only
+    fail inside the app's startup)."""
+    if not config.grpc_port:
+        return
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.host, config.grpc_port))
+        except OSError as err:
+            raise ConfigError(f"cannot listen on {config.host}:{config.grpc_port} for gRPC: "
+                              f"{err.strerror}. Is another server (TF Serving?) using it? Pick "
+                              "another with --grpc-port, or --grpc-port off") from None
+
+
+def _free_grpc_port(config: ServerConfig) -> int:
+    """A free port for ``--grpc-port 0`` with workers: each would otherwise pick its own."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((config.host, 0))
+        return probe.getsockname()[1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     worker_fd = args.worker_fd
     try:
         config = config_from_args(args)
+        if worker_fd is None:  # a worker's siblings hold the gRPC port (SO_REUSEPORT)
+            _check_grpc_port(config)
         sock = _listen(config) if worker_fd is None else SharedListener(fileno=worker_fd)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -65,15 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     host, port = sock.getsockname()[:2]
     models = ", ".join(f"{m.name} ({m.base_path}, {m.policy.describe()})" for m in config.models)
-    served = (f"serving {models} on http://{host}:{port}/v1/models/{config.models[0].name} "
-              f"(metrics /metrics, ready /readyz); request log: "
-              f"{config.request_log.directory or 'off'}")
     if worker_fd is None and config.workers > 1:
         _configure_logging(config.log_level)
         from deployment.server.supervisor import Supervisor, worker_command
 
-        logging.getLogger("deployment.server").info("%s; %d worker processes", served,
-                                                    config.workers)
+        if config.grpc_port == 0:
+            argv += ["--grpc-port", str(_free_grpc_port(config))]  # the last one counts
+            config = config_from_args(build_parser().parse_args(argv))
+        _log_serving(config, models, host, port, f"; {config.workers} worker processes")
         return Supervisor(sock, config.workers,
                           lambda fd: worker_command(argv, fd)).run()
     bootstrap(verbose=config.log_level == "debug", autograph=False)
@@ -81,8 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from deployment.server.worker import serve
 
     if worker_fd is None:
-        logging.getLogger("deployment.server").info("%s", served)
+        _log_serving(config, models, host, port, "")
     return serve(config, sock, worker=worker_fd is not None)
+
+
+def _log_serving(config: ServerConfig, models: str, host: str, port: int, more: str) -> None:
+    logging.getLogger("deployment.server").info(
+        "serving %s on http://%s:%d/v1/models/%s (metrics /metrics, ready /readyz), gRPC %s; "
+        "request log: %s%s", models, host, port, config.models[0].name,
+        "off" if config.grpc_port is None else f"port {config.grpc_port or '(free)'}",
+        config.request_log.directory or "off", more)
 
 
 if __name__ == "__main__":

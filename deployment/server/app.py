@@ -18,7 +18,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -31,13 +30,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deployment.server import convert
+from deployment.server import api, convert
 from deployment.server import servable as servable_lib
 from deployment.server.batching import Batcher
 from deployment.server.body import parse_json_object, read_body
 from deployment.server.config import ServerConfig
 from deployment.server.convert import RequestError
-from deployment.server.log_writer import LogEntry, RequestLogWriter
+from deployment.server.log_writer import RequestLogWriter
 from deployment.server.metrics import ServerMetrics
 from deployment.server.registry import ModelRegistry
 
@@ -50,8 +49,6 @@ MODEL_URL = re.compile(
     r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<suffix>/metadata|:predict|:classify|:regress)?$", re.IGNORECASE)
 _V1_MODELS = "/v1/models/"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-PROBABILITY_OUTPUT = "probability"
 PREDICT_KEYS = {"signature_name", "instances", "inputs"}
 CLASSIFY_KEYS = {"signature_name", "examples", "context"}
 
@@ -60,8 +57,10 @@ class Server:
     """The server's parts, wired together; ``start``/``stop`` run in the app's lifespan."""
 
     def __init__(self, config: ServerConfig, *, watch: bool = True,
-                 registry: ModelRegistry | None = None):
+                 registry: ModelRegistry | None = None, grpc_reuse_port: bool = False):
         self.config = config
+        self.grpc_reuse_port = grpc_reuse_port
+        self.grpc_port: int | None = None  # the bound gRPC port once started
         self.watch = watch
         self.metrics = ServerMetrics()
         self.executor = concurrent.futures.ThreadPoolExecutor(
@@ -122,44 +121,6 @@ def error_response(err: RequestError) -> Response:
     return json_response({"error": err.message}, err.status, headers)
 
 
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
-    if given is None:
-        return uuid.uuid4().hex
-    if not REQUEST_ID.match(given):
-        raise RequestError("X-Request-Id header must be 1-128 characters of letters, digits, "
-                           f"'.', '_', ':', '-', got {given[:40]!r}")
-    return given
-
-
-def _signature(servable: servable_lib.Servable, name: Any) -> servable_lib.Signature:
-    if not isinstance(name, str):
-        raise RequestError(f"'signature_name' must be a string, got {name!r}")
-    signature = servable.signatures.get(name)
-    if signature is None:
-        raise RequestError(f'Serving signature name: "{name}" not found in signature def; '
-                           f"model {servable.model_name} version {servable.version} has "
-                           f"{sorted(servable.signatures)}")
-    return signature
-
-
-def _method_signature(servable: servable_lib.Servable, name: Any, method: str,
-                      task: str) -> servable_lib.Signature:
-    # As TF Serving's GetClassificationSignature / GetRegressionSignature
-    # (tensorflow_serving/servables/tensorflow/classifier.cc, regressor.cc): no
-    # signature_name means serving_default, and it must have the API's method name; another
-    # signature is never picked instead.
-    signature = _signature(servable, servable_lib.DEFAULT_SIGNATURE if name in (None, "")
-                           else name)
-    if signature.method_name != method:
-        raise RequestError(f"Expected {task} signature method_name to be {method}. "
-                           f"Was: {signature.method_name} (signature '{signature.name}')")
-    if len(signature.inputs) != 1 or next(iter(signature.inputs.values())).kind != "string":
-        raise RequestError(f"{task} signature '{signature.name}' must take one string tensor "
-                           "of serialized tf.Examples")
-    return signature
-
-
 class Handlers:
     """TF Serving's REST API v1 over a ``Server``."""
 
@@ -167,6 +128,7 @@ class Handlers:
         self.server = server
         self.config = server.config
         self.registry = server.registry
+        self.api = api.Api(server)
 
     async def model_api(self, request: Request) -> Response:
         state = request.state
@@ -178,6 +140,8 @@ class Handlers:
         if name in self.registry.model_names:
             state.model = name
         version = int(match["version"]) if match["version"] is not None else None
+        if version is not None and version >= 2**63:  # TF Serving's versions are int64
+            raise RequestError(f"Failed to convert version: {match['version']} to numeric.")
         label = match["label"]
         post = suffix in (":predict", ":classify", ":regress")
         if request.method != ("POST" if post else "GET"):
@@ -190,7 +154,7 @@ class Handlers:
             state.api = "metadata"
             return self.metadata(name, version, label)
         state.api = suffix[1:]
-        request_id = _request_id(request)
+        request_id = api.request_id(request.headers.get("x-request-id"))
         state.request_id = request_id
         body = await read_body(request, self.config.max_body_bytes,
                                self.config.body_timeout_seconds)
@@ -231,31 +195,12 @@ class Handlers:
             "metadata": servable.signature_def_json,
         })
 
-    async def _call(self, request: Request, servable: servable_lib.Servable,
-                    signature: servable_lib.Signature, inputs: dict[str, np.ndarray],
-                    count: int) -> dict[str, np.ndarray]:
-        request.state.signature = signature.name
-        request.state.instances = count
-        key = (servable.model_name, servable.version, signature.name)
-        try:
-            return await self.server.batcher.run(
-                key, (servable.model_name, signature.name), signature, inputs, count,
-                batchable=signature.batchable)
-        except RequestError:
-            raise
-        except Exception as err:
-            import tensorflow as tf
-
-            if isinstance(err, tf.errors.InvalidArgumentError | ValueError | TypeError):
-                raise RequestError("the model could not compute a prediction from these input "
-                                   f"values: {convert.tf_error_message(err)}") from None
-            raise
-
     async def predict(self, request: Request, servable: servable_lib.Servable, body: bytes,
                       request_id: str) -> Response:
         payload = parse_json_object(body, PREDICT_KEYS)
-        signature = _signature(servable, payload.get("signature_name",
-                                                     servable_lib.DEFAULT_SIGNATURE))
+        name = payload.get("signature_name", "")
+        # An empty name is serving_default, as TF Serving's GetInfoMap has it.
+        signature = api.signature(servable, servable_lib.DEFAULT_SIGNATURE if name == "" else name)
         if ("instances" in payload) == ("inputs" in payload):
             raise RequestError("the request needs exactly one of 'instances' (row format) or "
                                "'inputs' (columnar format)")
@@ -264,10 +209,9 @@ class Handlers:
         inputs, count = convert_fn(payload["instances" if row_format else "inputs"],
                                    signature.inputs, signature.name, self.config.max_instances)
         received = time.time()
-        outputs = await self._call(request, servable, signature, inputs, count)
-        self._log_prediction(request_id, received, servable, signature, inputs, outputs)
-        self.server.metrics.instances.labels(servable.model_name, str(servable.version),
-                                             "predict").inc(count)
+        outputs = await self.api.call(request.state, servable, signature, inputs, count)
+        self.api.log_prediction(request_id, received, servable, signature, inputs, outputs)
+        self.api.counted(servable, "predict", count)
         if row_format:
             return json_response({"predictions": convert.outputs_to_rows(outputs, count)})
         return json_response({"outputs": convert.outputs_to_columns(outputs)})
@@ -275,34 +219,26 @@ class Handlers:
     async def classify(self, request: Request, servable: servable_lib.Servable, body: bytes,
                        request_id: str) -> Response:
         payload = parse_json_object(body, CLASSIFY_KEYS)
-        signature = _method_signature(servable, payload.get("signature_name"),
-                                      servable_lib.CLASSIFY_METHOD, "classification")
+        signature = api.method_signature(servable, payload.get("signature_name"),
+                                         servable_lib.CLASSIFY_METHOD, "classification")
         received = time.time()
         outputs, serialized, examples = await self._call_examples(
             request, servable, signature, payload, "classify")
         results = convert.classify_results(outputs)
-        scores = outputs.get("scores")
-        if scores is not None and self.server.request_log is not None:
-            self.server.request_log.submit(LogEntry(
-                request_id=request_id, logged_at=received, model_name=servable.model_name,
-                model_version=servable.version, signature=signature.name,
-                probability=scores[:, -1], examples=examples))
-        self.server.metrics.instances.labels(servable.model_name, str(servable.version),
-                                             "classify").inc(len(serialized))
+        self.api.log_classification(request_id, received, servable, signature, outputs,
+                                    examples=examples)
+        self.api.counted(servable, "classify", len(serialized))
         return json_response({"results": results})
 
     async def _call_examples(self, request: Request, servable: servable_lib.Servable,
                              signature: servable_lib.Signature, payload: dict[str, Any],
-                             api: str) -> tuple[dict[str, np.ndarray], list[bytes], list]:
-        if "examples" not in payload:
-            raise RequestError(f"the {api} request needs 'examples': a list of feature objects")
+                             task: str) -> tuple[dict[str, np.ndarray], list[bytes], list]:
         serialized, examples = convert.examples_to_serialized(
-            payload["examples"], payload.get("context"), servable.feature_specs(),
-            self.config.max_instances)
-        array = np.empty(len(serialized), dtype=object)
-        array[:] = serialized
-        outputs = await self._call(request, servable, signature,
-                                   {next(iter(signature.inputs)): array}, len(serialized))
+            payload.get("examples"), payload.get("context"), servable.feature_specs(),
+            self.config.max_instances, task)
+        inputs = {next(iter(signature.inputs)): api.examples_array(serialized)}
+        outputs = await self.api.call(request.state, servable, signature, inputs,
+                                      len(serialized))
         return outputs, serialized, examples
 
     async def regress(self, request: Request, servable: servable_lib.Servable, body: bytes,
@@ -310,37 +246,18 @@ class Handlers:
         """TF Serving's ``:regress``: ``{"results": [value, ...]}`` from the regression
         signature's ``outputs`` tensor, one float per example."""
         payload = parse_json_object(body, CLASSIFY_KEYS)
-        signature = _method_signature(servable, payload.get("signature_name"),
-                                      servable_lib.REGRESS_METHOD, "regression")
+        signature = api.method_signature(servable, payload.get("signature_name"),
+                                         servable_lib.REGRESS_METHOD, "regression")
         outputs, serialized, _ = await self._call_examples(request, servable, signature,
                                                            payload, "regress")
-        values = outputs.get("outputs")
-        if values is None or values.reshape(len(serialized), -1).shape[1] != 1:
-            raise RequestError(f"regression signature '{signature.name}' must return one "
-                               "'outputs' value per example", 500)
-        self.server.metrics.instances.labels(servable.model_name, str(servable.version),
-                                             "regress").inc(len(serialized))
-        return json_response({"results": [convert.float_json(v)
-                                          for v in values.reshape(-1)]})
-
-    def _log_prediction(self, request_id: str, received: float,
-                        servable: servable_lib.Servable, signature: servable_lib.Signature,
-                        inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]
-                        ) -> None:
-        writer = self.server.request_log
-        probability = outputs.get(PROBABILITY_OUTPUT)
-        if writer is None or probability is None:
-            return
-        entry = dict(request_id=request_id, logged_at=received, model_name=servable.model_name,
-                     model_version=servable.version, signature=signature.name,
-                     probability=np.asarray(probability).reshape(-1))
-        if len(signature.inputs) == 1 and next(iter(signature.inputs.values())).kind == "string":
-            writer.submit(LogEntry(**entry, serialized=next(iter(inputs.values()))))
-        else:
-            writer.submit(LogEntry(**entry, columns=inputs))
+        values = api.regression_values(outputs, signature, len(serialized))
+        self.api.counted(servable, "regress", len(serialized))
+        return json_response({"results": [convert.float_json(v) for v in values]})
 
     async def malformed(self, request: Request) -> Response:
         request.state.api = "other"
+        if request.method == "GET" and request.url.path.lower() == "/v1/models":
+            raise RequestError("Missing model name in request.")  # TF Serving's words
         raise RequestError(f"Malformed request: {request.method} {request.url.path}")
 
     async def metrics(self, request: Request) -> Response:
@@ -445,9 +362,20 @@ def create_app(server: Server) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         server.start()
+        grpc_server = None
         try:
+            if server.config.grpc_port is not None:
+                from deployment.server.grpc_api import GrpcServer
+
+                grpc_server = GrpcServer(server, server.config.grpc_port,
+                                         reuse_port=server.grpc_reuse_port)
+                server.grpc_port = await grpc_server.start()
+                log.info("gRPC (PredictionService, ModelService) on %s:%d",
+                         server.config.host, server.grpc_port)
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await asyncio.get_running_loop().run_in_executor(None, server.stop)
 
     async def request_error(request: Request, err: Exception) -> Response:

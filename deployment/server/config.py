@@ -21,6 +21,7 @@ from pipelines.common.names import DEFAULT_MODEL_NAME, MODEL_NAME_RE
 
 DEFAULT_BASE_PATH = names.DEFAULT_SERVING_DIR / DEFAULT_MODEL_NAME
 DEFAULT_REQUEST_LOG_DIR = names.DEFAULT_REQUEST_LOG_DIR
+DEFAULT_GRPC_PORT = 8500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +119,9 @@ class ServerConfig:
     models: tuple[ModelConfig, ...]
     host: str = "127.0.0.1"
     port: int = 8501
+    # gRPC (TF Serving's PredictionService and ModelService): None is off; 0 picks a free port.
+    # The flag's default is TF Serving's 8500; a ServerConfig built in code has it off.
+    grpc_port: int | None = None
     poll_seconds: float = 2.0
     max_body_bytes: int = 10 * 1024 * 1024
     header_timeout_seconds: float = 10.0  # slow clients: see deployment/server/timeouts.py
@@ -138,6 +142,9 @@ class ServerConfig:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ConfigError(f"model names must be unique, {duplicates} repeat")
+        if self.grpc_port and self.grpc_port == self.port:
+            raise ConfigError(f"--grpc-port {self.grpc_port} is also the REST --port: give "
+                              "them different ports")
 
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)
@@ -204,6 +211,18 @@ def _versions(text: str) -> tuple[int, ...]:
     return versions
 
 
+def _grpc_port(text: str) -> int | None:
+    if text.strip().lower() == "off":
+        return None
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535 or 'off', got {text!r}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deployment.server",
@@ -240,8 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="address to bind (default 127.0.0.1: this machine only)")
     http.add_argument("--port", type=at_least(int, 0), default=8501,
                       help="port (default 8501, TF Serving's REST port; 0 picks a free one)")
+    http.add_argument("--grpc-port", type=_grpc_port, default=DEFAULT_GRPC_PORT,
+                      help=f"gRPC port of TF Serving's PredictionService and ModelService "
+                           f"(default {DEFAULT_GRPC_PORT}, TF Serving's; on --host too; 0 picks a "
+                           "free one; 'off' serves REST only)")
     http.add_argument("--max-body-bytes", type=at_least(int, 1), default=10 * 1024 * 1024,
-                      help="larger request bodies get 413 (default 10 MiB)")
+                      help="larger request bodies get 413, larger gRPC messages "
+                           "RESOURCE_EXHAUSTED (default 10 MiB)")
     http.add_argument("--header-timeout-seconds", type=at_least(float, 0.01), default=10.0,
                       help="a request's headers must arrive within this; else 408 and the "
                            "connection is closed (default 10)")
@@ -318,6 +342,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         models=tuple(models),
         host=args.host,
         port=args.port,
+        grpc_port=args.grpc_port,
         poll_seconds=args.poll_seconds,
         max_body_bytes=args.max_body_bytes,
         header_timeout_seconds=args.header_timeout_seconds,

@@ -18,7 +18,7 @@ def _config(*argv: str) -> config.ServerConfig:
 
 def test_defaults_bind_localhost_and_tf_serving_port(tmp_path: Path) -> None:
     cfg = _config("--model-base-path", str(tmp_path))
-    assert cfg.host == "127.0.0.1" and cfg.port == 8501
+    assert cfg.host == "127.0.0.1" and cfg.port == 8501 and cfg.grpc_port == 8500
     (model,) = cfg.models
     assert model.name == "clickflow" and model.base_path == tmp_path
     assert model.policy == config.VersionPolicy("latest", num_versions=1)
@@ -113,7 +113,21 @@ def test_missing_config_file_and_policy_conflict(tmp_path: Path) -> None:
         _config("--model-config-file", str(path), "--num-versions", "2")
 
 
+@pytest.mark.parametrize(("flag", "expected"), [("off", None), ("OFF", None), ("0", 0),
+                                               ("9000", 9000)])
+def test_grpc_port_flag(tmp_path: Path, flag: str, expected: int | None) -> None:
+    assert _config("--model-base-path", str(tmp_path), "--grpc-port", flag).grpc_port \
+        == expected
+
+
+def test_grpc_and_rest_ports_must_differ(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="--grpc-port 9000 is also the REST --port"):
+        _config("--model-base-path", str(tmp_path), "--grpc-port", "9000", "--port", "9000")
+
+
 @pytest.mark.parametrize("flags", [["--port", "x"], ["--versions", "a,b"],
+                                   ["--grpc-port", "-1"], ["--grpc-port", "70000"],
+                                   ["--grpc-port", "on"],
                                    ["--num-versions", "0"], ["--num-versions", "1",
                                                             "--all-versions"]])
 def test_bad_flags_exit_2(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,31 +31,59 @@ _KINDS = {
 }
 _FLOAT_MAX = {"float16": float(np.finfo(np.float16).max),
               "float32": float(np.finfo(np.float32).max)}
+# The largest integer a float type holds with every smaller one, as TF Serving's
+# IsLosslessDecimal bounds JSON integers for DT_FLOAT/DT_DOUBLE ((1 << digits) - 1,
+# tensorflow_serving/util/json_tensor.cc): 16777217 is not silently made 16777216.
+_FLOAT_EXACT_INT = {"float16": 2**11 - 1, "bfloat16": 2**8 - 1, "float32": 2**24 - 1,
+                    "float64": 2**53 - 1}
+_INT64_RANGE = range(-2**63, 2**63)
+_INT_RANGE = {name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
+              for name, kind in _KINDS.items() if kind == "int"}
 _NON_FINITE_TOKENS = frozenset(("NaN", "Infinity", "-Infinity", "inf", "-inf", "nan"))
 _EXPECTED = {"float": "a number", "int": "an integer", "string": 'a string (or {"b64": ...})',
              "bool": "true or false"}
 
 
-class RequestError(Exception):
-    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told)."""
+# The gRPC status code of each HTTP status a RequestError carries, as TF Serving pairs them
+# (tensorflow_serving/model_servers/http_rest_api_handler.cc answers a tensorflow::Status with
+# ToHTTPStatusCode; the gRPC server sends the Status' own code).
+_GRPC_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED",
+               413: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED",
+               503: "UNAVAILABLE"}
 
-    def __init__(self, message: str, status: int = 400):
+
+class RequestError(Exception):
+    """A client error: becomes ``{"error": message}`` with ``status`` (400 unless told).
+
+    Over gRPC it is ``grpc_code`` (a ``grpc.StatusCode`` name): the one the HTTP status implies
+    unless TF Serving's gRPC API answers that case with another (e.g. FAILED_PRECONDITION).
+    """
+
+    def __init__(self, message: str, status: int = 400, grpc_code: str | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.grpc_code = grpc_code or _GRPC_CODES.get(status, "UNKNOWN")
 
 
 @dataclasses.dataclass(frozen=True)
 class TensorSpec:
-    """dtype name (TF's, e.g. ``int64``) and shape (``None`` = any size) of a signature tensor."""
+    """dtype name (TF's, e.g. ``int64``) and shape (``None`` = any size) of a signature tensor.
+
+    ``unknown_rank``: the signature gives no shape (a TF1 placeholder without one), so, as in
+    TF Serving, an instance may be any regular nesting of lists, the same for every instance
+    (``shape`` is then ``(None,)``: only the batch dimension is known).
+    """
 
     dtype: str
     shape: tuple[int | None, ...]
+    unknown_rank: bool = False
 
     @classmethod
     def from_tf(cls, spec: Any) -> TensorSpec:
-        shape = tuple(spec.shape.as_list()) if spec.shape.rank is not None else (None,)
-        return cls(dtype=spec.dtype.name, shape=shape)
+        if spec.shape.rank is None:
+            return cls(dtype=spec.dtype.name, shape=(None,), unknown_rank=True)
+        return cls(dtype=spec.dtype.name, shape=tuple(spec.shape.as_list()))
 
     @property
     def kind(self) -> str:
@@ -72,6 +100,8 @@ class TensorSpec:
         return tf.as_dtype(self.dtype)
 
     def describe(self) -> str:
+        if self.unknown_rank:
+            return f"{_EXPECTED.get(self.kind, self.dtype)} ({self.dtype}, any shape)"
         dims = ", ".join("?" if d is None else str(d) for d in self.shape[1:])
         shape = f", [{dims}]" if dims else ""
         return f"{_EXPECTED.get(self.kind, self.dtype)} ({self.dtype}{shape})"
@@ -101,16 +131,27 @@ def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
             limit = _FLOAT_MAX.get(spec.dtype)
             if limit is not None and abs(value) > limit:
                 raise RequestError(f"{where} is {_show(value)}, out of range for "
-                                   f"{spec.dtype} (largest {limit:.4g})")
+                                   f"{spec.dtype} (largest {limit:.4g}): it cannot be "
+                                   "converted without loss of precision")
+            exact = _FLOAT_EXACT_INT.get(spec.dtype)
+            if isinstance(value, int) and exact is not None and abs(value) > exact:
+                raise RequestError(f"{where} is {_show(value)}: an integer that cannot be "
+                                   f"converted to {spec.dtype} without loss of precision "
+                                   f"(at most {exact} in magnitude; send it as a decimal, "
+                                   f"e.g. {value}.0, to accept rounding)")
             return value
         if isinstance(value, str) and value in _NON_FINITE_TOKENS:
             raise RequestError(f"{where} is {_show(value)}; expects a finite number "
                                f"({spec.dtype}): NaN and Infinity are not accepted")
     elif kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
+        number = value if isinstance(value, int) and not isinstance(value, bool) else \
+            int(value) if isinstance(value, float) and value.is_integer() else None
+        if number is not None:
+            low, high = _INT_RANGE[spec.dtype]
+            if not low <= number <= high:  # numpy would wrap it around (2**31 -> -2**31)
+                raise RequestError(f"{where} has a value out of range for {spec.dtype}: "
+                                   f"{_show(value)} (the range is {low} to {high})")
+            return number
     elif kind == "bool" and isinstance(value, bool):
         return value
     raise RequestError(f"{where} expects {spec.describe()}, got {_show(value)}")
@@ -118,6 +159,8 @@ def scalar(value: Any, spec: TensorSpec, where: str) -> Any:
 
 def _element(value: Any, spec: TensorSpec, dims: tuple[int | None, ...], where: str) -> Any:
     """One instance's value of an input with per-instance shape ``dims`` (nested lists)."""
+    if spec.unknown_rank:
+        return _any_shape(value, spec, where)
     if not dims:
         if isinstance(value, list):
             raise RequestError(f"{where} expects one value per instance, {spec.describe()}, "
@@ -131,7 +174,45 @@ def _element(value: Any, spec: TensorSpec, dims: tuple[int | None, ...], where: 
     return [_element(v, spec, dims[1:], f"{where}[{i}]") for i, v in enumerate(value)]
 
 
+def _any_shape(value: Any, spec: TensorSpec, where: str) -> Any:
+    if isinstance(value, list):
+        return [_any_shape(v, spec, f"{where}[{i}]") for i, v in enumerate(value)]
+    return scalar(value, spec, where)
+
+
+def _nested_shape(value: Any, where: str) -> tuple[int, ...]:
+    """The shape of regular nested lists, or ``RequestError`` where they are ragged (TF
+    Serving's FillTensorProto: "Encountered list at unexpected size/level")."""
+    if not isinstance(value, list):
+        return ()
+    shapes = [_nested_shape(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    for i, shape in enumerate(shapes[1:], 1):
+        if shape != shapes[0]:
+            raise RequestError(f"{where}[{i}] has shape {list(shape)} where {where}[0] has "
+                               f"{list(shapes[0])}: lists must be regular (a dense tensor)")
+    return (len(value), *(shapes[0] if shapes else ()))
+
+
+def _same_shapes(values: list[Any], name: str) -> None:
+    """Every instance of an input of unknown rank has the first one's shape (TF Serving's
+    AddInstanceItem: "Expecting shape ... but got ...")."""
+    first = _nested_shape(values[0], f"input '{name}' of instance 0")
+    for i, value in enumerate(values[1:], 1):
+        shape = _nested_shape(value, f"input '{name}' of instance {i}")
+        if shape != first:
+            raise RequestError(f"input '{name}': Expecting shape {list(first)} but got "
+                               f"{list(shape)} (instance {i}); every instance needs the same "
+                               "shape")
+
+
 def _array(values: list[Any], spec: TensorSpec, name: str) -> np.ndarray:
+    if spec.unknown_rank:
+        _same_shapes(values, name)
+        try:
+            return np.array(values, dtype=spec.np_dtype)
+        except OverflowError:
+            raise RequestError(
+                f"input '{name}' has a value out of range for {spec.dtype}") from None
     if spec.kind == "string":
         array = np.empty(len(values), dtype=object)
         array[:] = values
@@ -163,9 +244,17 @@ def instances_to_inputs(instances: Any, inputs: Mapping[str, TensorSpec], signat
     single = _single_input(inputs)
     expected = sorted(inputs)
     columns: dict[str, list[Any]] = {name: [] for name in inputs}
+    objects = None
     for i, instance in enumerate(instances):
         where = f"instances[{i}]"
         named = isinstance(instance, dict) and not (single and set(instance) == {"b64"})
+        if objects is None:
+            objects = named
+        elif named != objects:  # as TF Serving's FillTensorMapFromInstancesList
+            got, want = ("object", "value/list") if named else ("list", "object")
+            raise RequestError(f"{where}: Expecting {want} but got {got} at item {i} of input "
+                               f"list: the first instance decides whether every instance is "
+                               f"an object of named inputs or a bare value")
         if not named:
             if single is None:
                 raise RequestError(f"{where} must be an object of named inputs {expected} "
@@ -245,6 +334,7 @@ def make_example(features: Mapping[str, Any], specs: Mapping[str, TensorSpec],
         spec = specs.get(name)
         feature = example.features.feature[name]
         field = f"{where}: feature '{name}'"
+        _check_feature_values(values, field)
         kind = spec.kind if spec is not None else _json_kind(values, field)
         if kind == "string":
             string_spec = TensorSpec("string", (None,))
@@ -254,11 +344,27 @@ def make_example(features: Mapping[str, Any], specs: Mapping[str, TensorSpec],
             feature.float_list.value.extend(scalar(v, float_spec, field) for v in values)
         elif kind in ("int", "bool"):
             int_spec = TensorSpec("int64", (None,))
-            feature.int64_list.value.extend(
-                int(v) if isinstance(v, bool) else scalar(v, int_spec, field) for v in values)
+            ints = [int(v) if isinstance(v, bool) else v for v in values]
+            beyond = next((v for v in ints if isinstance(v, int) and v not in _INT64_RANGE),
+                          None)
+            if beyond is not None:  # TF Serving's words (json_tensor.cc AddValueToFeature)
+                raise RequestError(f"{field} has element {_show(beyond)} beyond int64. "
+                                   "Only int64 is supported")
+            feature.int64_list.value.extend(scalar(v, int_spec, field) for v in ints)
         else:
             raise RequestError(f"{field} has a type a tf.Example cannot hold ({spec.dtype})")
     return example.SerializeToString()
+
+
+def _check_feature_values(values: Sequence[Any], where: str) -> None:
+    """What a tf.Example feature cannot hold, in TF Serving's words (json_tensor.cc
+    AddValueToFeature): null, a nested list, an object other than ``{"b64": ...}``."""
+    for value in values:
+        json_type = ("null" if value is None else "array" if isinstance(value, list) else
+                     "object" if isinstance(value, dict) and set(value) != {"b64"} else None)
+        if json_type is not None:
+            raise RequestError(f"{where} has element with unexpected JSON type: {json_type}; "
+                               "a feature is a string, number or boolean, or a list of them")
 
 
 def _json_kind(values: Sequence[Any], where: str) -> str:
@@ -272,12 +378,16 @@ def _json_kind(values: Sequence[Any], where: str) -> str:
 
 
 def examples_to_serialized(examples: Any, context: Any, specs: Mapping[str, TensorSpec],
-                           max_instances: int) -> tuple[list[bytes], list[dict[str, Any]]]:
-    """``:classify`` ``examples`` (+ ``context``) -> serialized tf.Examples and merged dicts."""
-    if not isinstance(examples, list):
-        raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
+                           max_instances: int, task: str = "classify"
+                           ) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """``:classify`` ``examples`` (+ ``context``) -> serialized tf.Examples and merged dicts;
+    ``examples`` None means the request has none."""
     if context is not None and not isinstance(context, dict):
         raise RequestError(f"'context' must be an object of features, got {_show(context)}")
+    if examples is None:
+        raise RequestError(f"the {task} request needs 'examples': a list of feature objects")
+    if not isinstance(examples, list):
+        raise RequestError(f"'examples' must be a list of feature objects, got {_show(examples)}")
     _check_count(len(examples), max_instances, "examples")
     serialized, merged = [], []
     for i, example in enumerate(examples):
@@ -313,24 +423,45 @@ def _json_array(name: str, value: np.ndarray) -> Any:
         return np.vectorize(text, otypes=[object])(value).tolist() if value.size else \
             value.tolist()
     if value.dtype.name in _FLOAT_KINDS:
-        # Shortest repr of each float32 (0.3, not 0.30000001192092896), as TF Serving prints.
-        return value.astype(str).astype(np.float64).tolist()
+        return _decimals(value).tolist()
     return value.tolist()
 
 
+def _decimals(value: np.ndarray) -> np.ndarray:
+    """float32 values as the decimals TF Serving writes (json_tensor.cc WriteDecimal): six
+    significant digits ("%g") when they read back as the same float32, else nine
+    (max_digits10): 0.3, not 0.30000001192092896; 1/3 as 0.333333343. Float16 goes through
+    float32 there too. Returned as float64, which ``json`` writes back as the same decimal."""
+    wide = value.astype(np.float64)
+    six = np.array([float(f"{x:g}") for x in wide.reshape(-1).tolist()],
+                   dtype=np.float64).reshape(wide.shape)
+    lossy = six.astype(np.float32) != value.astype(np.float32)  # NaN too: it stays NaN
+    if lossy.any():
+        six[lossy] = [float(f"{x:.9g}") for x in wide[lossy].tolist()]
+    return six
+
+
 def outputs_to_rows(outputs: Mapping[str, np.ndarray], count: int) -> list[Any]:
-    """``predictions``: one entry per instance (a dict of outputs, or the bare single output)."""
-    converted = {}
+    """``predictions``: one entry per row of the outputs (a dict of outputs, or the bare single
+    output). As TF Serving's MakeRowFormatJsonFromTensors (json_tensor.cc), the rows are the
+    outputs' common first dimension, normally ``count``, the number of instances; an output
+    without one, or with another, is INVALID_ARGUMENT (400) in its words."""
+    converted, rows = {}, None
     for name, value in outputs.items():
-        if value.ndim == 0 or value.shape[0] != count:
-            raise RequestError(
-                f"output '{name}' has shape {list(value.shape)}, not one row per instance "
-                f"({count}); use the columnar format ('inputs') for this signature", 500)
+        if value.ndim == 0:
+            raise RequestError(f"Tensor name: {name} has no shape information (a scalar "
+                               "output has no rows); use the columnar format ('inputs') for "
+                               "this signature")
+        if rows is not None and value.shape[0] != rows:
+            raise RequestError(f"Tensor name: {name} has inconsistent batch size: "
+                               f"{value.shape[0]} expecting: {rows} ({count} instances); use "
+                               "the columnar format ('inputs') for this signature")
+        rows = value.shape[0]
         converted[name] = _json_array(name, value)
     if len(converted) == 1:
         return next(iter(converted.values()))
     names = list(converted)
-    return [{name: converted[name][i] for name in names} for i in range(count)]
+    return [{name: converted[name][i] for name in names} for i in range(rows or 0)]
 
 
 def outputs_to_columns(outputs: Mapping[str, np.ndarray]) -> Any:
@@ -340,15 +471,15 @@ def outputs_to_columns(outputs: Mapping[str, np.ndarray]) -> Any:
 
 
 def float_json(value: Any) -> float:
-    """A float32 as TF Serving writes it: its shortest decimal, not float64's expansion."""
-    return float(np.float32(value).astype(str))
+    """A float32 as TF Serving writes it (``_decimals``), not float64's expansion."""
+    return float(_decimals(np.asarray([value], dtype=np.float32))[0])
 
 
 def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]:
     """TF Serving's classify ``results``: per example, ``[[class, score], ...]``; a signature
     with scores but no classes (TF Serving's half_plus_two ``classify_x_to_y``) gets empty
     labels, as tensorflow_serving/util/json_tensor.h documents ("<label> can be missing ...
-    these would appear as empty strings")."""
+    these would appear as empty strings"), and one with classes but no scores gets 0.0."""
     scores = outputs.get("scores")
     classes = outputs.get("classes")
     if scores is None and classes is None:
@@ -359,8 +490,10 @@ def classify_results(outputs: Mapping[str, np.ndarray]) -> list[list[list[Any]]]
     for i in range(rows):
         labels = ([c.decode() if isinstance(c, bytes) else str(c) for c in classes[i]]
                   if classes is not None else [""] * scores.shape[1])
+        # No scores: each class's score is the proto default, 0 (classifier.cc sets it only
+        # from a scores tensor; MakeJsonFromClassificationResult writes it).
         values = [float_json(s) for s in scores[i]] if scores is not None \
-            else [None] * len(labels)
+            else [0.0] * len(labels)
         results.append([[label, score] for label, score in zip(labels, values, strict=True)])
     return results
 

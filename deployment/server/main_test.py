@@ -27,7 +27,8 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for flag in ("--model-base-path", "--model-config-file", "--request-log-dir", "--port",
-                 "--max-body-bytes", "--max-batch-size", "--num-versions", "--workers"):
+                 "--max-body-bytes", "--max-batch-size", "--num-versions", "--grpc-port",
+                 "--workers"):
         assert flag in out
 
 
@@ -53,7 +54,8 @@ def test_busy_port_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[st
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert main(["--model-base-path", str(tmp_path), "--port", str(port)]) == 2
+        assert main(["--model-base-path", str(tmp_path), "--port", str(port),
+                     "--grpc-port", "off"]) == 2
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
@@ -61,11 +63,12 @@ def test_busy_port_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_real_server_over_http(tmp_path: Path, make_version) -> None:
     base, log_dir = tmp_path / "models", tmp_path / "log"
     make_version(base, 1)
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-base-path", str(base),
-         "--port", str(port), "--request-log-dir", str(log_dir), "--poll-seconds", "0.3"],
+         "--port", str(port), "--grpc-port", str(grpc_port), "--request-log-dir",
+         str(log_dir), "--poll-seconds", "0.3"],
         url=f"http://127.0.0.1:{port}", log_file=tmp_path / "server.log", ready_path="/readyz",
         env=env, ready_timeout=120, grace_s=60)
     server.start()
@@ -77,6 +80,7 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
             assert response.status_code == 200, response.text
             assert response.headers["x-request-id"] == "http-1"
             assert 0 < response.json()["predictions"][0]["probability"] < 1
+            assert 0 < _grpc_probability(grpc_port, "grpc-1") < 1
             # Bad requests over a real connection (a body refused before it is all read,
             # NaN, broken JSON) each get their error, and the server goes on answering.
             oversized = client.post("/v1/models/clickflow:predict",
@@ -109,4 +113,36 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
     table, problems = read_request_log(log_dir)  # flushed at shutdown
     assert problems == []
     assert dict(zip(table["request_id"].to_pylist(), table["model_version"].to_pylist(),
-                    strict=True)) == {"http-1": 1, "http-after-errors": 1, "http-2": 2}
+                    strict=True)) == {"http-1": 1, "grpc-1": 1, "http-after-errors": 1,
+                                      "http-2": 2}
+
+
+def _grpc_probability(port: int, request_id: str) -> float:
+    """One Predict through TF Serving's own client stub, as a TF Serving client sends it."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "clickflow"
+    for name, value in ROW.items():
+        dtype = tf.string if isinstance(value, str) else (
+            tf.int64 if isinstance(value, int) else tf.float32)
+        request.inputs[name].CopyFrom(tf.make_tensor_proto([value], dtype=dtype))
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        response = stub.Predict(request, timeout=30, metadata=(("x-request-id", request_id),))
+    return response.outputs["probability"].float_val[0]
+
+
+def test_busy_grpc_port_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                     ) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--model-base-path", str(tmp_path), "--port", "0",
+                     "--grpc-port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port} for gRPC" in err and "--grpc-port off" in err
+    assert "Traceback" not in err

@@ -125,7 +125,6 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
-        self._polled = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -145,12 +144,6 @@ class ModelRegistry:
                 except Exception:
                     log.exception("watching model %s at %s failed; will retry", name,
                                   model.base_path)
-            self._polled.set()
-
-    def wait_first_poll(self, timeout: float | None = None) -> bool:
-        """Blocks until one ``poll_once`` has finished (every version found then is loaded or
-        failed); False after ``timeout`` seconds."""
-        return self._polled.wait(timeout)
 
     def _sync(self, model: ModelConfig, first: bool) -> None:
         name = model.name

@@ -47,8 +47,9 @@ class Signature:
 
     @functools.cached_property
     def batchable(self) -> bool:
-        """Every input and output has a leading batch dimension, so requests can be merged."""
-        return all(spec.shape and spec.shape[0] is None
+        """Every input and output has a leading batch dimension, so requests can be merged
+        (an input of unknown rank may differ in shape from one request to the next)."""
+        return all(spec.shape and spec.shape[0] is None and not spec.unknown_rank
                    for spec in (*self.inputs.values(), *self.outputs.values()))
 
     @functools.cached_property

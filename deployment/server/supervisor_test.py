@@ -68,7 +68,7 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-base-path", str(base),
-         "--port", "0", "--workers", "2", "--request-log-dir", str(log_dir),
+         "--port", "0", "--grpc-port", "0", "--workers", "2", "--request-log-dir", str(log_dir),
          "--poll-seconds", "0.3"],
         url="http://127.0.0.1", log_file=tmp_path / "server.log", env=env, grace_s=20)
     server.start()
@@ -134,6 +134,10 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
     assert code == 0, log_text
     assert not any(process_exists(pid) for pid in replaced)
     assert "Traceback" not in log_text
+    # gRPC port 0: the supervisor picked one port, which every worker bound (SO_REUSEPORT).
+    grpc_ports = re.findall(r"gRPC \(PredictionService, ModelService\) on 127\.0\.0\.1:(\d+)",
+                            log_text)
+    assert len(grpc_ports) == 3 and len(set(grpc_ports)) == 1, grpc_ports
     # Both live workers flushed their request log at shutdown, each into its own files.
     table, problems = read_request_log(log_dir)
     assert problems == []

@@ -45,13 +45,16 @@ def serving_meta_graph(saved_model: Any, path: Path) -> Any:
 
 
 def _spec(info: Any) -> convert.TensorSpec:
-    """A signature_def TensorInfo's dtype and shape; -1 dims and unknown rank become None."""
+    """A signature_def TensorInfo's dtype and shape: -1 dims become None, an unknown rank
+    ``unknown_rank`` (any shape per instance, as TF Serving takes it)."""
     import tensorflow as tf
 
     shape = info.tensor_shape
-    dims = (None,) if shape.unknown_rank else tuple(
-        None if d.size < 0 else d.size for d in shape.dim)
-    return convert.TensorSpec(dtype=tf.as_dtype(info.dtype).name, shape=dims)
+    dtype = tf.as_dtype(info.dtype).name
+    if shape.unknown_rank:
+        return convert.TensorSpec(dtype=dtype, shape=(None,), unknown_rank=True)
+    return convert.TensorSpec(dtype=dtype, shape=tuple(
+        None if d.size < 0 else d.size for d in shape.dim))
 
 
 @dataclasses.dataclass(frozen=True)

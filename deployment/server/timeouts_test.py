@@ -26,7 +26,7 @@ def address(small_model: Path, tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     server = ServiceProcess(
         [sys.executable, "-m", "deployment.server", "--model-base-path", str(work / "models"),
-         "--port", str(port), "--no-request-log",
+         "--port", str(port), "--grpc-port", "off", "--no-request-log",
          "--header-timeout-seconds", str(HEADER_SECONDS),
          "--body-timeout-seconds", str(BODY_SECONDS)],
         url=f"http://127.0.0.1:{port}", log_file=work / "server.log", ready_path="/readyz",

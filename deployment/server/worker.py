@@ -1,17 +1,17 @@
 """Serving a listening socket with uvicorn: the single process, or one worker of ``--workers N``.
 
 A worker (``--worker-fd``, started by ``deployment.server.supervisor``) serves the socket its
-supervisor bound and passed down. The kernel hands each new connection to one of the processes
-waiting in ``accept`` on that socket, so a worker that is not ready must not wait there: uvicorn
-starts accepting only once the app's lifespan startup has completed, and ``ReadyAfterFirstPoll``
-holds that completion back until the worker's registry has finished its first poll (the served
-versions loaded and warmed up). A fresh worker therefore never answers 404 for a model another
-worker serves. A worker whose supervisor is gone shuts itself down.
+supervisor bound and passed down, and binds the gRPC port with ``SO_REUSEPORT`` beside its
+siblings. The kernel hands each new connection to one of the processes listening, so a worker
+that is not ready must not listen yet: a worker runs its registry's first poll (the served
+versions loaded and warmed up) before uvicorn starts, hence before the app's lifespan starts
+gRPC and before uvicorn accepts on the REST socket. A fresh worker therefore never answers 404
+(or gRPC NOT_FOUND) for a model its siblings serve. A worker whose supervisor is gone shuts
+itself down.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -20,10 +20,7 @@ import socket
 import threading
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from deployment.server.config import ServerConfig
-from deployment.server.registry import ModelRegistry
 
 log = logging.getLogger("deployment.server.worker")
 PARENT_CHECK_SECONDS = 1.0
@@ -45,30 +42,6 @@ class SharedListener(socket.socket):
 
     def listen(self, backlog: int = LISTEN_BACKLOG) -> None:
         super().listen(LISTEN_BACKLOG)
-
-
-class ReadyAfterFirstPoll:
-    """Pure ASGI wrapper: lifespan startup completes only after ``registry``'s first poll."""
-
-    def __init__(self, app: ASGIApp, registry: ModelRegistry):
-        self.app = app
-        self.registry = registry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, self.registry.wait_first_poll)
-                log.info("worker %d ready: first model poll done in %.1f s, accepting "
-                         "connections", os.getpid(), time.perf_counter() - started)
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
 
 
 def exit_when_orphaned(parent: int, interval: float = PARENT_CHECK_SECONDS) -> threading.Thread:
@@ -94,18 +67,27 @@ def serve(config: ServerConfig, sock: socket.socket, *, worker: bool = False) ->
     from deployment.server import timeouts
     from deployment.server.app import Server, create_app
 
-    server = Server(config)
-    app: ASGIApp = create_app(server)
+    signal.signal(signal.SIGTERM, _exit_normally)
+    if config.grpc_port is not None:
+        # Imported here, before any thread: gRPC's protos import TensorFlow, and so does the
+        # model watcher's first load; the two imports of TensorFlow at once in two threads
+        # failed ("NameError: name 'Example' is not defined" in tensorflow/python/training/
+        # training.py), killing the lifespan or the first load, 4 starts in 4 here.
+        import deployment.server.grpc_api  # noqa: F401
+    server = Server(config, grpc_reuse_port=worker)
     if worker:
-        app = ReadyAfterFirstPoll(app, server.registry)
         exit_when_orphaned(os.getppid())
+        started = time.perf_counter()
+        server.registry.poll_once()  # the lifespan's watcher goes on from here
+        log.info("worker %d ready: first model poll done in %.1f s, accepting connections",
+                 os.getpid(), time.perf_counter() - started)
+    app = create_app(server)
     uvicorn_config = uvicorn.Config(app, log_level=config.log_level, access_log=False,
                                     lifespan="on", timeout_graceful_shutdown=10,
                                     log_config=None, backlog=1 if worker else LISTEN_BACKLOG,
                                     http=timeouts.protocol_class(config.header_timeout_seconds))
     # uvicorn shuts down gracefully (lifespan: request log flushed), then re-raises the signal
-    # it caught; SIGINT/SIGTERM after a clean shutdown is a normal exit, not a crash.
-    signal.signal(signal.SIGTERM, _exit_normally)
+    # it caught; SIGINT/SIGTERM after a clean shutdown (or before the start) is a normal exit.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
     return 0

@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         server = ServiceProcess(
             [sys.executable, "-m", "deployment.server", "--model-base-path",
-             str(work / "serving" / "clickflow"), "--host", "127.0.0.1", "--port", str(port)],
+             str(work / "serving" / "clickflow"), "--host", "127.0.0.1", "--port", str(port),
+             "--grpc-port", "off"],
             url=f"http://127.0.0.1:{port}", log_file=work / "server.log", ready_path="/readyz",
             name="the model server")
         fields = schema_form.form_fields(schema_form.load_schema())

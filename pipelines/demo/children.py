@@ -98,7 +98,7 @@ def model_server(paths: Paths, port: int, ready_timeout: float) -> ServiceProces
     command = [sys.executable, "-m", "deployment.server",
                "--model-base-path", str(paths.model_dir),
                "--model-name", DEFAULT_MODEL_NAME, "--host", "127.0.0.1",
-               "--port", str(port), "--poll-seconds", "1",
+               "--port", str(port), "--grpc-port", "off", "--poll-seconds", "1",
                "--request-log-dir", str(paths.request_log),
                "--request-log-roll-seconds", "1", "--log-level", "warning"]
     return ServiceProcess(command, url=f"http://127.0.0.1:{port}",

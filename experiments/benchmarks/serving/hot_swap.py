@@ -16,17 +16,22 @@ from typing import Any
 import httpx
 
 from experiments.benchmarks.serving.clients import CpuClock, LoadClient, Tally, body, latency
+from experiments.benchmarks.serving.grpc_load import GrpcLoadClient
 from experiments.benchmarks.serving.settings import MODEL, Settings
 
 
 def hot_swap(url: str, port: int, base: Path, v2: Path, rows: Sequence[dict[str, Any]],
              references: dict[int, list[float]], settings: Settings,
-             clock: CpuClock) -> dict[str, Any]:
-    """Continuous load while version 2 is pushed; every answer checked against both versions."""
+             clock: CpuClock, grpc_port: int | None = None,
+             grpc_requests: Sequence[Any] = ()) -> dict[str, Any]:
+    """Continuous load while version 2 is pushed; every answer checked against both versions.
+    With ``grpc_port``, every other client sends over gRPC (TF Serving's stub)."""
     tally = Tally()
     stop = threading.Event()
     first_v2: list[float] = []
     bodies = [body([row]) for row in rows]
+    answered: Counter[str] = Counter()  # by transport (rest, grpc); += under the GIL per key
+    failed: Counter[str] = Counter()
     hard_stop = time.monotonic() + settings.phase_limit_s
     # Only rows the two versions answer clearly differently (saturated probabilities near 0 or
     # 1 can agree to 1e-5), so each answer tells which version computed it.
@@ -41,8 +46,25 @@ def hot_swap(url: str, port: int, base: Path, v2: Path, rows: Sequence[dict[str,
                 return version
         return 0
 
-    def client_loop(number: int) -> None:
+    def rest_sender(number: int) -> tuple[Any, Any]:
         client = LoadClient(settings.load_client, port)
+
+        def send(index: int, request_id: str) -> float:
+            status, payload = client.post(bodies[index], request_id)
+            if status != 200:
+                raise ConnectionError(f"{status} {payload[:200]!r}")
+            return json.loads(payload)["predictions"][0]["probability"]
+
+        return send, client.close
+
+    def grpc_sender(number: int) -> tuple[Any, Any]:
+        client = GrpcLoadClient(grpc_port, grpc_requests)
+        return client.predict, client.close
+
+    def client_loop(number: int) -> None:
+        over_grpc = grpc_port is not None and number % 2 == 1
+        send, close = (grpc_sender if over_grpc else rest_sender)(number)
+        transport = "grpc" if over_grpc else "rest"
         try:
             i = 0
             while not stop.is_set() and time.monotonic() < hard_stop:
@@ -51,25 +73,24 @@ def hot_swap(url: str, port: int, base: Path, v2: Path, rows: Sequence[dict[str,
                 i += 1
                 sent = time.perf_counter()
                 try:
-                    status, payload = client.post(bodies[index], request_id)
+                    probability = send(index, request_id)
                 except ConnectionError as err:
-                    tally.failures.append(f"{request_id}: {err}")
+                    tally.failures.append(f"{request_id} ({transport}): {err}")
+                    failed[transport] += 1
                     continue
                 tally.latencies.append(time.perf_counter() - sent)
-                if status != 200:
-                    tally.failures.append(f"{request_id}: {status} {payload[:200]!r}")
-                    continue
-                probability = json.loads(payload)["predictions"][0]["probability"]
                 version = which_version(index, probability)
                 if version == 0:
                     tally.failures.append(f"{request_id}: probability {probability} matches "
                                           "neither version")
+                    failed[transport] += 1
                     continue
                 if version == 2 and not first_v2:
                     first_v2.append(time.perf_counter())
                 tally.versions.append((request_id, version, time.perf_counter()))
+                answered[transport] += 1
         finally:
-            client.close()
+            close()
 
     threads = [threading.Thread(target=client_loop, args=(n,), daemon=True)
                for n in range(settings.swap_clients)]
@@ -101,9 +122,11 @@ def hot_swap(url: str, port: int, base: Path, v2: Path, rows: Sequence[dict[str,
     counts = Counter(version for _, version, _ in tally.versions)
     v1_after_v2 = sum(1 for _, version, at in tally.versions
                       if version == 1 and first_v2 and at > first_v2[0] + 0.5)
-    answered = len(tally.versions)
-    return {**latency(tally.latencies), "requests": answered + len(tally.failures),
-            "answered": answered, "failed": len(tally.failures), "failures": tally.failures[:5],
+    count = len(tally.versions)
+    return {**latency(tally.latencies), "requests": count + len(tally.failures),
+            "answered": count, "failed": len(tally.failures), "failures": tally.failures[:5],
+            "by_transport": {t: {"answered": answered[t], "failed": failed[t]}
+                             for t in sorted(set(answered) | set(failed))},
             "answered_by_version": {str(v): counts[v] for v in sorted(counts)},
             "v1_answers_0.5s_after_first_v2": v1_after_v2,
             "seconds_push_to_available": None if available is None else available - pushed,

@@ -8,6 +8,7 @@ import platform
 from typing import Any
 
 from experiments.benchmarks.serving.settings import (
+    TARGET_GRPC_P50_MS,
     TARGET_P50_MS,
     TARGET_P99_MS,
     TARGET_PREDICTIONS_PER_S,
@@ -48,6 +49,18 @@ def report(results: dict[str, Any], settings: Settings) -> tuple[str, bool]:
         if own and own["count"]:
             rows.append(("  time inside the server (its access log), p50 / p99",
                          f"{own['p50_ms']:.2f} / {own['p99_ms']:.2f} ms", "-", None))
+    lone_grpc = results.get("grpc_sequential")
+    if lone_grpc:
+        rows.append(("server, 1 instance, 1 gRPC client (TF Serving's stub): p50",
+                     f"{lone_grpc['p50_ms']:.2f} ms", f"<= {TARGET_GRPC_P50_MS:g} ms",
+                     lone_grpc["p50_ms"] <= TARGET_GRPC_P50_MS and lone_grpc["failed"] == 0))
+        rows.append(("  gRPC p99 / the load generator's CPU per request",
+                     f"{lone_grpc['p99_ms']:.2f} ms / "
+                     f"{lone_grpc['client_cpu_ms_per_request']:.2f} ms", "-", None))
+        own = results.get("grpc_server_side")
+        if own and own["count"]:
+            rows.append(("  gRPC: time inside the server (its access log), p50 / p99",
+                         f"{own['p50_ms']:.2f} / {own['p99_ms']:.2f} ms", "-", None))
     seq = results.get("sequential")
     if seq:
         rows.append(("  same with httpx (a heavier client), p50 / p99",
@@ -83,8 +96,11 @@ def report(results: dict[str, Any], settings: Settings) -> tuple[str, bool]:
     swap = results.get("hot_swap")
     if swap:
         by_version = ", ".join(f"v{v}: {n}" for v, n in swap["answered_by_version"].items())
+        transports = "; ".join(f"{t}: {c['failed']} of {c['answered'] + c['failed']}"
+                               for t, c in swap.get("by_transport", {}).items())
         rows.append((f"hot swap v1 -> v2 under load, {swap['clients']} clients: failed requests",
-                     f"{swap['failed']} of {swap['requests']}", "0", swap["failed"] == 0))
+                     f"{swap['failed']} of {swap['requests']} ({transports})", "0",
+                     swap["failed"] == 0))
         both = set(swap["answered_by_version"]) == {"1", "2"}
         logged = results.get("request_log_check") or {}
         consistent = not logged or (logged["swap_answers_missing"] == 0

@@ -18,6 +18,7 @@ import httpx
 
 from experiments.benchmarks.serving.baseline import export_models, in_process
 from experiments.benchmarks.serving.clients import CpuClock, body, sample_rows
+from experiments.benchmarks.serving.grpc_load import grpc_sequential, predict_requests
 from experiments.benchmarks.serving.hot_swap import check_request_log, hot_swap
 from experiments.benchmarks.serving.report import machine, report
 from experiments.benchmarks.serving.scenarios import (
@@ -32,7 +33,8 @@ from models.bootstrap import bootstrap
 from pipelines.common.processes import ServiceError, ServiceProcess, free_port
 
 
-def model_server(base: Path, work: Path, port: int, settings: Settings, workers: int = 1,
+def model_server(base: Path, work: Path, port: int, settings: Settings,
+                 grpc_port: int | None = None, workers: int = 1,
                  name: str = "server") -> ServiceProcess:
     """``python -m deployment.server`` as deployed (request log and access log on), optionally
     under cProfile; its output in ``work/<name>.log``. Not started yet."""
@@ -41,6 +43,7 @@ def model_server(base: Path, work: Path, port: int, settings: Settings, workers:
         command += ["-m", "cProfile", "-o", str(settings.profile_server.resolve())]
     command += ["-m", "deployment.server", "--model-base-path", str(base), "--model-name",
                 MODEL, "--host", "127.0.0.1", "--port", str(port),
+                "--grpc-port", "off" if grpc_port is None else str(grpc_port),
                 "--poll-seconds", str(settings.poll_seconds),
                 "--batching" if settings.batching else "--no-batching",
                 "--workers", str(workers)]
@@ -66,8 +69,8 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
     base = work / "models" / MODEL
     base.mkdir(parents=True)
     shutil.copytree(v1, base / "1")
-    port = free_port()
-    server = model_server(base, work, port, settings)
+    port, grpc_port = free_port(), free_port()
+    server = model_server(base, work, port, settings, grpc_port)
     url, server_log = server.url, server.log_file
     results["skipped"] = {}
     server.start()
@@ -83,18 +86,20 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
                                  f"ones for rows {mismatch[:5]}")
         clock = CpuClock(server.pid)
         single_bodies = [body([row]) for row in rows]
+        grpc_requests = predict_requests(rows)
         batch_bodies = [body([rows[(i * settings.batch_size + j) % len(rows)]
                               for j in range(settings.batch_size)]) for i in range(16)]
         phases: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             ("sequential_stdlib", lambda: sequential_stdlib(port, single_bodies, settings)),
             ("sequential", lambda: sequential(url, single_bodies, settings)),
+            ("grpc_sequential", lambda: grpc_sequential(grpc_port, grpc_requests, settings)),
             ("batched", lambda: concurrent(port, batch_bodies, settings.batch_clients,
                                            settings.batch_requests, settings, clock)),
             ("concurrent_single", lambda: concurrent(port, single_bodies, settings.clients,
                                                      settings.concurrent_requests, settings,
                                                      clock)),
             ("hot_swap", lambda: hot_swap(url, port, base, v2, rows, references, settings,
-                                          clock)),
+                                          clock, grpc_port, grpc_requests)),
         ]
         for name, phase in phases:
             if time.monotonic() + settings.phase_limit_s > deadline:
@@ -113,6 +118,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
     finally:
         results["server_exit_code"] = server.stop()
     results["sequential_server_side"] = server_side_latency(server_log, "std-")
+    results["grpc_server_side"] = server_side_latency(server_log, "grpc-")
     swap = results.get("hot_swap")
     if settings.request_log and swap:
         results["request_log_check"] = check_request_log(work / "request_log",
@@ -127,7 +133,8 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
         print("phase workers (--workers 1 vs 2) ...", flush=True)
 
         def start_server(workers: int, name: str) -> ServiceProcess:
-            return model_server(base, work, free_port(), settings, workers, name).start()
+            return model_server(base, work, free_port(), settings, workers=workers,
+                                name=name).start()
 
         results["workers"] = compare_workers(start_server, body([rows[0]]), work, settings)
     results["machine_after"] = machine()

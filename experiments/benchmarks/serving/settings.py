@@ -14,9 +14,11 @@ DESCRIPTION = ("Local serving speed: latency, throughput and a hot swap under lo
 MODEL = "clickflow"
 PREDICT = f"/v1/models/{MODEL}:predict"
 HEADERS = {"content-type": "application/json"}
-TARGET_P50_MS = 3.0
-TARGET_P99_MS = 15.0
-TARGET_PREDICTIONS_PER_S = 5000.0
+# Issue 15's targets on our 2-core machine.
+TARGET_P50_MS = 1.5
+TARGET_P99_MS = 5.0
+TARGET_GRPC_P50_MS = 1.0
+TARGET_PREDICTIONS_PER_S = 40_000.0
 TARGET_WORKERS_RATIO = 1.6  # --workers 2 over --workers 1, 8 single-instance clients
 
 
