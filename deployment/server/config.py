@@ -152,8 +152,12 @@ class ServerConfig:
     request_log: RequestLogConfig = RequestLogConfig()
     log_level: str = "info"
     proxy: ProxyConfig | None = None
+    # Server processes sharing the port (deployment/server/supervisor.py); 1: this process.
+    workers: int = 1
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         names = [m.name for m in self.models]
         if not names:
             raise ConfigError("no model to serve")
@@ -291,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a request's body must arrive within this; else 408 (default 30)")
     http.add_argument("--max-instances", type=at_least(int, 1), default=1000,
                       help="more instances in one request get 400 (default 1000)")
+    http.add_argument("--workers", default="1", metavar="N|auto",
+                      help="server processes sharing the port, each with its own copy of the "
+                           "models (memory grows per worker); auto: the CPUs this process may "
+                           "use (affinity and cgroup quota). Default 1: this process serves")
+    # Set by the supervisor on the processes it starts: serve the inherited listening socket.
+    http.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
     http.add_argument("--log-level", default="info",
                       choices=["debug", "info", "warning", "error"], help="default info")
 
@@ -389,6 +399,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         ),
         log_level=args.log_level,
         proxy=proxy,
+        workers=parse_workers(args.workers),
     )
 
 
@@ -402,6 +413,22 @@ def _proxy(args: argparse.Namespace) -> ProxyConfig | None:
         raise ConfigError("--proxy-grpc needs a --grpc-port to serve on, not off")
     return ProxyConfig(rest_backend=args.proxy_rest.rstrip("/"), grpc_backend=args.proxy_grpc,
                        timeout_seconds=args.proxy_timeout_seconds)
+
+
+def parse_workers(text: str) -> int:
+    """``--workers``: a whole number >= 1, or ``auto`` (the CPUs this process may use)."""
+    if text.strip().lower() == "auto":
+        from deployment.server.cpus import available_cpus
+
+        return available_cpus()
+    try:
+        workers = int(text)
+    except ValueError:
+        raise ConfigError(f"--workers must be a whole number >= 1 or 'auto', got "
+                          f"{text!r}") from None
+    if workers < 1:
+        raise ConfigError(f"--workers must be a whole number >= 1 or 'auto', got {workers}")
+    return workers
 
 
 def _models_from_file(args: argparse.Namespace, cli_policy: VersionPolicy | None

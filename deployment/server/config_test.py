@@ -135,3 +135,18 @@ def test_bad_flags_exit_2(flags: list[str], capsys: pytest.CaptureFixture[str]) 
         config.build_parser().parse_args(flags)
     assert exit_info.value.code == 2
     assert flags[0] in capsys.readouterr().err
+
+
+def test_workers_default_number_and_auto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    assert _config("--model-base-path", str(tmp_path)).workers == 1
+    assert _config("--model-base-path", str(tmp_path), "--workers", "3").workers == 3
+    monkeypatch.setattr("deployment.server.cpus.available_cpus", lambda: 5)
+    assert _config("--model-base-path", str(tmp_path), "--workers", "AUTO").workers == 5
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", ""])
+def test_bad_workers_value_names_the_flag(tmp_path: Path, value: str) -> None:
+    with pytest.raises(config.ConfigError, match=r"^--workers must be a whole number >= 1 or "
+                                                 r"'auto', got "):
+        _config("--model-base-path", str(tmp_path), "--workers", value)

@@ -4,6 +4,11 @@ per-record cap, and drops visible in /healthz and the metrics."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 from starlette.testclient import TestClient
 
@@ -102,3 +107,45 @@ def test_row_bytes_counts_strings_by_length() -> None:
 
     table = pa.table({"s": ["ab", None, "x" * 10], "n": np.array([1, 2, 3], np.int64)})
     assert log_writer.row_bytes(table).to_pylist() == [10, 8, 18]
+
+
+# One worker of `--workers N`: its own writer on the shared folder, pruning it as it writes.
+_WORKER = """
+import json, sys, time
+from pathlib import Path
+from deployment.server import log_writer
+from deployment.server.log_writer_test import _entry
+directory, name, files, quota = sys.argv[1:]
+writer = log_writer.RequestLogWriter(Path(directory), roll_seconds=3600, roll_records=50,
+                                     max_bytes=int(quota))
+writer.start()
+for i in range(int(files)):
+    writer.submit(_entry(f"{name}{i}", 50, at=time.time()))
+    writer.flush()
+writer.close()
+print(json.dumps({"written": writer.written, "dropped": writer.dropped}))
+"""
+
+
+def test_two_processes_share_one_log_folder_and_its_quota(tmp_path) -> None:
+    # Both prune the folder after each of their files while the other is writing: a file is
+    # only ever deleted once complete (never the other's .tmp being written), deleting a file
+    # the other just deleted is no error, and the names differ by pid.
+    quota = 60_000
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(tmp_path), name, "30",
+                                 str(quota)], stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+               for name in ("a", "b")]
+    results = [json.loads(w.communicate(timeout=120)[0]) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0]
+    assert results == [{"written": 1500, "dropped": 0}] * 2  # no write ever failed
+    assert not list(tmp_path.rglob("*.tmp"))
+    files = list(tmp_path.rglob("part-*.parquet"))
+    pids = {int(f.name.split("-")[2]) for f in files}
+    assert pids == {w.pid for w in workers}
+    largest = max(f.stat().st_size for f in files)
+    assert sum(f.stat().st_size for f in files) <= quota + largest  # the other's newest
+    table, problems = read_request_log(tmp_path)
+    assert problems == []  # every file left is whole and readable
+    kept = {r.rsplit("-", 1)[0] for r in table["request_id"].to_pylist()}
+    assert {"a29", "b29"} <= kept and "a0" not in kept and "b0" not in kept

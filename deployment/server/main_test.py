@@ -27,7 +27,8 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for flag in ("--model-base-path", "--model-config-file", "--request-log-dir", "--port",
-                 "--max-body-bytes", "--max-batch-size", "--num-versions", "--grpc-port"):
+                 "--max-body-bytes", "--max-batch-size", "--num-versions", "--grpc-port",
+                 "--workers"):
         assert flag in out
 
 
@@ -36,6 +37,15 @@ def test_missing_base_path_is_one_paragraph_exit_2(tmp_path: Path,
     assert main(["--model-base-path", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --model-base-path") and "does not exist" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["0", "many"])
+def test_bad_workers_value_is_one_line_exit_2(tmp_path: Path, value: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model-base-path", str(tmp_path), "--workers", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --workers must be a whole number >= 1 or 'auto'")
     assert "Traceback" not in err and err.count("\n") == 1
 
 

@@ -93,7 +93,8 @@ class Versions:
 class Proxy:
     """The proxy's parts: backend clients, the version poller, metrics and the request log."""
 
-    def __init__(self, config: ServerConfig):
+    def __init__(self, config: ServerConfig, grpc_reuse_port: bool = False):
+        self.grpc_reuse_port = grpc_reuse_port
         if config.proxy is None:
             raise ValueError("Proxy needs a ServerConfig with proxy settings")
         self.config = config
@@ -227,7 +228,7 @@ class Proxy:
             ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 1000)])
         self._grpc_server = grpc.aio.server(options=[
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if self.grpc_reuse_port else 0),
             ("grpc.max_receive_message_length", self.config.max_body_bytes),
             ("grpc.max_send_message_length", -1)])
         self._grpc_server.add_generic_rpc_handlers((_Forwarder(self),))

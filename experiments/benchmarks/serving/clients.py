@@ -42,16 +42,28 @@ def body(rows: Sequence[dict[str, Any]]) -> bytes:
 
 
 class CpuClock:
-    """CPU seconds of this process and of the server process, for per-phase core use."""
+    """CPU seconds of this process and of the server: its process and, with ``--workers``,
+    the worker processes it started (those running when sampled), for per-phase core use."""
 
     def __init__(self, server_pid: int):
         self.server_pid = server_pid
         self.ticks = os.sysconf("SC_CLK_TCK")
 
-    def server_seconds(self) -> float:
-        with open(f"/proc/{self.server_pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+    def _seconds(self, pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            return 0.0
         return (int(fields[11]) + int(fields[12])) / self.ticks
+
+    def server_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.server_pid}/task/{self.server_pid}/children") as f:
+                children = [int(pid) for pid in f.read().split()]
+        except OSError:
+            children = []
+        return sum(self._seconds(pid) for pid in [self.server_pid, *children])
 
     def sample(self) -> tuple[float, float, float]:
         return time.perf_counter(), time.process_time(), self.server_seconds()

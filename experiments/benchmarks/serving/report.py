@@ -12,6 +12,7 @@ from experiments.benchmarks.serving.settings import (
     TARGET_P50_MS,
     TARGET_P99_MS,
     TARGET_PREDICTIONS_PER_S,
+    TARGET_WORKERS_RATIO,
     Settings,
 )
 
@@ -81,6 +82,17 @@ def report(results: dict[str, Any], settings: Settings) -> tuple[str, bool]:
                      f"{single['requests_per_s']:,.0f} requests/s (p50 {single['p50_ms']:.1f} "
                      f"/ p99 {single['p99_ms']:.1f} ms; {single['failed']} failed)", "-",
                      None))
+    workers = results.get("workers")
+    if workers:
+        rows.append((f"throughput, 1 instance/request, {workers['clients']} clients (raw_load): "
+                     "--workers 1 vs 2",
+                     f"{workers['w1_requests_per_s']:,.0f} vs {workers['w2_requests_per_s']:,.0f}"
+                     f" requests/s (p99 {workers['w1_p99_ms']:.1f} / {workers['w2_p99_ms']:.1f}"
+                     f" ms; {workers['failed']} failed)", "-", None))
+        rows.append(("  --workers 2 / --workers 1 (same invocation)",
+                     f"{workers['ratio']:.2f}x (server cores {workers['w1_server_cores']:.2f} "
+                     f"vs {workers['w2_server_cores']:.2f})", f">= {TARGET_WORKERS_RATIO:g}x",
+                     workers["ratio"] >= TARGET_WORKERS_RATIO and workers["failed"] == 0))
     swap = results.get("hot_swap")
     if swap:
         by_version = ", ".join(f"v{v}: {n}" for v, n in swap["answered_by_version"].items())

@@ -28,14 +28,16 @@ from experiments.benchmarks.serving.scenarios import (
     server_side_latency,
 )
 from experiments.benchmarks.serving.settings import MODEL, PREDICT, Settings, parse_args
+from experiments.benchmarks.serving.workers import compare_workers
 from models.bootstrap import bootstrap
 from pipelines.common.processes import ServiceError, ServiceProcess, free_port
 
 
 def model_server(base: Path, work: Path, port: int, settings: Settings,
-                 grpc_port: int | None = None) -> ServiceProcess:
+                 grpc_port: int | None = None, workers: int = 1,
+                 name: str = "server") -> ServiceProcess:
     """``python -m deployment.server`` as deployed (request log and access log on), optionally
-    under cProfile; its output in ``work/server.log``. Not started yet."""
+    under cProfile; its output in ``work/<name>.log``. Not started yet."""
     command = [sys.executable]
     if settings.profile_server is not None:
         command += ["-m", "cProfile", "-o", str(settings.profile_server.resolve())]
@@ -43,15 +45,17 @@ def model_server(base: Path, work: Path, port: int, settings: Settings,
                 MODEL, "--host", "127.0.0.1", "--port", str(port),
                 "--grpc-port", "off" if grpc_port is None else str(grpc_port),
                 "--poll-seconds", str(settings.poll_seconds),
-                "--batching" if settings.batching else "--no-batching"]
+                "--batching" if settings.batching else "--no-batching",
+                "--workers", str(workers)]
     if settings.request_log:
-        command += ["--request-log-dir", str(work / "request_log")]
+        command += ["--request-log-dir", str(work / ("request_log" if name == "server"
+                                                     else f"request_log-{name}"))]
     else:
         command += ["--no-request-log"]
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return ServiceProcess(command, url=f"http://127.0.0.1:{port}", log_file=work / "server.log",
-                          ready_path="/readyz", env=env, name="the server", ready_timeout=180,
-                          grace_s=60)
+    return ServiceProcess(command, url=f"http://127.0.0.1:{port}",
+                          log_file=work / f"{name}.log", ready_path="/readyz", env=env,
+                          name=f"the {name}", ready_timeout=180, grace_s=60)
 
 
 def run(settings: Settings, work: Path) -> dict[str, Any]:
@@ -122,6 +126,17 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
     elif swap:
         swap.pop("answer_ids")
     results["server_log_lines"] = len(server_log.read_text().splitlines())
+    # Workers' phase: fresh servers of 1 and 2 workers in turn, once the main one has stopped.
+    if time.monotonic() + settings.phase_limit_s > deadline:
+        results["skipped"]["workers"] = f"--time-limit {settings.time_limit_s:g} s"
+    else:
+        print("phase workers (--workers 1 vs 2) ...", flush=True)
+
+        def start_server(workers: int, name: str) -> ServiceProcess:
+            return model_server(base, work, free_port(), settings, workers=workers,
+                                name=name).start()
+
+        results["workers"] = compare_workers(start_server, body([rows[0]]), work, settings)
     results["machine_after"] = machine()
     return results
 
@@ -146,6 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table)
     print()
+    workers = results.get("workers")
+    if workers:
+        print(f"workers: server used {workers['w1_server_cores']:.2f} cores with 1 worker, "
+              f"{workers['w2_server_cores']:.2f} with 2; the load generator (raw_load, own "
+              f"process) {workers['client_cores']:.2f} cores, "
+              f"{workers['client_cpu_us_per_request']:.0f} us CPU/request; server exit codes "
+              f"{workers['exit_codes']}")
     for name in ("batched", "concurrent_single", "hot_swap"):
         phase = results.get(name)
         if phase:

@@ -19,6 +19,7 @@ TARGET_P50_MS = 1.5
 TARGET_P99_MS = 5.0
 TARGET_GRPC_P50_MS = 1.0
 TARGET_PREDICTIONS_PER_S = 40_000.0
+TARGET_WORKERS_RATIO = 1.6  # --workers 2 over --workers 1, 8 single-instance clients
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Settings:
     profile_server: Path | None
     json_path: Path | None
     load_client: str
+    workers_seconds: float
+    workers_rounds: int
 
 
 # The bounded numbers of a run: flag, type, default, help (every one must be > 0).
@@ -55,6 +58,10 @@ NUMBER_FLAGS: tuple[tuple[str, type, float, str], ...] = (
     ("--swap-clients", int, 4, "clients during the swap (4)"),
     ("--swap-before", float, 3.0, "seconds of load before version 2 is pushed (3)"),
     ("--swap-after", float, 3.0, "seconds of load after version 2 answers (3)"),
+    ("--workers-seconds", float, 6.0,
+     "seconds of load on each server of the --workers 1 vs 2 phase (6)"),
+    ("--workers-rounds", int, 2,
+     "servers of each worker count in that phase, alternating 1, 2, 2, 1 (2)"),
     ("--phase-limit", float, 60.0, "most seconds any one phase may take (60)"),
     ("--time-limit", float, 600.0,
      "most seconds for the whole run; later phases are skipped past it (600)"),
@@ -101,4 +108,5 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         swap_after_s=args.swap_after, phase_limit_s=args.phase_limit,
         time_limit_s=args.time_limit, request_log=args.request_log, batching=args.batching,
         poll_seconds=args.poll_seconds, profile_server=args.profile_server,
-        json_path=args.json_path, load_client=args.load_client)
+        json_path=args.json_path, load_client=args.load_client,
+        workers_seconds=args.workers_seconds, workers_rounds=args.workers_rounds)
