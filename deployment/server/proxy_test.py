@@ -287,3 +287,27 @@ def test_proxy_flags() -> None:
         with pytest.raises(config.ConfigError, match=says):
             config.config_from_args(config.build_parser().parse_args(argv))
 
+
+
+def test_the_proxy_command(backend: Backend, tmp_path: Path) -> None:
+    """``python -m deployment.server --proxy-rest ... --proxy-grpc ...`` as the sidecar runs."""
+    port, grpc_port = free_port(), free_port()
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proxy = ServiceProcess(
+        [sys.executable, "-m", "deployment.server", "--proxy-rest",
+         f"http://127.0.0.1:{backend.port}", "--proxy-grpc", f"127.0.0.1:{backend.grpc_port}",
+         "--port", str(port), "--grpc-port", str(grpc_port), "--request-log-dir",
+         str(tmp_path / "log"), "--poll-seconds", "0.3"],
+        url=f"http://127.0.0.1:{port}", log_file=tmp_path / "proxy.log", ready_path="/readyz",
+        env=env, ready_timeout=120, grace_s=30, name="the proxy")
+    with proxy:
+        with httpx.Client(base_url=proxy.url, timeout=30) as client:
+            assert client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                               headers={"X-Request-Id": "cmd-1"}).status_code == 200
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+                _predict_request(OTHER), timeout=30, metadata=(("x-request-id", "cmd-2"),))
+    assert proxy.returncode == 0, proxy.log_file.read_text()[-2000:]
+    assert "a logging proxy of clickflow" in proxy.log_file.read_text()
+    table, problems = read_request_log(tmp_path / "log")
+    assert problems == [] and sorted(table["request_id"].to_pylist()) == ["cmd-1", "cmd-2"]
