@@ -393,7 +393,8 @@ class FakeBigQuery(ThreadingHTTPServer):
     def _run_query(self, project: str, job_id: str, config: dict) -> dict:
         if config.get("useLegacySql", True) is not False:
             raise JobFailed("invalidQuery", "this fake runs GoogleSQL only (useLegacySql=false)")
-        sql = config["query"]
+        # Comments are not SQL (the training query's mention `project.dataset.table`).
+        sql = re.sub(r"--[^\n]*|#[^\n]*", "", config["query"])
         views = []
         for p, d, t in set(re.findall(r"`([\w-]+)\.(\w+)\.([\w$-]+)`", sql)):
             table = self.tables.get((p, d, t))
