@@ -1,0 +1,133 @@
+"""The few Cloud Storage JSON API calls ingestion makes, over a local folder standing for gs://.
+
+``<root>/<bucket>/<object name>`` is ``gs://<bucket>/<object name>``. Served by
+``pipelines.testing.fake_bigquery`` beside BigQuery's API, so the real
+``google.cloud.storage.Client`` (``client_options={"api_endpoint": ...}``) lists, downloads
+and uploads through it, and BigQuery's load jobs read the same files.
+
+Calls and shapes follow the JSON API reference (cloud.google.com/storage/docs/json_api/v1):
+``objects.list`` (GET /storage/v1/b/{bucket}/o?prefix=, ``items`` + ``nextPageToken``, sizes
+and generations as strings, ``md5Hash``/``crc32c`` base64), media download (GET
+/download/storage/v1/b/{bucket}/o/{object}?alt=media, ``x-goog-hash`` header, which the client
+checks) and multipart upload (POST /upload/storage/v1/b/{bucket}/o?uploadType=multipart) with
+``ifGenerationMatch`` (412 conditionNotMet when it does not hold, as the real service).
+An object's generation is its file's mtime in nanoseconds: rewriting a file makes a new one.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import hashlib
+import json
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import google_crc32c
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def object_resource(root: Path, bucket: str, name: str, endpoint: str) -> dict[str, Any]:
+    path = root / bucket / name
+    data = path.read_bytes()
+    generation = str(path.stat().st_mtime_ns)
+    quoted = urllib.parse.quote(name, safe="")
+    return {
+        "kind": "storage#object", "bucket": bucket, "name": name,
+        "id": f"{bucket}/{name}/{generation}", "generation": generation,
+        "metageneration": "1", "size": str(len(data)),
+        "md5Hash": _b64(hashlib.md5(data).digest()),
+        "crc32c": _b64(google_crc32c.Checksum(data).digest()),
+        "contentType": "application/octet-stream",
+        "mediaLink": f"{endpoint}/download/storage/v1/b/{bucket}/o/{quoted}"
+                     f"?generation={generation}&alt=media",
+    }
+
+
+def gcs_error(code: int, reason: str, message: str) -> tuple[int, dict, bytes]:
+    body = {"error": {"code": code, "message": message,
+                      "errors": [{"message": message, "domain": "global", "reason": reason}]}}
+    return code, {}, json.dumps(body).encode()
+
+
+class FakeGcs:
+    """Objects under ``root``; ``handle`` answers one request as (status, headers, body)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_of(self, uri: str) -> Path | None:
+        """The local file of a ``gs://bucket/name`` URI (None when it is not one)."""
+        if not uri.startswith("gs://") or "/" not in uri[5:]:
+            return None
+        bucket, name = uri[5:].split("/", 1)
+        return self.root / bucket / name
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes,
+               endpoint: str) -> tuple[int, dict, bytes]:
+        parts = path.split("/")
+        # /storage/v1/b/{bucket}/o[/{object}]
+        if method == "GET" and parts[1:3] == ["storage", "v1"] and len(parts) == 6:
+            return self._list(parts[4], query, endpoint)
+        if method == "GET" and parts[1:3] == ["download", "storage"] and len(parts) == 8:
+            return self._download(parts[5], urllib.parse.unquote(parts[7]))
+        if method == "GET" and parts[1:3] == ["storage", "v1"] and len(parts) == 7:
+            name = urllib.parse.unquote(parts[6])
+            if query.get("alt") == "media":
+                return self._download(parts[4], name)
+            if not (self.root / parts[4] / name).is_file():
+                return gcs_error(404, "notFound", f"No such object: {parts[4]}/{name}")
+            return self._json(object_resource(self.root, parts[4], name, endpoint))
+        if method == "POST" and parts[1:3] == ["upload", "storage"] and len(parts) == 7:
+            return self._upload(parts[5], query, headers, body, endpoint)
+        return gcs_error(404, "notFound", f"no route {method} {path}")
+
+    def _json(self, payload: dict) -> tuple[int, dict, bytes]:
+        return 200, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+    def _list(self, bucket: str, query: dict[str, str], endpoint: str) -> tuple[int, dict, bytes]:
+        base = self.root / bucket
+        if not base.is_dir():
+            return gcs_error(404, "notFound", "The specified bucket does not exist.")
+        prefix = query.get("prefix", "")
+        names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        items = [object_resource(self.root, bucket, n, endpoint)
+                 for n in names if n.startswith(prefix)]
+        return self._json({"kind": "storage#objects", "items": items})
+
+    def _download(self, bucket: str, name: str) -> tuple[int, dict, bytes]:
+        path = self.root / bucket / name
+        if not path.is_file():
+            return gcs_error(404, "notFound", f"No such object: {bucket}/{name}")
+        data = path.read_bytes()
+        hashes = (f"crc32c={_b64(google_crc32c.Checksum(data).digest())},"
+                  f"md5={_b64(hashlib.md5(data).digest())}")
+        return 200, {"Content-Type": "application/octet-stream", "x-goog-hash": hashes,
+                     "x-goog-generation": str(path.stat().st_mtime_ns)}, data
+
+    def _upload(self, bucket: str, query: dict[str, str], headers: Any, body: bytes,
+                endpoint: str) -> tuple[int, dict, bytes]:
+        if query.get("uploadType") != "multipart":
+            return gcs_error(400, "invalid", "this fake takes multipart uploads only")
+        raw = b"Content-Type: " + headers["Content-Type"].encode() + b"\r\n\r\n" + body
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+        metadata_part, media_part = list(message.iter_parts())
+        metadata = json.loads(metadata_part.get_content())
+        name = metadata.get("name") or query.get("name", "")
+        path = self.root / bucket / name
+        expected = query.get("ifGenerationMatch")
+        current = str(path.stat().st_mtime_ns) if path.is_file() else "0"
+        if expected is not None and expected != current:
+            return gcs_error(412, "conditionNotMet",
+                             "At least one of the pre-conditions you specified did not hold.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".uploading")
+        tmp.write_bytes(media_part.get_payload(decode=True))
+        os.replace(tmp, path)
+        return self._json(object_resource(self.root, bucket, name, endpoint))
