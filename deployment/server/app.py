@@ -68,14 +68,7 @@ class Server:
         self.registry = registry or ModelRegistry(
             config.models, on_change=self._on_change, on_load=self._on_load)
         self.batcher = Batcher(config.batching, self.executor, self.metrics)
-        directory = config.request_log.directory
-        self.request_log = None if directory is None else RequestLogWriter(
-            directory, roll_seconds=config.request_log.roll_seconds,
-            roll_records=config.request_log.roll_records,
-            queue_size=config.request_log.queue_size, metrics=self.metrics,
-            max_bytes=config.request_log.max_bytes,
-            max_age_seconds=config.request_log.max_age_seconds,
-            max_record_bytes=config.request_log.max_record_bytes)
+        self.request_log = request_log_writer(config, self.metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _on_change(self, model: str, served: Mapping[int, Any]) -> None:
@@ -105,6 +98,18 @@ class Server:
             self.request_log.close()
         self.executor.shutdown(wait=True, cancel_futures=False)
         self._loop = None
+
+
+def request_log_writer(config: ServerConfig, metrics: ServerMetrics) -> RequestLogWriter | None:
+    """The request log writer of ``config`` (None when logging is off); not started."""
+    settings = config.request_log
+    if settings.directory is None:
+        return None
+    return RequestLogWriter(
+        settings.directory, roll_seconds=settings.roll_seconds,
+        roll_records=settings.roll_records, queue_size=settings.queue_size, metrics=metrics,
+        max_bytes=settings.max_bytes, max_age_seconds=settings.max_age_seconds,
+        max_record_bytes=settings.max_record_bytes)
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None

@@ -42,12 +42,18 @@ from starlette.routing import Route
 from tensorflow_serving.apis import classification_pb2, predict_pb2
 
 from deployment.server import api
-from deployment.server.app import MODEL_URL, AccessLog, CaseInsensitiveRoutes, json_response
+from deployment.server.app import (
+    MODEL_URL,
+    AccessLog,
+    CaseInsensitiveRoutes,
+    json_response,
+    request_log_writer,
+)
 from deployment.server.body import read_body
 from deployment.server.config import ServerConfig
 from deployment.server.convert import RequestError
 from deployment.server.grpc_api import serialized_examples
-from deployment.server.log_writer import LogEntry, RequestLogWriter
+from deployment.server.log_writer import LogEntry
 from deployment.server.metrics import ServerMetrics
 
 log = logging.getLogger("deployment.server.proxy")
@@ -100,14 +106,7 @@ class Proxy:
         self.config = config
         self.settings = config.proxy
         self.metrics = ServerMetrics()
-        directory = config.request_log.directory
-        self.request_log = None if directory is None else RequestLogWriter(
-            directory, roll_seconds=config.request_log.roll_seconds,
-            roll_records=config.request_log.roll_records,
-            queue_size=config.request_log.queue_size, metrics=self.metrics,
-            max_bytes=config.request_log.max_bytes,
-            max_age_seconds=config.request_log.max_age_seconds,
-            max_record_bytes=config.request_log.max_record_bytes)
+        self.request_log = request_log_writer(config, self.metrics)
         self.labels = {m.name: dict(m.version_labels) for m in config.models}
         self.client: httpx.AsyncClient | None = None
         self.versions: Versions | None = None
