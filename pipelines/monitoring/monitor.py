@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.common import names, request_log
+from pipelines.common.errors import ClickflowError
 from pipelines.common.request_log import utc
 from pipelines.metadata.store import StoreUnavailable, open_store
 from pipelines.monitoring import lineage, live, plots, policy, statistics, trigger
@@ -64,6 +65,9 @@ class MonitorSettings:
     data_dir: Path | None = None  # where labelled traffic becomes a span (local trigger)
     cloud_config: Path | None = None
     cloud_target: str = "vertex"
+    # BigQuery and Cloud Storage calls of the cloud trigger go here instead of Google Cloud
+    # (a local fake or emulator; None: Google Cloud with default credentials).
+    cloud_endpoint: str | None = None
     runner_args: tuple[str, ...] = ()
 
     @property
@@ -319,15 +323,24 @@ def _trigger(settings: MonitorSettings, joined: pa.Table, decision: policy.Decis
              report_dir: Path, now: datetime) -> trigger.TriggerResult:
     reason = f"monitor: {', '.join(decision.breached)} (report {report_dir})"
     log_file = report_dir / "trigger.log"
+    examples = trigger.labelled_examples(joined)
     if settings.trigger_mode == "cloud":
         command = trigger.cloud_command(target=settings.cloud_target,
                                         config=settings.cloud_config,
                                         reason_tag="-".join(decision.breached).replace("_", "-"),
                                         now=now)
+        ingested = None
+        if examples.num_rows:
+            try:
+                ingested = trigger.ingest_cloud(settings.cloud_config, examples, now,
+                                                settings.cloud_endpoint)
+            except ClickflowError as err:
+                return trigger.TriggerResult("cloud", command, None, span_rows=examples.num_rows,
+                                             ingest_error=str(err))
         return trigger.TriggerResult("cloud", command, trigger.run_command(command, log_file),
-                                     log_file=str(log_file))
+                                     span_rows=examples.num_rows, log_file=str(log_file),
+                                     ingested=ingested)
     data_dir = settings.data_dir or settings.pipeline_root.parent / "data"
-    examples = trigger.labelled_examples(joined)
     path = trigger.ingest_span(data_dir, examples)[1] if examples.num_rows else None
     command = trigger.local_command(data_dir=data_dir, pipeline_root=settings.pipeline_root,
                                     pipeline_name=settings.pipeline_name, reason=reason,

@@ -31,6 +31,10 @@ class TriggerResult:
     span: str | None = None  # the span written from labelled traffic (local)
     span_rows: int = 0
     log_file: str | None = None
+    # Cloud: the load of labelled traffic into the training table (IngestResult.as_dict()),
+    # or why it failed, in which case no run is submitted (it would train on the old data).
+    ingested: dict[str, Any] | None = None
+    ingest_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -56,6 +60,25 @@ def ingest_span(data_dir: str | Path, examples: pa.Table) -> tuple[int, Path]:
     path = spans.write_span_batches(data_dir, span, examples.to_batches(),
                                     schema=spans.EXAMPLES_SCHEMA)
     return span, path
+
+
+def ingest_cloud(config_path: Path | None, examples: pa.Table, now: datetime,
+                 endpoint: str | None = None) -> dict[str, Any]:
+    """Labelled traffic into the cloud training table as part of today's (UTC) partition,
+    through the same checked, idempotent load as new data files (``pipelines.cloud.ingest``):
+    a Parquet file under ``gs://<bucket>/incoming/date=YYYY-MM-DD/``, then the day's load job.
+    ``endpoint`` sends the calls to a local fake or emulator instead of Google Cloud."""
+    from pipelines.cloud import ingest, ingest_cli
+    from pipelines.cloud.config import load_cloud_config
+
+    config = load_cloud_config(config_path)
+    source = f"gs://{config.bucket}/{ingest_cli.DEFAULT_FOLDER}/"
+    try:
+        bq, storage = ingest.make_clients(config.project, endpoint=endpoint)
+        return ingest.ingest_examples(bq, storage, config.bigquery_table, source, examples,
+                                      utc(now).date()).as_dict()
+    except ingest.client_errors() as err:  # no credentials, no network, a refused call
+        raise ingest.IngestError(f"{type(err).__name__}: {err}") from None
 
 
 # A retraining run the monitor starts while another run holds the pipeline root waits for it

@@ -14,7 +14,8 @@ from pipelines.data import generator as dg
 from pipelines.data import inputs, spans
 from pipelines.data import source as data_source
 from pipelines.local.modules import project_modules
-from pipelines.monitoring import live, trigger
+from pipelines.monitoring import live, monitor, policy, trigger
+from pipelines.testing import fake_bigquery
 from pipelines.testing.traffic import generated, logged_requests
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -92,3 +93,51 @@ def test_state_file_round_trip_and_bad_state(tmp_path: Path) -> None:
     (tmp_path / trigger.STATE_FILE).write_text("{not json")
     with pytest.raises(ValueError, match=r"trigger_state\.json: unreadable"):
         trigger.read_state(tmp_path)
+
+
+CLOUD_YAML = ("project: my-gcp-project\nregion: us-central1\nbucket: clickflow-bucket\n"
+              "bigquery_table: my-gcp-project.ads.ad_clicks\npipeline_image: "
+              "us-central1-docker.pkg.dev/p/clickflow/pipeline:0.1.0\n")
+
+
+def _cloud_settings(tmp_path: Path, endpoint: str) -> monitor.MonitorSettings:
+    config = tmp_path / "cloud.yaml"
+    config.write_text(CLOUD_YAML)
+    return monitor.MonitorSettings(
+        log_dir=tmp_path / "log", labels_dir=tmp_path / "labels",
+        window=monitor.Window(T0, T0 + timedelta(hours=1)), out_dir=tmp_path / "out",
+        pipeline_root=tmp_path / "root", schema_path=tmp_path / "schema.pbtxt",
+        trigger_mode="cloud", cloud_config=config, cloud_endpoint=endpoint)
+
+
+def test_the_cloud_trigger_ingests_labelled_traffic_before_it_submits(tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """Against the BigQuery fake (pipelines.testing.fake_bigquery, which cites BigQuery's API
+    reference): today's partition holds the labelled requests when the run is submitted."""
+    (tmp_path / "gcs" / "clickflow-bucket").mkdir(parents=True)
+    log, labels = logged_requests(generated(150, 1), version=1, start=T0, seconds=60,
+                                  id_prefix="r")
+    joined = live.join_labels(log, labels.slice(0, 90), cutoff=T0 + timedelta(days=1)).table
+    decision = policy.Decision(policy.RETRAIN, ("drift",), ("drift",), T0)
+    with fake_bigquery.serving(tmp_path / "gcs") as server:
+        server.add_dataset("my-gcp-project", "ads")
+        submitted = []
+
+        def run(command: list[str], log_file: Path) -> int:
+            submitted.append(server.partition_counts("my-gcp-project", "ads", "ad_clicks"))
+            return 0
+
+        monkeypatch.setattr(trigger, "run_command", run)
+        settings = _cloud_settings(tmp_path, server.endpoint)
+        result = monitor._trigger(settings, joined, decision, tmp_path / "report", T0)
+        again = monitor._trigger(settings, joined, decision, tmp_path / "report", T0)
+        assert submitted == [{"20260301": 90}, {"20260301": 90}]  # loaded once, before submit
+        assert result.returncode == 0 and result.ingested["rows"] == 90
+        assert again.ingested["already_loaded"] and again.ingest_error is None
+        assert result.command[2] == "submit"
+
+        server.datasets.clear()  # ingestion fails: the run is not submitted
+        failed = monitor._trigger(settings, joined, decision, tmp_path / "report", T0)
+    assert failed.returncode is None and failed.ingested is None
+    assert "dataset my-gcp-project.ads does not exist" in failed.ingest_error
+    assert len(submitted) == 2
