@@ -318,6 +318,11 @@ def _check_count(count: int, max_instances: int, key: str) -> None:
     if count == 0:
         raise RequestError(f"No values in '{key}': the request has no instances; send at "
                            "least one")
+    check_max_instances(count, max_instances)
+
+
+def check_max_instances(count: int, max_instances: int) -> None:
+    """``--max-instances``, for every API (REST and gRPC)."""
     if count > max_instances:
         raise RequestError(f"the request has {count} instances; at most {max_instances} are "
                            "allowed per request (--max-instances): split it into smaller ones")

@@ -47,7 +47,7 @@ from tensorflow_serving.apis import (
 
 from deployment.server import api, tensor_proto
 from deployment.server import servable as servable_lib
-from deployment.server.convert import RequestError
+from deployment.server.convert import RequestError, check_max_instances
 
 if TYPE_CHECKING:
     from deployment.server.app import Server
@@ -93,9 +93,7 @@ def serialized_examples(input_: Any, max_instances: int) -> np.ndarray:
         serialized = []
     if not serialized:
         raise RequestError("Input is empty.")
-    if len(serialized) > max_instances:
-        raise RequestError(f"the request has {len(serialized)} examples; at most "
-                           f"{max_instances} are allowed per request (--max-instances)")
+    check_max_instances(len(serialized), max_instances)
     return api.examples_array(serialized)
 
 
@@ -234,10 +232,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         count = next(iter(sizes.values()), 0)
         if count == 0:
             raise RequestError("the request has no instances (batch size 0); send at least one")
-        if count > self.config.max_instances:
-            raise RequestError(f"the request has {count} instances; at most "
-                               f"{self.config.max_instances} are allowed per request "
-                               "(--max-instances): split it into smaller ones")
+        check_max_instances(count, self.config.max_instances)
         return count
 
     async def Classify(self, request: classification_pb2.ClassificationRequest,

@@ -43,6 +43,7 @@ from deployment.server.config import (
 from deployment.server.grpc_api import GrpcServer
 from pipelines.common.request_log import read_request_log
 from pipelines.testing import foreign_models
+from pipelines.testing.grpc_requests import predict_request
 
 ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,
        "DailyInternetUsage": 256.09, "AdTopicLine": "Cloned 5thgeneration orchestration",
@@ -88,17 +89,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, make_version) -> Iterator[S
 
 
 def _predict_request(model: str = "clickflow", row: dict | None = None, **spec) -> Any:
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model
+    request = predict_request(row or ROW, model)
     for key, value in spec.items():
         if key == "version":
             request.model_spec.version.value = value
         else:
             setattr(request.model_spec, key, value)
-    for name, value in (row or ROW).items():
-        dtype = tf.string if isinstance(value, str) else (
-            tf.int64 if isinstance(value, int) else tf.float32)
-        request.inputs[name].CopyFrom(tf.make_tensor_proto([value], dtype=dtype))
     return request
 
 

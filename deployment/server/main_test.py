@@ -120,15 +120,11 @@ def test_real_server_over_http(tmp_path: Path, make_version) -> None:
 def _grpc_probability(port: int, request_id: str) -> float:
     """One Predict through TF Serving's own client stub, as a TF Serving client sends it."""
     import grpc
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "clickflow"
-    for name, value in ROW.items():
-        dtype = tf.string if isinstance(value, str) else (
-            tf.int64 if isinstance(value, int) else tf.float32)
-        request.inputs[name].CopyFrom(tf.make_tensor_proto([value], dtype=dtype))
+    from pipelines.testing.grpc_requests import predict_request
+
+    request = predict_request(ROW)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         response = stub.Predict(request, timeout=30, metadata=(("x-request-id", request_id),))

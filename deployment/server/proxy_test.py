@@ -20,7 +20,6 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_status_pb2,
     model_service_pb2_grpc,
-    predict_pb2,
     prediction_service_pb2_grpc,
 )
 
@@ -33,6 +32,7 @@ from deployment.server.config import (
 from deployment.server.proxy import Proxy, create_proxy_app
 from pipelines.common.processes import ServiceProcess, free_port
 from pipelines.common.request_log import read_request_log
+from pipelines.testing.grpc_requests import predict_request
 
 ROW = {"DailyTimeSpentOnSite": 68.95, "Age": 35, "AreaIncome": 61833.9,
        "DailyInternetUsage": 256.09, "AdTopicLine": "Cloned 5thgeneration orchestration",
@@ -88,16 +88,6 @@ def _proxy(backend: Backend, log_dir: Path | None, timeout: float = 10.0,
                           grpc_backend=f"127.0.0.1:{backend.grpc_port}",
                           timeout_seconds=timeout))
     return Proxy(config)
-
-
-def _predict_request(row: dict) -> predict_pb2.PredictRequest:
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "clickflow"
-    for name, value in row.items():
-        dtype = tf.string if isinstance(value, str) else (
-            tf.int64 if isinstance(value, int) else tf.float32)
-        request.inputs[name].CopyFrom(tf.make_tensor_proto([value], dtype=dtype))
-    return request
 
 
 REST_CASES = [
@@ -157,8 +147,8 @@ def test_grpc_answers_are_the_backends_and_logged(backend: Backend, tmp_path: Pa
         via_stub = prediction_service_pb2_grpc.PredictionServiceStub(via)
         direct_stub = prediction_service_pb2_grpc.PredictionServiceStub(direct)
         response, call = via_stub.Predict.with_call(
-            _predict_request(ROW), timeout=30, metadata=(("x-request-id", "g-1"),))
-        assert response == direct_stub.Predict(_predict_request(ROW), timeout=30)
+            predict_request(ROW), timeout=30, metadata=(("x-request-id", "g-1"),))
+        assert response == direct_stub.Predict(predict_request(ROW), timeout=30)
         assert dict(call.trailing_metadata())["x-request-id"] == "g-1"
         classify = classification_pb2.ClassificationRequest()
         classify.model_spec.name = "clickflow"
@@ -174,7 +164,7 @@ def test_grpc_answers_are_the_backends_and_logged(backend: Backend, tmp_path: Pa
         assert via_stub.Classify(classify, timeout=30, metadata=(("x-request-id", "g-2"),)) \
             == direct_stub.Classify(classify, timeout=30)
         with pytest.raises(grpc.RpcError) as missing:
-            bad = _predict_request(ROW)
+            bad = predict_request(ROW)
             bad.model_spec.name = "nope"
             via_stub.Predict(bad, timeout=30)
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
@@ -244,12 +234,12 @@ def test_a_backend_down_then_back(tmp_path: Path, make_version) -> None:
         down = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]})
         assert down.status_code == 502 and "did not answer" in down.json()["error"]
         with pytest.raises(grpc.RpcError) as unavailable:
-            stub.Predict(_predict_request(ROW), timeout=10)
+            stub.Predict(predict_request(ROW), timeout=10)
         assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
         backend.start()
         assert client.post("/v1/models/clickflow:predict",
                            json={"instances": [ROW]}).status_code == 200
-        assert stub.Predict(_predict_request(ROW), timeout=30).outputs["probability"].float_val
+        assert stub.Predict(predict_request(ROW), timeout=30).outputs["probability"].float_val
         metrics = client.get("/metrics").text
         assert 'api="predict",model="clickflow",status="502"' in metrics
     backend.stop()
@@ -306,7 +296,7 @@ def test_the_proxy_command(backend: Backend, tmp_path: Path) -> None:
                                headers={"X-Request-Id": "cmd-1"}).status_code == 200
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-                _predict_request(OTHER), timeout=30, metadata=(("x-request-id", "cmd-2"),))
+                predict_request(OTHER), timeout=30, metadata=(("x-request-id", "cmd-2"),))
     assert proxy.returncode == 0, proxy.log_file.read_text()[-2000:]
     assert "a logging proxy of clickflow" in proxy.log_file.read_text()
     table, problems = read_request_log(tmp_path / "log")

@@ -15,19 +15,9 @@ from experiments.benchmarks.serving.settings import MODEL, Settings
 
 def predict_requests(rows: Sequence[dict[str, Any]]) -> list[Any]:
     """One PredictRequest per row, as a TF Serving client builds it (tf.make_tensor_proto)."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
+    from pipelines.testing.grpc_requests import predict_request
 
-    requests = []
-    for row in rows:
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = MODEL
-        for name, value in row.items():
-            dtype = tf.string if isinstance(value, str) else (
-                tf.int64 if isinstance(value, int) else tf.float32)
-            request.inputs[name].CopyFrom(tf.make_tensor_proto([value], dtype=dtype))
-        requests.append(request)
-    return requests
+    return [predict_request(row, MODEL) for row in rows]
 
 
 class GrpcLoadClient:
