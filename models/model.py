@@ -41,6 +41,8 @@ class HParams:
     embedding_dim: int = 4
     l2: float = 0.003
     batch_size: int = 64
+    # Seeds Python, NumPy, TensorFlow and the input pipeline's shuffle (see seed_everything).
+    seed: int = 42
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> HParams:
@@ -121,15 +123,37 @@ def hparams_from(fn_args: Any) -> HParams:
     return HParams.from_dict(values)
 
 
+def seed_everything(seed: int, *, deterministic_ops: bool = True) -> None:
+    """Same data, code and seed -> the same model: seeds Python's ``random``, NumPy and
+    TensorFlow, and (``deterministic_ops``) switches on TensorFlow's op determinism.
+
+    Op determinism makes every op that has a nondeterministic kernel (GPU reductions,
+    scatter-adds, tf.data's parallel map order) use a deterministic one, or raise when there is
+    none; it is process-wide and cannot be switched off again, which is what a Trainer process
+    wants.
+    """
+    tf.keras.utils.set_random_seed(seed)  # random.seed, np.random.seed and tf.random.set_seed
+    if deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+
+
 def input_dataset(file_pattern: list[str], data_accessor: Any,
-                  tf_transform_output: tft.TFTransformOutput, batch_size: int) -> tf.data.Dataset:
-    """Batches of (transformed features, label), repeated, from transformed examples."""
+                  tf_transform_output: tft.TFTransformOutput, batch_size: int,
+                  seed: int = HParams.seed) -> tf.data.Dataset:
+    """Batches of (transformed features, label), repeated, from transformed examples.
+
+    Files and records are shuffled with ``seed`` and read in a deterministic order, so the
+    batches are the same on every run over the same files.
+    """
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle_seed=seed,
+                                       sloppy_ordering=False),
         tf_transform_output.transformed_metadata.schema,
     )
-    return dataset.map(_inputs_and_label)
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.map(_inputs_and_label).with_options(options)
 
 
 @tf.autograph.experimental.do_not_convert
@@ -153,20 +177,34 @@ def _distribution() -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy()
 
 
+def train_model(hparams: HParams, train_files: list[str], eval_files: list[str],
+                data_accessor: Any, tf_transform_output: tft.TFTransformOutput, *,
+                train_steps: int, eval_steps: int) -> tuple[tf.keras.Model, dict[str, list]]:
+    """Seeds everything, builds the model and fits it: (model, Keras history).
+
+    Deterministic: the same files, hyperparameters and seed give the same weights and metrics.
+    """
+    seed_everything(hparams.seed)
+    train = input_dataset(train_files, data_accessor, tf_transform_output, hparams.batch_size,
+                          hparams.seed)
+    evaluation = input_dataset(eval_files, data_accessor, tf_transform_output,
+                               hparams.batch_size, hparams.seed)
+    with _distribution().scope():
+        model = build_model(hparams, tf_transform_output.transformed_feature_spec())
+    history = model.fit(train, epochs=1, steps_per_epoch=train_steps,
+                        validation_data=evaluation, validation_steps=eval_steps, verbose=0)
+    return model, history.history
+
+
 def run_fn(fn_args: Any) -> None:
     """TFX Trainer entry point: trains, then exports the serving SavedModel."""
     bootstrap()  # in a TFX executor or container too, not only under our runners
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     hparams = hparams_from(fn_args)
-    train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                          hparams.batch_size)
-    evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                               hparams.batch_size)
-    with _distribution().scope():
-        model = build_model(hparams, tf_transform_output.transformed_feature_spec())
-    eval_steps = fn_args.eval_steps or 10
-    model.fit(train, epochs=1, steps_per_epoch=fn_args.train_steps,
-              validation_data=evaluation, validation_steps=eval_steps, verbose=0)
+    model, _history = train_model(
+        hparams, fn_args.train_files, fn_args.eval_files, fn_args.data_accessor,
+        tf_transform_output, train_steps=fn_args.train_steps,
+        eval_steps=fn_args.eval_steps or 10)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "hparams.json"), "w") as f:
         json.dump(dataclasses.asdict(hparams), f)

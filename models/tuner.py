@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 from tfx.components.tuner.component import TunerFnResult
 
 from models.bootstrap import bootstrap
-from models.model import HParams, build_model, input_dataset
+from models.model import HParams, build_model, input_dataset, seed_everything
 
 SEARCH_SPACE = {
     "learning_rate": [0.003, 0.01, 0.03],
@@ -33,7 +33,9 @@ def tuner_fn(fn_args: Any) -> TunerFnResult:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     feature_spec = tf_transform_output.transformed_feature_spec()
     trials = int((fn_args.custom_config or {}).get("max_trials", 6))
-    batch_size = HParams().batch_size
+    defaults = HParams()
+    batch_size = defaults.batch_size
+    seed_everything(defaults.seed)  # every trial starts from the same seeds as the Trainer
     tuner = keras_tuner.RandomSearch(
         hypermodel=lambda hp: build_model(HParams.from_dict(hp.values), feature_spec),
         hyperparameters=hyperparameters(),
@@ -44,9 +46,9 @@ def tuner_fn(fn_args: Any) -> TunerFnResult:
         seed=42,
     )
     train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                          batch_size)
+                          batch_size, defaults.seed)
     evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                               batch_size)
+                               batch_size, defaults.seed)
     return TunerFnResult(tuner=tuner, fit_kwargs={
         "x": train,
         "validation_data": evaluation,
