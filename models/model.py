@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
-from models import features, warmup
+from models import budget, features, warmup
 from models.bootstrap import bootstrap
 
 NUMERIC_INPUTS = (
@@ -43,6 +43,10 @@ class HParams:
     batch_size: int = 64
     # Seeds Python, NumPy, TensorFlow and the input pipeline's shuffle (see seed_everything).
     seed: int = 42
+    # Training budget (models.budget): at most this many epochs, and early stopping on the
+    # eval loss after this many epochs without improvement, the best weights restored.
+    max_epochs: int = 100
+    patience: int = 10
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> HParams:
@@ -139,15 +143,18 @@ def seed_everything(seed: int, *, deterministic_ops: bool = True) -> None:
 
 def input_dataset(file_pattern: list[str], data_accessor: Any,
                   tf_transform_output: tft.TFTransformOutput, batch_size: int,
-                  seed: int = HParams.seed) -> tf.data.Dataset:
-    """Batches of (transformed features, label), repeated, from transformed examples.
+                  seed: int = HParams.seed, *, shuffle: bool = True,
+                  num_epochs: int | None = None) -> tf.data.Dataset:
+    """Batches of (transformed features, label) from transformed examples, repeated
+    ``num_epochs`` times (None: for ever).
 
     Files and records are shuffled with ``seed`` and read in a deterministic order, so the
     batches are the same on every run over the same files.
     """
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle_seed=seed,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle,
+                                       shuffle_seed=seed, num_epochs=num_epochs,
                                        sloppy_ordering=False),
         tf_transform_output.transformed_metadata.schema,
     )
@@ -182,18 +189,37 @@ def train_model(hparams: HParams, train_files: list[str], eval_files: list[str],
                 train_steps: int, eval_steps: int) -> tuple[tf.keras.Model, dict[str, list]]:
     """Seeds everything, builds the model and fits it: (model, Keras history).
 
-    Deterministic: the same files, hyperparameters and seed give the same weights and metrics.
+    ``train_steps`` is a ceiling: the budget grows with the train rows (``models.budget``) and
+    early stopping on the eval loss (the first ``eval_steps`` batches of the eval split, the
+    same rows every epoch) ends it sooner, keeping the best epoch's weights. Deterministic:
+    the same files, hyperparameters and seed give the same weights and metrics.
     """
     seed_everything(hparams.seed)
+    with _distribution().scope():
+        model = build_model(hparams, tf_transform_output.transformed_feature_spec())
+    history = model.fit(**fit_arguments(hparams, train_files, eval_files, data_accessor,
+                                        tf_transform_output, train_steps=train_steps,
+                                        eval_steps=eval_steps))
+    return model, history.history
+
+
+def fit_arguments(hparams: HParams, train_files: list[str], eval_files: list[str],
+                  data_accessor: Any, tf_transform_output: tft.TFTransformOutput, *,
+                  train_steps: int, eval_steps: int) -> dict[str, Any]:
+    """``model.fit`` arguments of the Trainer and of each Tuner trial: data, budget, callbacks."""
+    plan = budget.training_budget(budget.count_examples(train_files), hparams.batch_size,
+                                  max_steps=train_steps, max_epochs=hparams.max_epochs)
     train = input_dataset(train_files, data_accessor, tf_transform_output, hparams.batch_size,
                           hparams.seed)
     evaluation = input_dataset(eval_files, data_accessor, tf_transform_output,
-                               hparams.batch_size, hparams.seed)
-    with _distribution().scope():
-        model = build_model(hparams, tf_transform_output.transformed_feature_spec())
-    history = model.fit(train, epochs=1, steps_per_epoch=train_steps,
-                        validation_data=evaluation, validation_steps=eval_steps, verbose=0)
-    return model, history.history
+                               hparams.batch_size, hparams.seed, shuffle=False,
+                               num_epochs=1).take(eval_steps)
+    logging.info("Training budget: %d epochs of %d steps at most (%d steps), early stopping "
+                 "after %d epochs without a better eval loss.", plan.epochs,
+                 plan.steps_per_epoch, plan.max_steps, hparams.patience)
+    return {"x": train, "epochs": plan.epochs, "steps_per_epoch": plan.steps_per_epoch,
+            "validation_data": evaluation, "verbose": 0,
+            "callbacks": [budget.early_stopping(hparams.patience)]}
 
 
 def run_fn(fn_args: Any) -> None:

@@ -70,6 +70,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out[features.transformed_name(key)] = tft.compute_and_apply_vocabulary(
             _dense(inputs[key], ""),
             top_k=features.VOCAB_SIZE[key],
+            frequency_threshold=features.VOCAB_MIN_COUNT[key],
             num_oov_buckets=features.OOV_BUCKETS[key],
             vocab_filename=key,
         )
