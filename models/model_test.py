@@ -47,7 +47,7 @@ def test_hparams_unknown_key_is_named() -> None:
 
 def test_build_model_outputs_probabilities() -> None:
     tf.keras.utils.set_random_seed(0)
-    net = model.build_model(model.HParams(), _feature_spec())
+    net = model.build_model(model.HParams(hidden_units=(32, 16)), _feature_spec())
     assert sorted(net.input_names) == sorted(model.MODEL_INPUTS)
     assert net.output_names == [model.OUTPUT_KEY]
     out = net(_inputs(10), training=False).numpy()
