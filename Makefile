@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
         serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
-        cloud-e2e bench-gpu bench-monitor bench-serving tf-check
+        cloud-e2e bench-gpu bench-monitor bench-serving bench-quality tf-check
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -92,6 +92,9 @@ bench: setup ## Pipeline speed benchmark (minutes): experiments/benchmarks/pipel
 
 serve: setup ## Serve pushed models with TF Serving's REST API on 127.0.0.1:8501. ARGS="--num-versions 2"
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m deployment.server $(ARGS)
+
+bench-quality: setup ## Model vs logistic regression and gradient boosting on the pipeline's split. ARGS="--rows 5000 --data ads.csv"
+	$(PY) experiments/benchmarks/quality_benchmark.py $(ARGS)
 
 bench-serving: setup ## Serving latency, throughput and a hot swap under load, vs the model in-process
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) experiments/benchmarks/serving_benchmark.py $(ARGS)

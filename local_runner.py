@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="why this run was started (the monitor passes its breached signals); "
                         "recorded in run_summary.json and on the run's ML Metadata context")
     p.add_argument("--max-trials", type=positive_int, default=6, help="Tuner trials with --tune")
-    p.add_argument("--train-steps", type=positive_int, default=300, help="Trainer steps")
+    p.add_argument("--train-steps", type=positive_int, default=20_000,
+                   help="most Trainer steps: the budget grows with the train rows (up to 100 "
+                        "passes, early stopping on the eval loss) within this ceiling")
     p.add_argument("--eval-steps", type=positive_int, default=20, help="validation steps")
     p.add_argument("--eval-max-rows", type=positive_int, default=20_000,
                    help="the Evaluator reads at most this many eval rows: a deterministic "

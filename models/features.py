@@ -50,6 +50,10 @@ TRANSFORM_SIGNATURE = "transform_features"
 
 VOCAB_SIZE = {"City": 1000, "Country": 250}
 OOV_BUCKETS = {"City": 10, "Country": 5}
+# Values seen fewer times than this in the train split get no vocabulary entry of their own
+# and share the OOV buckets: real data's near-unique cities would otherwise each get an
+# embedding fitted to one or two rows, i.e. to noise.
+VOCAB_MIN_COUNT = {"City": 10, "Country": 10}
 TOPIC_HASH_BUCKETS = 64
 
 

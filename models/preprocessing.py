@@ -5,6 +5,8 @@ The same graph is embedded in the exported model, so serving applies identical p
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -13,6 +15,12 @@ from models import features
 # Days-of-week offsets for Sakamoto's method, month by month.
 _MONTH_OFFSETS = (0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4)
 AGE_BANDS = (30, 40, 50)
+# sin and cos of each hour's angle, computed once in Python. tf.sin / tf.cos give results that
+# differ in the last bit depending on where a value falls in a vectorized batch (Eigen's packet
+# vs scalar paths), and Beam's batches differ between runs: a lookup makes Transform's output,
+# and so the trained model, identical on every run.
+HOUR_SIN = tuple(math.sin(2.0 * math.pi * h / 24.0) for h in range(24))
+HOUR_COS = tuple(math.cos(2.0 * math.pi * h / 24.0) for h in range(24))
 
 
 def _dense(x: tf.Tensor | tf.SparseTensor, default) -> tf.Tensor:
@@ -62,12 +70,14 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out[features.transformed_name(key)] = tft.compute_and_apply_vocabulary(
             _dense(inputs[key], ""),
             top_k=features.VOCAB_SIZE[key],
+            frequency_threshold=features.VOCAB_MIN_COUNT[key],
             num_oov_buckets=features.OOV_BUCKETS[key],
             vocab_filename=key,
         )
     parts = timestamp_parts(_dense(inputs[features.TIMESTAMP_FEATURE], "2016-01-01 00:00:00"))
-    angle = tf.cast(parts["hour"], tf.float32) * (2.0 * 3.141592653589793 / 24.0)
-    out["hour_sin"], out["hour_cos"] = tf.sin(angle), tf.cos(angle)
+    hour = tf.clip_by_value(parts["hour"], 0, 23)
+    out["hour_sin"] = tf.gather(tf.constant(HOUR_SIN, tf.float32), hour)
+    out["hour_cos"] = tf.gather(tf.constant(HOUR_COS, tf.float32), hour)
     out["weekday"] = tf.cast(parts["weekday"], tf.int64)
     out[features.transformed_name(features.TEXT_FEATURE)] = topic_bag(
         _dense(inputs[features.TEXT_FEATURE], ""))

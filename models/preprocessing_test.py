@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def _raw_metadata() -> dataset_metadata.DatasetMetadata:
 
 def test_preprocessing_fn_with_tf_transform(tmp_path: Path) -> None:
     raw = _raw_rows(60)
+    for row in raw[:12]:  # one frequent value per vocabulary column; the rest are rare
+        row["City"], row["Country"] = ["Lake Nicole"], ["France"]
     with tft_beam.Context(temp_dir=str(tmp_path)):
         (out, out_metadata), _ = (raw, _raw_metadata()) | tft_beam.AnalyzeAndTransformDataset(
             preprocessing.preprocessing_fn)
@@ -102,11 +105,16 @@ def test_preprocessing_fn_with_tf_transform(tmp_path: Path) -> None:
     np.testing.assert_allclose(z_age, (ages - ages.mean()) / ages.std(), atol=1e-4)
     for key in features.VOCAB_FEATURES:
         ids = column(features.transformed_name(key))[:, 0]
-        distinct = len({r[key][0] for r in raw})
-        assert ids.min() >= 0 and ids.max() < distinct, key
+        counts = Counter(r[key][0] for r in raw)
+        frequent = {v for v, n in counts.items() if n >= features.VOCAB_MIN_COUNT[key]}
+        assert len(frequent) == 1, key
         by_value = {}
         for r, i in zip(raw, ids, strict=True):
             assert by_value.setdefault(r[key][0], i) == i, key  # one id per value
+            if r[key][0] in frequent:
+                assert 0 <= i < len(frequent), key
+            else:  # rare: one of the OOV buckets after the vocabulary
+                assert len(frequent) <= i < len(frequent) + features.OOV_BUCKETS[key], key
     np.testing.assert_array_equal(
         column(features.transformed_name("Male"))[:, 0], [r["Male"][0] for r in raw])
     np.testing.assert_array_equal(
@@ -114,8 +122,12 @@ def test_preprocessing_fn_with_tf_transform(tmp_path: Path) -> None:
     stamps = [datetime.strptime(r["Timestamp"][0], features.TIMESTAMP_FORMAT) for r in raw]
     np.testing.assert_array_equal(column("weekday")[:, 0], [s.isoweekday() % 7 for s in stamps])
     angle = np.array([s.hour for s in stamps]) * 2 * np.pi / 24
-    np.testing.assert_allclose(column("hour_sin")[:, 0], np.sin(angle), atol=1e-5)
-    np.testing.assert_allclose(column("hour_cos")[:, 0], np.cos(angle), atol=1e-5)
+    np.testing.assert_allclose(column("hour_sin")[:, 0], np.sin(angle), atol=1e-6)
+    np.testing.assert_allclose(column("hour_cos")[:, 0], np.cos(angle), atol=1e-6)
+    # Exactly the table's values, whatever the batch (tf.sin's last bit depends on it).
+    hours = [s.hour for s in stamps]
+    np.testing.assert_array_equal(column("hour_sin")[:, 0],
+                                  np.float32(preprocessing.HOUR_SIN)[hours])
     topic = column(model.TOPIC_INPUT)
     assert topic.shape == (60, features.TOPIC_HASH_BUCKETS)
     assert set(np.unique(topic)) <= {0.0, 1.0} and (topic.sum(axis=1) >= 1).all()

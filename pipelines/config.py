@@ -22,7 +22,7 @@ DEFAULT_MAX_DROPPED_SHARE = 0.05
 class PipelineConfig:
     """What the graph does, identical for every environment."""
 
-    train_steps: int = 300
+    train_steps: int = 20_000  # a ceiling: the Trainer's budget grows with the rows (models.budget)
     eval_steps: int = 20
     tune: bool = False
     max_trials: int = 6

@@ -10,7 +10,8 @@ over every visible GPU, and otherwise keeps the default (CPU) strategy. The CPU 
 the GPUs (CUDA_VISIBLE_DEVICES=-1) and so gets exactly the CPU path of run_fn; the GPU process
 gets its GPU path. Both train the real `build_model` on the same synthetic transformed rows
 (shaped like Transform's output, as in models/model_test.py), first for --warmup-steps (tracing,
-autotuning), then timed for --steps.
+autotuning), then timed for --steps. ``--op-determinism both`` also measures each device
+without TensorFlow's op determinism (which run_fn switches on): its speed cost.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", choices=("auto", "cpu", "gpu"), default="auto",
                    help="auto: CPU, then GPU if TensorFlow sees one (default)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--op-determinism", choices=("on", "off", "both"), default="on",
+                   help="on: as run_fn trains (default); both: also without, to see its cost")
+    p.add_argument("--deterministic", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     p.add_argument("--child", choices=("cpu", "gpu"), help=argparse.SUPPRESS)
     return p
@@ -88,7 +92,7 @@ def run_child(device: str, args: argparse.Namespace) -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     if device == "gpu" and not gpus:
         raise SystemExit("error: --child gpu but TensorFlow sees no GPU")
-    tf.keras.utils.set_random_seed(args.seed)
+    model.seed_everything(args.seed, deterministic_ops=args.deterministic)
     strategy = model._distribution()  # the Trainer's own choice: GPUs + mixed precision, or CPU
     data, labels = _inputs(args.rows, args.seed)
     dataset = (tf.data.Dataset.from_tensor_slices((data, labels))
@@ -104,6 +108,7 @@ def run_child(device: str, args: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - started
     return {
         "device": device,
+        "op_determinism": args.deterministic,
         "gpus": [g.name for g in gpus],
         "replicas": strategy.num_replicas_in_sync,
         "policy": tf.keras.mixed_precision.global_policy().name,
@@ -137,8 +142,9 @@ def _env(*, hide_gpus: bool) -> dict[str, str]:
     return env
 
 
-def _measure(device: str, argv: list[str]) -> dict:
-    done = subprocess.run([sys.executable, __file__, *argv, "--child", device], cwd=REPO,
+def _measure(device: str, argv: list[str], deterministic: bool) -> dict:
+    flags = ["--deterministic"] if deterministic else []
+    done = subprocess.run([sys.executable, __file__, *argv, *flags, "--child", device], cwd=REPO,
                           capture_output=True, text=True, env=_env(hide_gpus=device == "cpu"),
                           check=False)
     if done.returncode != 0:
@@ -164,17 +170,25 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print("No GPU visible to TensorFlow: measuring the CPU only.")
         devices = ["cpu"]
-    results = [_measure(d, passthrough) for d in devices]
-    print(f"{'device':<6} {'replicas':>8} {'policy':<14} {'steps/s':>9} {'examples/s':>11} "
-          f"{'warmup s':>9} {'loss':>7}")
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.op_determinism]
+    results = [_measure(d, passthrough, m) for d in devices for m in modes]
+    print(f"{'device':<6} {'determ.':>7} {'replicas':>8} {'policy':<14} {'steps/s':>9} "
+          f"{'examples/s':>11} {'warmup s':>9} {'loss':>7}")
     for r in results:
-        print(f"{r['device']:<6} {r['replicas']:>8} {r['policy']:<14} {r['steps_per_second']:>9} "
-              f"{r['examples_per_second']:>11} {r['warmup_seconds']:>9} {r['final_loss']:>7}")
-    summary = {"results": results}
-    if len(results) == 2:
-        ratio = results[1]["steps_per_second"] / results[0]["steps_per_second"]
+        print(f"{r['device']:<6} {'on' if r['op_determinism'] else 'off':>7} {r['replicas']:>8} "
+              f"{r['policy']:<14} {r['steps_per_second']:>9} {r['examples_per_second']:>11} "
+              f"{r['warmup_seconds']:>9} {r['final_loss']:>7}")
+    summary: dict = {"results": results}
+    by_device = {d: [r for r in results if r["device"] == d] for d in devices}
+    if len(devices) == 2:
+        ratio = by_device["gpu"][-1]["steps_per_second"] / by_device["cpu"][-1]["steps_per_second"]
         summary["gpu_over_cpu"] = round(ratio, 2)
         print(f"GPU/CPU steps/s: {ratio:.2f}x (batch {args.batch_size}, {args.rows} rows)")
+    for device, (off, *on) in by_device.items():
+        if on:
+            ratio = on[0]["steps_per_second"] / off["steps_per_second"]
+            summary[f"{device}_determinism_speed"] = round(ratio, 3)
+            print(f"{device}: op determinism runs at {ratio:.3f}x the steps/s without it")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
             type=positive_int,
             help="rows generated per batch / Parquet row group",
         )
+        cmd.add_argument(
+            "--mode",
+            default=generator.DEFAULT_MODE,
+            choices=generator.MODES,
+            help="default: a known logistic ground truth; real-like: the public data's traits "
+                 "(near-unique City and AdTopicLine, signal only in the numeric columns)",
+        )
     return parser
 
 
@@ -49,10 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     if args.command == "append":
         span, path = generator.append_span(args.data_dir, args.rows, args.seed,
-                                           chunk_rows=args.chunk_rows)
+                                           chunk_rows=args.chunk_rows, mode=args.mode)
         what = f"span {span} to {path}"
     else:
-        path = generator.write_csv(args.out, args.rows, args.seed, chunk_rows=args.chunk_rows)
+        path = generator.write_csv(args.out, args.rows, args.seed, chunk_rows=args.chunk_rows,
+                                   mode=args.mode)
         what = f"CSV {path}"
     seconds = time.perf_counter() - began
     rate = args.rows / seconds if seconds > 0 else math.inf

@@ -62,3 +62,19 @@ def test_module_runs_as_make_data_calls_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote span 1 to {tmp_path / 'span-00001'}: 30 rows")
     assert spans.list_spans(tmp_path) == [1]
+
+
+def test_cli_real_like_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "real.csv"
+    assert cli.main(["csv", "--out", str(out), "--rows", "300", "--mode", "real-like"]) == 0
+    lines = out.read_text().splitlines()
+    topics = {line.split(",")[4] for line in lines[1:]}
+    assert len(lines) == 301 and len(topics) == 300
+    assert cli.main(["append", "--data-dir", str(tmp_path / "d"), "--rows", "40",
+                     "--mode", "real-like"]) == 0
+    assert not spans.is_generated(tmp_path / "d" / "span-00001" / "part-00000.parquet")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["csv", "--out", str(tmp_path / "x.csv"), "--rows", "5", "--mode", "real"])
+    assert exc.value.code == 2
+    assert "--mode" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -5,6 +5,10 @@ correlated marginals like the public "advertising" data set. The label is then d
 ``click_probability``, a function of the observed columns only, so the Bayes-optimal score and
 its AUC are known exactly. Drifted traffic is in ``pipelines.data.drift``, span storage in
 ``pipelines.data.spans``, the command line in ``pipelines.data.__main__``.
+
+``mode="real-like"`` draws rows with the public data's traits instead (near-unique cities and
+topic lines, signal only in the numeric columns; ``pipelines.data.real_like``), written
+without the ground-truth marker since their click probability is not this module's.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from models import features
 from pipelines.common.metrics import roc_auc
-from pipelines.data import spans
+from pipelines.data import real_like, spans
 from pipelines.data.spans import check_int
 from pipelines.data.vocabulary import (
     CITIES,
@@ -33,6 +37,9 @@ from pipelines.data.vocabulary import (
 
 # The raw example columns, marked as having a known ground truth (see spans.is_generated).
 SCHEMA = spans.EXAMPLES_SCHEMA.with_metadata({spans.GENERATOR_METADATA_KEY: b"1"})
+DEFAULT_MODE = "default"
+REAL_LIKE_MODE = "real-like"
+MODES = (DEFAULT_MODE, REAL_LIKE_MODE)
 FIRST_SPAN_DAY = datetime(2016, 1, 1)
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -171,6 +178,34 @@ def _gen_chunk(
     return pa.RecordBatch.from_arrays([arrays[c] for c in SCHEMA.names], schema=SCHEMA)
 
 
+def _timestamps(rng: np.random.Generator, n: int, start: np.datetime64,
+                n_seconds: int) -> pa.Array:
+    stamps = start + rng.integers(0, n_seconds, n).astype("timedelta64[s]")
+    iso = pa.array(np.datetime_as_string(stamps, unit="s"), pa.string())
+    return pc.replace_substring(iso, "T", " ", max_replacements=1)
+
+
+def _real_like_chunk(
+    rng: np.random.Generator, n: int, start: np.datetime64, n_seconds: int
+) -> pa.RecordBatch:
+    """One chunk of ``n`` real-like rows (``pipelines.data.real_like``) drawn from ``rng``."""
+    arrays = real_like.chunk_columns(rng, n)
+    arrays["Timestamp"] = _timestamps(rng, n, start, n_seconds)
+    schema = schema_of(REAL_LIKE_MODE)
+    return pa.RecordBatch.from_arrays([arrays[c] for c in schema.names], schema=schema)
+
+
+def schema_of(mode: str) -> pa.Schema:
+    """The Arrow schema a mode writes: the default mode's carries the ground-truth marker."""
+    check_mode(mode)
+    return SCHEMA if mode == DEFAULT_MODE else spans.EXAMPLES_SCHEMA
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
 def generate_batches(
     rows: int,
     seed: int,
@@ -178,12 +213,14 @@ def generate_batches(
     start: datetime,
     days: float = 1.0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    mode: str = DEFAULT_MODE,
 ) -> Iterator[pa.RecordBatch]:
     """Yield ``rows`` synthetic rows in batches of ``chunk_rows``; timestamps in [start, +days).
 
     Chunk ``i`` uses its own stream ``SeedSequence(seed, spawn_key=(i,))``, so the output is
-    fully determined by the arguments.
+    fully determined by the arguments. ``mode`` is one of MODES.
     """
+    check_mode(mode)
     check_int("rows", rows, 1)
     check_int("seed", seed, 0)
     check_int("chunk_rows", chunk_rows, 1)
@@ -193,9 +230,10 @@ def generate_batches(
     if not n_seconds >= 1:
         raise ValueError(f"days must cover at least one second, got {days!r}")
     start64 = np.datetime64(start.replace(tzinfo=None), "s")
+    chunk = _gen_chunk if mode == DEFAULT_MODE else _real_like_chunk
     for index, offset in enumerate(range(0, rows, chunk_rows)):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
-        yield _gen_chunk(rng, min(chunk_rows, rows - offset), start64, n_seconds)
+        yield chunk(rng, min(chunk_rows, rows - offset), start64, n_seconds)
 
 
 def span_seed(seed: int, span: int) -> int:
@@ -217,14 +255,16 @@ def write_span(
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     rows_per_file: int = spans.ROWS_PER_FILE,
+    mode: str = DEFAULT_MODE,
 ) -> Path:
-    """Atomically write ``rows`` generated rows as span ``span`` (marked as generated)."""
+    """Atomically write ``rows`` generated rows as span ``span`` (default mode: marked as
+    generated)."""
     check_int("rows", rows, 1)
     check_int("chunk_rows", chunk_rows, 1)
     batches = generate_batches(
-        rows, span_seed(seed, span), start=span_start(span), chunk_rows=chunk_rows
+        rows, span_seed(seed, span), start=span_start(span), chunk_rows=chunk_rows, mode=mode
     )
-    return spans.write_span_batches(data_dir, span, batches, schema=SCHEMA,
+    return spans.write_span_batches(data_dir, span, batches, schema=schema_of(mode),
                                     rows_per_file=rows_per_file)
 
 
@@ -235,11 +275,13 @@ def append_span(
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     rows_per_file: int = spans.ROWS_PER_FILE,
+    mode: str = DEFAULT_MODE,
 ) -> tuple[int, Path]:
     """Write the next span (one after the highest existing, 1 when none); return (span, path)."""
     span = spans.next_span(data_dir)
     path = write_span(
-        data_dir, span, rows, seed, chunk_rows=chunk_rows, rows_per_file=rows_per_file
+        data_dir, span, rows, seed, chunk_rows=chunk_rows, rows_per_file=rows_per_file,
+        mode=mode,
     )
     return span, path
 
@@ -252,14 +294,16 @@ def write_csv(
     start: datetime = FIRST_SPAN_DAY,
     days: float = 1.0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    mode: str = DEFAULT_MODE,
 ) -> Path:
     """Write ``generate_batches(rows, seed, ...)`` as one CSV file (header = RAW_COLUMNS)."""
     out = Path(path)
-    batches = generate_batches(rows, seed, start=start, days=days, chunk_rows=chunk_rows)
+    batches = generate_batches(rows, seed, start=start, days=days, chunk_rows=chunk_rows,
+                               mode=mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        with pacsv.CSVWriter(tmp, SCHEMA) as writer:
+        with pacsv.CSVWriter(tmp, schema_of(mode)) as writer:
             for batch in batches:
                 writer.write_batch(batch)
         tmp.replace(out)

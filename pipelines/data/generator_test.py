@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from models import features
+from pipelines.common.metrics import roc_auc
 from pipelines.data import generator as dg
 from pipelines.data import spans
 from pipelines.data import vocabulary as vocab
@@ -217,3 +218,90 @@ def test_write_csv_matches_batches(tmp_path: Path) -> None:
     table = pacsv.read_csv(out, convert_options=convert)
     assert table.equals(_table(300, 4, chunk_rows=128))
     assert sorted(os.listdir(out.parent)) == ["ads.csv"]
+
+
+# sha256 of write_csv(500 rows, seed 4, chunk_rows=200) before the real-like mode existed: the
+# default mode's rows must stay the same, byte for byte, for every seed users already rely on.
+DEFAULT_CSV_SHA256 = "881c0b58d368a22ed4299546cecf57ec82ad24696b86e1da0bab976407dd4865"
+
+
+def test_default_mode_output_is_unchanged(tmp_path: Path) -> None:
+    import hashlib
+
+    out = dg.write_csv(tmp_path / "ads.csv", 500, 4, chunk_rows=200)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == DEFAULT_CSV_SHA256
+    explicit = dg.write_csv(tmp_path / "explicit.csv", 500, 4, chunk_rows=200,
+                            mode=dg.DEFAULT_MODE)
+    assert explicit.read_bytes() == out.read_bytes()
+
+
+def test_unknown_mode_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="mode must be one of default, real-like"):
+        next(iter(dg.generate_batches(10, 0, start=START, mode="realistic")))
+    with pytest.raises(ValueError, match="mode"):
+        dg.write_csv(tmp_path / "x.csv", 10, 0, mode="")
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def real() -> dict[str, np.ndarray]:
+    return _columns(_table(20_000, 11, chunk_rows=5_000, mode=dg.REAL_LIKE_MODE))
+
+
+def _encoded_auc(column: np.ndarray, label: np.ndarray) -> float:
+    """Held-out AUC of a per-value click-rate lookup learned on the other half of the rows."""
+    half = column.size // 2
+    rates: dict[str, list[int]] = {}
+    for value, y in zip(column[:half], label[:half], strict=True):
+        rates.setdefault(value, []).append(int(y))
+    score = np.array([np.mean(rates[v]) if v in rates else 0.5 for v in column[half:]])
+    return roc_auc(label[half:], score)
+
+
+def test_real_like_is_deterministic_and_seeded() -> None:
+    a = _table(1_500, 5, chunk_rows=600, mode=dg.REAL_LIKE_MODE)
+    assert a.equals(_table(1_500, 5, chunk_rows=600, mode=dg.REAL_LIKE_MODE))
+    assert not a.equals(_table(1_500, 6, chunk_rows=600, mode=dg.REAL_LIKE_MODE))
+    assert not a.equals(_table(1_500, 5, chunk_rows=600))
+
+
+def test_real_like_schema_has_no_ground_truth_marker(tmp_path: Path) -> None:
+    table = _table(100, 0, mode=dg.REAL_LIKE_MODE)
+    assert tuple(table.column_names) == features.RAW_COLUMNS
+    for name in features.RAW_COLUMNS:
+        assert table.schema.field(name).type == ARROW_TYPES[features.RAW_TYPES[name]], name
+    path = dg.write_span(tmp_path, 1, 200, 3, mode=dg.REAL_LIKE_MODE)
+    assert not spans.is_generated(path / "part-00000.parquet")
+    assert spans.is_generated(dg.write_span(tmp_path, 2, 200, 3) / "part-00000.parquet")
+
+
+def test_real_like_cardinalities_match_the_public_data() -> None:
+    rows = _columns(_table(1_000, 2, mode=dg.REAL_LIKE_MODE))
+    assert 950 <= len(np.unique(rows["City"])) <= 1_000  # ~970 in the public data
+    assert len(np.unique(rows["AdTopicLine"])) == 1_000  # one per row
+    assert 200 <= len(np.unique(rows["Country"])) <= len(vocab.COUNTRIES)
+    words = np.array([len(line.split()) for line in rows["AdTopicLine"]])
+    assert words.min() >= 3 and words.max() <= 4
+
+
+def test_real_like_signal_is_in_the_numeric_columns(real: dict[str, np.ndarray]) -> None:
+    y = real[features.LABEL_KEY]
+    assert 0.47 <= y.mean() <= 0.53
+    # Per-class means of the public data set (clicked vs not).
+    clicked, other = y == 1, y == 0
+    assert real["DailyTimeSpentOnSite"][clicked].mean() == pytest.approx(53.15, abs=1.0)
+    assert real["DailyTimeSpentOnSite"][other].mean() == pytest.approx(76.85, abs=1.0)
+    assert real["Age"][clicked].mean() == pytest.approx(40.33, abs=1.0)
+    assert real["AreaIncome"][other].mean() == pytest.approx(61_385, abs=700)
+    assert real["DailyInternetUsage"][clicked].mean() == pytest.approx(145.49, abs=1.5)
+    z = {k: (real[k] - real[k].mean()) / real[k].std() for k in
+         ("DailyTimeSpentOnSite", "Age", "AreaIncome", "DailyInternetUsage")}
+    score = z["Age"] - z["DailyTimeSpentOnSite"] - z["AreaIncome"] - z["DailyInternetUsage"]
+    assert roc_auc(y, score) >= 0.98
+
+
+def test_real_like_strings_carry_no_or_little_signal(real: dict[str, np.ndarray]) -> None:
+    y = real[features.LABEL_KEY]
+    assert abs(_encoded_auc(real["City"], y) - 0.5) < 0.03
+    assert abs(_encoded_auc(real["AdTopicLine"], y) - 0.5) < 0.01  # nothing seen twice
+    assert 0.5 <= _encoded_auc(real["Country"], y) < 0.6  # a little
