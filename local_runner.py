@@ -17,7 +17,7 @@ from pipelines.common import names, safe_parquet
 from pipelines.common.argtypes import positive_int
 from pipelines.common.errors import ClickflowError, ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
-from pipelines.config import DEFAULT_MAX_DROPPED_SHARE
+from pipelines.config import DEFAULT_MAX_DROPPED_SHARE, DEFAULT_TRAIN_STEPS
 from pipelines.data import inputs
 from pipelines.data.source import DataError
 from pipelines.local import freshness, preflight, speedups, summary
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="why this run was started (the monitor passes its breached signals); "
                         "recorded in run_summary.json and on the run's ML Metadata context")
     p.add_argument("--max-trials", type=positive_int, default=6, help="Tuner trials with --tune")
-    p.add_argument("--train-steps", type=positive_int, default=20_000,
+    p.add_argument("--train-steps", type=positive_int, default=DEFAULT_TRAIN_STEPS,
                    help="most Trainer steps: the budget grows with the train rows (up to 100 "
                         "passes, early stopping on the eval loss) within this ceiling")
     p.add_argument("--eval-steps", type=positive_int, default=20, help="validation steps")

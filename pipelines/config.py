@@ -16,13 +16,15 @@ from pipelines.common.errors import ConfigError
 LOCAL_BEAM_ARGS: tuple[str, ...] = ()
 # The share of input rows the ExampleGen may drop (empty label, impossible Timestamp) and go on.
 DEFAULT_MAX_DROPPED_SHARE = 0.05
+# Most Trainer steps: a ceiling, since the Trainer's budget grows with the rows (models.budget).
+DEFAULT_TRAIN_STEPS = 20_000
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """What the graph does, identical for every environment."""
 
-    train_steps: int = 20_000  # a ceiling: the Trainer's budget grows with the rows (models.budget)
+    train_steps: int = DEFAULT_TRAIN_STEPS
     eval_steps: int = 20
     tune: bool = False
     max_trials: int = 6

@@ -19,7 +19,7 @@ import yaml
 
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
-from pipelines.config import PipelineConfig
+from pipelines.config import DEFAULT_TRAIN_STEPS, PipelineConfig
 
 ENV_PREFIX = "CLICKFLOW_"
 TARGETS = ("vertex", "kfp")
@@ -84,7 +84,7 @@ class CloudConfig:
     accelerator_count: int = 1
     kfp_gpu_resource: str = "nvidia.com/gpu"
     # What the graph does (see pipelines.config.PipelineConfig).
-    train_steps: int = 2000
+    train_steps: int = DEFAULT_TRAIN_STEPS  # a ceiling (models.budget)
     eval_steps: int = 100
     max_trials: int = 10
     min_auc: float = 0.75
