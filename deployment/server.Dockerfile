@@ -19,8 +19,8 @@ WORKDIR /app
 
 # The same pinned versions as make setup (constraints.txt), only what the server imports.
 COPY constraints.txt ./
-COPY deployment/server/requirements.txt deployment/server/requirements.txt
-RUN pip install --no-compile -r deployment/server/requirements.txt && python -m pip check
+COPY deployment/server.requirements.txt deployment/
+RUN pip install --no-compile -r deployment/server.requirements.txt && python -m pip check
 
 # Only the server and the shared pieces it imports (deployment/manifests/images_test.py checks
 # that every project module the server imports is copied).

@@ -105,7 +105,7 @@ def test_the_jobs_image_with_the_pipeline_image_has_every_module_the_jobs_import
             assert f"{jobs.workdir}/build" in mounts
 
 
-@pytest.mark.parametrize("requirements", ["deployment/server/requirements.txt"])
+@pytest.mark.parametrize("requirements", ["deployment/server.requirements.txt"])
 def test_image_requirements_pin_what_constraints_pin(requirements: str) -> None:
     def pins(path: Path) -> dict[str, str]:
         out = {}
