@@ -39,6 +39,17 @@ def proxy_server(backend_port: int, backend_grpc_port: int, port: int, grpc_port
                           grace_s=60)
 
 
+def _peak_rss_mib(pid: int | None) -> float | None:
+    """The process's peak resident memory (VmHWM, Linux), to size the sidecar's requests."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (OSError, TypeError):
+        return None
+    kib = next((int(line.split()[1]) for line in status.splitlines()
+                if line.startswith("VmHWM:")), None)
+    return None if kib is None else round(kib / 1024, 1)
+
+
 def _alternate(send: Any, count: int, warmup: int, deadline: float) -> dict[str, Any]:
     """``send(target, i)`` for i in range, direct then proxied; latencies and failures each."""
     tallies = {"direct": Tally(), "proxy": Tally()}
@@ -95,6 +106,7 @@ def proxy_latency(port: int, grpc_port: int, bodies: Sequence[bytes],
         finally:
             for client in (*rest.values(), *grpc.values()):
                 client.close()
+        out["peak_rss_mib"] = _peak_rss_mib(proxy.pid)
     finally:
         out["exit_code"] = proxy.stop()
     if settings.request_log:

@@ -28,3 +28,12 @@ def test_alternate_sends_direct_then_proxied_and_counts_what_went_wrong() -> Non
 def test_alternate_stops_at_the_deadline() -> None:
     out = _alternate(lambda target, i: i, count=100, warmup=0, deadline=time.monotonic() - 1)
     assert out["direct"]["count"] == out["proxy"]["count"] == 0
+
+
+def test_peak_rss_reads_a_live_process_and_none_for_a_gone_one() -> None:
+    import os
+
+    from experiments.benchmarks.serving.proxy import _peak_rss_mib
+
+    assert _peak_rss_mib(os.getpid()) > 10  # this interpreter, with pytest loaded
+    assert _peak_rss_mib(None) is None

@@ -75,6 +75,9 @@ def report(results: dict[str, Any], settings: Settings) -> tuple[str, bool]:
                          f"{both['proxy']['count']} requests, {both['proxy']['failed']} failed, "
                          f"{both['answers_differ']} answers differ)", "-",
                          None if ok else False))
+        if proxy.get("peak_rss_mib"):
+            rows.append(("  the proxy's peak memory (VmHWM)", f"{proxy['peak_rss_mib']:.0f} MiB",
+                         "-", None))
     seq = results.get("sequential")
     if seq:
         rows.append(("  same with httpx (a heavier client), p50 / p99",
