@@ -22,7 +22,8 @@ def test_release_overlay_pins_image_bucket_and_service_account(tmp_path: Path) -
     image = f"{REGISTRY}/dashboard:0123abcd"
     # CD's settings: the example file with CLICKFLOW_* repository variables over it.
     environ = {"CLICKFLOW_PROJECT": "acme-ml", "CLICKFLOW_BUCKET": "acme-ml-models",
-               "CLICKFLOW_BIGQUERY_TABLE": "acme-ml.ads.ad_clicks", "PATH": "/bin"}
+               "CLICKFLOW_BIGQUERY_TABLE": "acme-ml.ads.ad_clicks", "PATH": "/bin",
+               "CLICKFLOW_PIPELINE_IMAGE": f"{REGISTRY}/pipeline@{DIGEST}"}
     path = write_release(r.OVERLAYS / "prod", tmp_path / "release", dashboard_image=image,
                          model_base_path="gs://acme-ml-models/serving_model/clickflow",
                          serving_gsa="clickflow-serving@acme-ml.iam.gserviceaccount.com",
@@ -45,6 +46,9 @@ def test_release_overlay_pins_image_bucket_and_service_account(tmp_path: Path) -
     cloud = yaml.safe_load(one(objects, "ConfigMap", m.CLOUD_CONFIG_MAP)["data"]["cloud.yaml"])
     assert (cloud["project"], cloud["bucket"], cloud["bigquery_table"]) == \
         ("acme-ml", "acme-ml-models", "acme-ml.ads.ad_clicks")
+    # The monitor's retraining runs use this release's pipeline image, not the file's tag.
+    assert cloud["pipeline_image"] == f"{REGISTRY}/pipeline@{DIGEST}"
+    assert cloud["region"] == "us-central1"  # the file's, where no variable overrides it
     account = one(objects, "ServiceAccount", "clickflow-serving")
     assert account["metadata"]["annotations"][m.WORKLOAD_IDENTITY_ANNOTATION] == \
         "clickflow-serving@acme-ml.iam.gserviceaccount.com"
