@@ -80,3 +80,22 @@ def test_release_refuses_a_cloud_config_pushing_elsewhere(tmp_path: Path) -> Non
                       serving_gsa="clickflow-serving@acme-ml.iam.gserviceaccount.com",
                       cloud_config=r.REPO / "configs" / "cloud.example.yaml", environ={})
     assert not (tmp_path / "release" / "cloud.yaml").exists()
+
+
+def test_release_command_line_takes_the_images_and_cloud_config(tmp_path: Path, capsys,
+                                                                monkeypatch) -> None:
+    from deployment.manifests.__main__ import main
+
+    for name, value in {"CLICKFLOW_PROJECT": "acme-ml", "CLICKFLOW_BUCKET": "acme-ml-models",
+                        "CLICKFLOW_BIGQUERY_TABLE": "acme-ml.ads.ad_clicks"}.items():
+        monkeypatch.setenv(name, value)
+    common = ["release", "--overlay", str(r.OVERLAYS / "prod"), "--output",
+              str(tmp_path / "release"), "--dashboard-image", f"{REGISTRY}/dashboard:1",
+              "--model-base-path", "gs://acme-ml-models/serving_model/clickflow",
+              "--serving-gsa", "clickflow-serving@acme-ml.iam.gserviceaccount.com",
+              "--server-image", f"{REGISTRY}/server:1", "--jobs-image", f"{REGISTRY}/jobs:1"]
+    assert main([*common, "--cloud-config", str(r.REPO / "configs" / "cloud.example.yaml")]) == 0
+    assert capsys.readouterr().out.endswith(": ok\n")
+    assert main([*common, "--cloud-config", str(tmp_path / "missing.yaml")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: --cloud-config: config file ") and "does not exist" in line
