@@ -205,7 +205,16 @@ def test_the_monitor_command_is_what_the_monitor_accepts(rendered) -> None:
     assert argv[argv.index("--log-dir") + 1] == written == f"gs://{bucket}/request_log"
 
 
-@pytest.mark.skipif(not shutil.which("date"), reason="no date command")
+def _gnu_date() -> bool:
+    """The jobs image's date is GNU coreutils' (Debian); BSD date has no -d yesterday."""
+    if not shutil.which("date"):
+        return False
+    done = subprocess.run(["date", "-u", "-d", "yesterday", "+%F"], capture_output=True,
+                          timeout=10, check=False)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _gnu_date(), reason="no GNU date here (the jobs image has one)")
 def test_the_ingest_command_runs_in_a_shell_and_asks_for_yesterday(rendered) -> None:
     from pipelines.cloud.ingest_cli import build_parser
 
