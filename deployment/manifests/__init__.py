@@ -14,8 +14,8 @@ against the Kubernetes schema, the pod policy and the pipeline (model name, Push
 server config), `release` writes the overlay the CD workflow applies.
 
 Modules: `render` (run kustomize, load the objects), `check` (schema, policy and consistency
-problems), `cloud_loop` (the proxy sidecar and the CronJobs), `release` (the CD overlay),
-`__main__` (the command line).
+problems), `sidecar` (the proxy in front of TF Serving), `cronjobs` (the monitor and ingestion
+jobs), `release` (the CD overlay), `__main__` (the command line).
 """
 
 from pipelines.common.errors import ClickflowError

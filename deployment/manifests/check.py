@@ -23,7 +23,7 @@ from deployment.manifests import (
     WORKLOAD_IDENTITY_ANNOTATION,
     ManifestError,
 )
-from deployment.manifests.cloud_loop import cronjob_problems, proxy_problems
+from deployment.manifests.cronjobs import cronjob_problems
 from deployment.manifests.render import (
     RUN_TO_COMPLETION,
     containers,
@@ -33,6 +33,7 @@ from deployment.manifests.render import (
     render,
     split_image,
 )
+from deployment.manifests.sidecar import proxy_problems
 
 KUBERNETES_VERSION = "1.37.0"
 

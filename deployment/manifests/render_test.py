@@ -182,7 +182,7 @@ def test_each_pod_has_a_network_policy_opening_its_ports_and_mounts_no_token(ren
     """A NetworkPolicy's podSelector must match the pod template's labels (Kubernetes API,
     NetworkPolicySpec), or the pod stays open and the policy guards nothing; its ingress must
     name every container port, or the port is closed."""
-    from deployment.manifests.cloud_loop import selects
+    from deployment.manifests.sidecar import selects
 
     objects = rendered[overlay]
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]

@@ -320,16 +320,16 @@ def test_bucket_grants_are_limited_to_the_prefixes_their_uses_need(tf: c.Terrafo
 def test_the_prefixes_are_the_folders_the_manifests_and_commands_use() -> None:
     """The prefixes of PREFIXES are where the rendered manifests point the proxy and the monitor
     (gs://$(CLICKFLOW_BUCKET)/<folder>) and where ingestion reads (ingest_cli.DEFAULT_FOLDER)."""
-    from deployment.manifests import cloud_loop
+    from deployment.manifests import cronjobs, sidecar
     from pipelines.cloud.ingest_cli import DEFAULT_FOLDER
 
     def folder(path: str) -> str:
         assert path.startswith("gs://$(CLICKFLOW_BUCKET)/"), path
         return path.split("/", 3)[3].rstrip("/") + "/"
 
-    monitor = cloud_loop.flags(cloud_loop.MONITOR_COMMAND[4:])
+    monitor = sidecar.flags(cronjobs.MONITOR_COMMAND[4:])
     assert c.PREFIXES[("serving", "roles/storage.objectCreator")] == {
-        folder(cloud_loop.REQUEST_LOG)}
+        folder(sidecar.REQUEST_LOG)}
     assert c.PREFIXES[("monitor", "roles/storage.objectViewer")] == {
         folder(monitor["log-dir"]), folder(monitor["labels-dir"]), f"{DEFAULT_FOLDER}/"}
     assert c.PREFIXES[("monitor", "roles/storage.objectUser")] == {folder(monitor["out-dir"])}
