@@ -21,7 +21,8 @@ def test_overlays_pass_the_proxy_checks(rendered, overlay: str) -> None:
     assert sc.proxy_problems(rendered[overlay]) == []
 
 
-def test_the_proxy_arguments_are_what_our_server_accepts_in_proxy_mode(rendered) -> None:
+def test_the_proxy_arguments_are_what_our_server_accepts_in_proxy_mode(rendered,
+                                                                       tmp_path: Path) -> None:
     # The server's own parser and validation (deployment/server/config.py), not a copy of it.
     from deployment.server import config as server_config
 
@@ -35,7 +36,10 @@ def test_the_proxy_arguments_are_what_our_server_accepts_in_proxy_mode(rendered)
     assert str(parsed.request_log_dir).endswith(f"{bucket}/request_log")
     # models.config as the init container renders it (a gs:// base path) is what both read.
     assert str(parsed.model_config_file) == "/config/models.config"
+    # The files themselves are the pod's: the base's models.config, and a local folder for the
+    # bucket (this test reaches no Cloud Storage).
     parsed.model_config_file = r.BASE / "models.config"
+    parsed.request_log_dir = tmp_path / "request_log"
     config = server_config.config_from_args(parsed)
     assert config.proxy.rest_backend == f"http://127.0.0.1:{m.BACKEND_REST_PORT}"
     assert config.proxy.grpc_backend == f"127.0.0.1:{m.BACKEND_GRPC_PORT}"
