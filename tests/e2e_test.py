@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import local_runner
+from pipelines.components import served_baseline
 from pipelines.data import generator as data_generator
 
 pytestmark = pytest.mark.e2e
@@ -102,6 +103,26 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     assert again["pushed_model"] == summary["pushed_model"]
     assert "Up to date" in capsys.readouterr().out
     assert summary["baseline"] is None
+
+    # Forced from scratch on the same data: the very same model (seeds and op determinism,
+    # models.model.seed_everything): the same SavedModel fingerprint hashes (not its checksum,
+    # see served_baseline.identity), and the same metrics up to
+    # the order in which TFMA's Beam combiners add floats (1e-9 seen in mean_prediction).
+    # ServedBaseline skips the served version as the candidate itself.
+    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100", "--force",
+                                   "--no-cache")) == 0
+    forced = _summary(tmp_path)
+    assert forced["run_id"] != summary["run_id"] and not forced.get("up_to_date")
+    assert forced["metrics"].keys() == summary["metrics"].keys()
+    for name, value in summary["metrics"].items():
+        assert forced["metrics"][name] == pytest.approx(value, rel=1e-7, abs=1e-9), name
+    trained = [str(Path(s["artifacts"]["Trainer.model"]) / "Format-Serving")
+               for s in (summary, forced)]
+    assert served_baseline.identity(trained[0]) == served_baseline.identity(trained[1])
+    assert forced["baseline"] is None
+    assert "Baseline: none" in capsys.readouterr().out
+    if forced.get("pushed_model"):
+        pushed = Path(forced["pushed_model"])
 
     # The second day: a new span. The Evaluator compares the new model with the served one.
     data_generator.write_span(data, 2, 300, seed=12)
