@@ -21,7 +21,9 @@ def test_it_is_a_logistic_regression_on_the_numeric_features_only() -> None:
     assert net.output_names == [model.OUTPUT_KEY]
     # One weight per numeric input and a bias: nothing else is trained.
     assert sorted(w.shape.as_list() for w in net.trainable_weights) == [
-        [1], [len(model.NUMERIC_INPUTS), 1]]
+        [1],
+        [len(model.NUMERIC_INPUTS), 1],
+    ]
     out = net(_numeric(_inputs(5)), training=False).numpy()
     assert out.shape == (5, 1) and ((out > 0) & (out < 1)).all()
 
@@ -46,14 +48,22 @@ def test_training_learns_and_is_deterministic(tmp_path) -> None:
     _write_transformed(eval_file, 200, seed=9)
     accessor = fn_args_utils.DataAccessor(
         tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact(
-            [standard_artifacts.Examples()], ["test"]),
-        record_batch_factory=None, data_view_decode_fn=None)
+            [standard_artifacts.Examples()], ["test"]
+        ),
+        record_batch_factory=None,
+        data_view_decode_fn=None,
+    )
     spec = {**_feature_spec(), features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)}
 
     def train() -> tuple[tf.keras.Model, dict[str, list]]:
         return simple_model.train_simple_model(
-            [str(tmp_path / "train-*.tfrecord")], [eval_file], accessor, _TransformOutput(spec),
-            train_steps=200, eval_steps=4)
+            [str(tmp_path / "train-*.tfrecord")],
+            [eval_file],
+            accessor,
+            _TransformOutput(spec),
+            train_steps=200,
+            eval_steps=4,
+        )
 
     (net, history), (again, history_again) = train(), train()
     assert history == history_again
