@@ -100,7 +100,7 @@ def simple_model_failures(result: Any, candidate: Sliced, simple: Sliced) -> lis
     """
     from tensorflow_model_analysis.slicer import slicer_lib
 
-    out = []
+    out: list[tuple[str, str]] = []  # (slice, sentence): overall first, then by slice name
     for per_slice in result.metric_validations_per_slice:
         where = slice_name(slicer_lib.deserialize_slice_key(per_slice.slice_key))
         for failure in per_slice.failures:
@@ -114,13 +114,13 @@ def simple_model_failures(result: Any, candidate: Sliced, simple: Sliced) -> lis
                 diff = ours - theirs
             on = "overall" if where == OVERALL else f"on slice {where}"
             if ours is None or theirs is None or diff is None:
-                out.append(f"{name} {on}: {failure.message or 'no value'} (against the simple "
-                           "model)")
+                out.append((where, f"{name} {on}: {failure.message or 'no value'} (against "
+                                   "the simple model)"))
                 continue
             allowed = "" if margin is None else f" (margin {margin:g})"
-            out.append(f"{name} {on}: the candidate's {ours:.4f} is {-diff:.4f} below the "
-                       f"simple model's {theirs:.4f}{allowed}")
-    return out
+            out.append((where, f"{name} {on}: the candidate's {ours:.4f} is {-diff:.4f} below "
+                               f"the simple model's {theirs:.4f}{allowed}"))
+    return [text for _where, text in sorted(out, key=lambda o: (o[0] != OVERALL, o[0]))]
 
 
 def simple_model_margin(evaluation_uri: str) -> float | None:

@@ -97,11 +97,13 @@ def test_a_candidate_worse_than_the_simple_model_by_more_than_the_margin_is_not_
                        "model's 0.9300 (margin 0.01)"]
 
 
-def test_the_overall_slice_is_judged_too_and_named() -> None:
-    result, reasons = _gate(0.02, {(): (0.80, 0.85), (("Male", 0),): (0.9, 0.9)})
+def test_the_overall_slice_is_judged_too_and_told_first() -> None:
+    result, reasons = _gate(0.02, {(("Male", 0),): (0.7, 0.9), (): (0.80, 0.85)})
     assert result.validation_ok is False
     assert reasons == ["auc overall: the candidate's 0.8000 is 0.0500 below the simple "
-                       "model's 0.8500 (margin 0.02)"]
+                       "model's 0.8500 (margin 0.02)",
+                       "auc on slice Male:0: the candidate's 0.7000 is 0.2000 below the simple "
+                       "model's 0.9000 (margin 0.02)"]
 
 
 @pytest.mark.parametrize("margin", [0.01, 0.0])
