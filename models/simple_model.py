@@ -42,7 +42,9 @@ def build_simple_model(feature_spec: Mapping[str, Any]) -> tf.keras.Model:
         name: tf.keras.Input(shape=(1,), name=name, dtype=feature_spec[name].dtype)
         for name in INPUTS
     }
-    numeric = tf.keras.layers.Concatenate(name="numeric")(
+    # float32 throughout, even where the main model's Trainer set a mixed-precision policy in
+    # the same process (LocalDagRunner runs both Trainers in one).
+    numeric = tf.keras.layers.Concatenate(name="numeric", dtype="float32")(
         [tf.cast(inputs[n], tf.float32) for n in INPUTS]
     )
     output = tf.keras.layers.Dense(1, activation="sigmoid", dtype="float32", name=model.OUTPUT_KEY)(

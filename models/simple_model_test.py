@@ -77,3 +77,18 @@ def test_training_learns_and_is_deterministic(tmp_path) -> None:
     labels = (data[features.transformed_name("DailyTimeSpentOnSite")][:, 0] > 0).astype(int)
     assert roc_auc(labels, net(_numeric(data), training=False).numpy()[:, 0]) > 0.9
     assert len(history["loss"]) <= simple_model.MAX_EPOCHS
+
+
+def test_it_stays_float32_under_the_main_models_mixed_precision_policy() -> None:
+    """On a GPU the main Trainer sets mixed_float16 process-wide (model._distribution); the
+    local runner runs both Trainers in one process, in either order."""
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        net = simple_model.build_simple_model(_feature_spec())
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    assert {w.dtype for w in net.weights} == {tf.float32}
+    assert net.get_layer("numeric").compute_dtype == "float32"
+    assert net.get_layer(model.OUTPUT_KEY).compute_dtype == "float32"
+    out = net(_numeric(_inputs(3)), training=False)
+    assert out.dtype == tf.float32
