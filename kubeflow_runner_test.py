@@ -166,7 +166,7 @@ def test_simple_model_gate_steps_on_both_targets(specs) -> None:
     runs TFX's own Trainer executor in its step (no Vertex custom job, no GPU request)."""
     for (target, tune), spec in specs.items():
         tasks = spec["root"]["dag"]["tasks"]
-        assert {"SimpleTrainer", "SimpleModelEvaluator"} <= set(tasks), target
+        assert {"SimpleTrainer", "SimpleModelEvaluator"} <= set(tasks), (target, tune)
         assert {"Transform"} <= _upstream(spec, "SimpleTrainer")
         assert {"SimpleTrainer", "Trainer", "EvalSample"} <= _upstream(
             spec, "SimpleModelEvaluator")
