@@ -89,6 +89,9 @@ class CloudConfig:
     max_trials: int = 10
     min_auc: float = 0.75
     max_auc_drop: float = 0.01
+    # The simple-baseline gate (PipelineConfig.simple_model_gate / simple_model_margin).
+    simple_model_gate: bool = True
+    simple_model_margin: float = 0.01
     # Recurring runs.
     daily_cron: str = "0 3 * * *"
     daily_time_zone: str = "UTC"
@@ -132,7 +135,9 @@ class CloudConfig:
     def pipeline_config(self, *, tune: bool) -> PipelineConfig:
         return PipelineConfig(train_steps=self.train_steps, eval_steps=self.eval_steps, tune=tune,
                               max_trials=self.max_trials, min_auc=self.min_auc,
-                              max_auc_drop=self.max_auc_drop)
+                              max_auc_drop=self.max_auc_drop,
+                              simple_model_gate=self.simple_model_gate,
+                              simple_model_margin=self.simple_model_margin)
 
     def require_kfp_host(self) -> None:
         if not self.kfp_host:
