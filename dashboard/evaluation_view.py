@@ -99,8 +99,8 @@ def simple_model(run: RunRecord) -> None:
     passed = ("passed" if simple.get("blessed") else "**failed**: " + "; ".join(
         simple.get("not_blessed_because") or ["no reason recorded"]))
     st.markdown("**Candidate against the simple model** (logistic regression on the numeric "
-                f"features, the same eval rows; the candidate's AUC may be {allowed} on every "
-                f"slice): {passed}")
+                f"features, the same eval rows; the candidate's AUC may be {allowed} overall, "
+                f"slices are shown, not judged): {passed}")
     st.dataframe(pd.DataFrame(explain.simple_model_rows(simple)), hide_index=True,
                  column_config={"within margin": st.column_config.CheckboxColumn(
                      "within margin"), "AUC": _NUMBER, "simple model AUC": _NUMBER,

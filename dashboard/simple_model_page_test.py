@@ -56,7 +56,7 @@ def test_the_not_blessed_reason_and_the_comparison_are_shown(monkeypatch, refuse
     heading = next(
         m.value for m in at.markdown if m.value.startswith("**Candidate against the simple model**")
     )
-    assert "at most 0.01 lower on every slice" in heading and "**failed**" in heading
+    assert "at most 0.01 lower overall" in heading and "**failed**" in heading
     table = next(d.value for d in at.dataframe if "simple model AUC" in d.value.columns)
     assert list(table["slice"][:1]) == ["Overall"]
     overall = simple["slices"]["Overall"]

@@ -127,10 +127,12 @@ def _check_simple_model_gate(by_id: dict, margin: float) -> None:
 
     config = json.loads(evaluator.exec_properties["eval_config"])
     (auc,) = [m for m in config["metrics_specs"][0]["metrics"] if m["class_name"] == "AUC"]
-    change = auc["threshold"]["change_threshold"]
+    assert "threshold" not in auc  # a plain threshold would make TFMA judge every slice
+    (judged,) = auc["per_slice_thresholds"]
+    assert judged["slicing_specs"] == [{}]  # the whole eval set only; slices are reported
+    change = judged["threshold"]["change_threshold"]
     assert change["absolute"] == pytest.approx(-margin)
     assert change["direction"] == "HIGHER_IS_BETTER"
-    assert "per_slice_thresholds" not in auc  # a plain threshold: TFMA judges every slice
     assert [s.get("feature_keys", []) for s in config["slicing_specs"]] == [
         [], ["Male"], ["age_band"]]
 

@@ -137,9 +137,17 @@ def simple_model_margin(evaluation_uri: str) -> float | None:
         return None
     for spec in config.get("metricsSpecs") or []:
         for metric in spec.get("metrics") or []:
-            change = (metric.get("threshold") or {}).get("changeThreshold")
-            if metric.get("className") == "AUC" and change is not None:
-                return -float(change.get("absolute", 0.0))
+            if metric.get("className") != "AUC":
+                continue
+            # The threshold of the whole eval set (per_slice_thresholds with an empty slicing
+            # spec, as pipelines.pipeline.simple_eval_config writes it), or a plain threshold.
+            thresholds = [t.get("threshold") or {} for t in metric.get("perSliceThresholds") or []
+                          if any(not s for s in t.get("slicingSpecs") or [])]
+            thresholds.append(metric.get("threshold") or {})
+            for threshold in thresholds:
+                change = threshold.get("changeThreshold")
+                if change is not None:
+                    return -float(change.get("absolute", 0.0))
     return None
 
 

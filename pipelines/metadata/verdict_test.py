@@ -90,20 +90,18 @@ def _gate(margin: float, aucs: dict[tuple, tuple[float, float]]):
 
 
 def test_a_candidate_worse_than_the_simple_model_by_more_than_the_margin_is_not_blessed() -> None:
-    result, reasons = _gate(0.01, {(): (0.95, 0.955), (("Male", 1),): (0.90, 0.93),
-                                   (("age_band", "30-39"),): (0.97, 0.96)})
-    assert result.validation_ok is False
-    assert reasons == ["auc on slice Male:1: the candidate's 0.9000 is 0.0300 below the simple "
-                       "model's 0.9300 (margin 0.01)"]
-
-
-def test_the_overall_slice_is_judged_too_and_told_first() -> None:
-    result, reasons = _gate(0.02, {(("Male", 0),): (0.7, 0.9), (): (0.80, 0.85)})
+    result, reasons = _gate(0.02, {(("Male", 0),): (0.9, 0.9), (): (0.80, 0.85)})
     assert result.validation_ok is False
     assert reasons == ["auc overall: the candidate's 0.8000 is 0.0500 below the simple "
-                       "model's 0.8500 (margin 0.02)",
-                       "auc on slice Male:0: the candidate's 0.7000 is 0.2000 below the simple "
-                       "model's 0.9000 (margin 0.02)"]
+                       "model's 0.8500 (margin 0.02)"]
+
+
+def test_slices_are_reported_not_judged() -> None:
+    """A slice far below the simple model does not block a candidate within the margin
+    overall: a few dozen rows of an age band move AUC by hundredths at random."""
+    result, reasons = _gate(0.01, {(): (0.95, 0.955), (("Male", 1),): (0.90, 0.93),
+                                   (("age_band", "30-39"),): (0.97, 0.96)})
+    assert result.validation_ok is True and reasons == []
 
 
 @pytest.mark.parametrize("margin", [0.01, 0.0])
