@@ -10,7 +10,15 @@ Calls and shapes follow the JSON API reference (cloud.google.com/storage/docs/js
 and generations as strings, ``md5Hash``/``crc32c`` base64), media download (GET
 /download/storage/v1/b/{bucket}/o/{object}?alt=media, ``x-goog-hash`` header, which the client
 checks) and multipart upload (POST /upload/storage/v1/b/{bucket}/o?uploadType=multipart) with
-``ifGenerationMatch`` (412 conditionNotMet when it does not hold, as the real service).
+``ifGenerationMatch`` (412 conditionNotMet when it does not hold, as the real service;
+``ifGenerationMatch=0``: only if no live object has that name), ``objects.get`` (metadata),
+``objects.delete`` (DELETE /storage/v1/b/{bucket}/o/{object}, 204 with no body, 404 when
+missing) and ``objects.list`` with ``delimiter`` (objects directly under the prefix in
+``items``, the deeper names folded into ``prefixes``, each ending in the delimiter) and
+``maxResults``/``pageToken``. A bucket must exist (a folder under the root): listing,
+uploading to or reading from a missing one is 404 "The specified bucket does not exist."
+as the service answers. An upload is visible only once complete (the service never lists or
+serves an object whose upload is in progress).
 An object's generation is its file's mtime in nanoseconds: rewriting a file makes a new one.
 """
 
@@ -27,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import google_crc32c
+
+UPLOADING = ".uploading"  # an upload in progress: never listed
 
 
 def _b64(digest: bytes) -> str:
@@ -84,7 +94,11 @@ class FakeGcs:
             if not (self.root / parts[4] / name).is_file():
                 return gcs_error(404, "notFound", f"No such object: {parts[4]}/{name}")
             return self._json(object_resource(self.root, parts[4], name, endpoint))
+        if method == "DELETE" and parts[1:3] == ["storage", "v1"] and len(parts) == 7:
+            return self._delete(parts[4], urllib.parse.unquote(parts[6]))
         if method == "POST" and parts[1:3] == ["upload", "storage"] and len(parts) == 7:
+            if not (self.root / parts[5]).is_dir():
+                return gcs_error(404, "notFound", "The specified bucket does not exist.")
             return self._upload(parts[5], query, headers, body, endpoint)
         return gcs_error(404, "notFound", f"no route {method} {path}")
 
@@ -96,10 +110,39 @@ class FakeGcs:
         if not base.is_dir():
             return gcs_error(404, "notFound", "The specified bucket does not exist.")
         prefix = query.get("prefix", "")
-        names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        items = [object_resource(self.root, bucket, n, endpoint)
-                 for n in names if n.startswith(prefix)]
-        return self._json({"kind": "storage#objects", "items": items})
+        delimiter = query.get("delimiter")
+        names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*")
+                       if p.is_file() and not p.name.endswith(UPLOADING))
+        entries: dict[str, str | None] = {}  # name or prefix -> object name (None: a prefix)
+        for name in names:
+            if not name.startswith(prefix):
+                continue
+            rest = name[len(prefix):]
+            if delimiter and delimiter in rest:
+                entries.setdefault(prefix + rest.split(delimiter, 1)[0] + delimiter, None)
+            else:
+                entries[name] = name
+        keys = sorted(k for k in entries if k > query.get("pageToken", ""))
+        limit = int(query.get("maxResults", 1000))
+        page, more = keys[:limit], len(keys) > limit
+        payload: dict[str, Any] = {"kind": "storage#objects", "items": [
+            object_resource(self.root, bucket, entries[k], endpoint) for k in page
+            if entries[k] is not None]}
+        prefixes = [k for k in page if entries[k] is None]
+        if prefixes:
+            payload["prefixes"] = prefixes
+        if more:
+            payload["nextPageToken"] = page[-1]
+        return self._json(payload)
+
+    def _delete(self, bucket: str, name: str) -> tuple[int, dict, bytes]:
+        path = self.root / bucket / name
+        if not (self.root / bucket).is_dir():
+            return gcs_error(404, "notFound", "The specified bucket does not exist.")
+        if not path.is_file():
+            return gcs_error(404, "notFound", f"No such object: {bucket}/{name}")
+        path.unlink()
+        return 204, {}, b""
 
     def _download(self, bucket: str, name: str) -> tuple[int, dict, bytes]:
         path = self.root / bucket / name
@@ -127,7 +170,7 @@ class FakeGcs:
             return gcs_error(412, "conditionNotMet",
                              "At least one of the pre-conditions you specified did not hold.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".uploading")
+        tmp = path.with_name(path.name + UPLOADING)
         tmp.write_bytes(media_part.get_payload(decode=True))
         os.replace(tmp, path)
         return self._json(object_resource(self.root, bucket, name, endpoint))
