@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pipelines.common import names
+from pipelines.common import names, storage
 from pipelines.common.argtypes import at_least
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, MODEL_NAME_RE
@@ -103,7 +103,7 @@ class BatchingConfig:
 class RequestLogConfig:
     """Where and how predictions are logged for monitoring (``None`` dir: not logged)."""
 
-    directory: Path | None = DEFAULT_REQUEST_LOG_DIR
+    directory: Path | str | None = DEFAULT_REQUEST_LOG_DIR  # a folder or a gs:// URI
     roll_seconds: float = 60.0
     roll_records: int = 10_000
     queue_size: int = 100_000
@@ -330,8 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default 30)")
 
     log = parser.add_argument_group("request log")
-    log.add_argument("--request-log-dir", type=Path, default=DEFAULT_REQUEST_LOG_DIR,
-                     help=f"Parquet log of every prediction, for monitoring "
+    log.add_argument("--request-log-dir", type=storage.location,
+                     default=DEFAULT_REQUEST_LOG_DIR,
+                     help=f"Parquet log of every prediction, for monitoring: a folder or "
+                          f"gs://BUCKET/PREFIX (files spooled locally, then uploaded; "
+                          f"STORAGE_EMULATOR_HOST points gs:// at an emulator) "
                           f"(default {DEFAULT_REQUEST_LOG_DIR})")
     log.add_argument("--no-request-log", action="store_true", help="do not log predictions")
     log.add_argument("--request-log-roll-seconds", type=at_least(float, 0.01), default=60.0,
