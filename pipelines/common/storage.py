@@ -57,6 +57,7 @@ class Entry:
     location: Location
     is_dir: bool
     size: int = 0
+    version: int = 0  # changes when the file is rewritten: mtime (ns) or GCS generation
 
 
 def is_gcs(where: Location) -> bool:
@@ -223,6 +224,34 @@ def list_dir(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> list[E
         folders = [Entry(p[len(prefix):].rstrip("/"), f"{SCHEME}{bucket}/{p.rstrip('/')}", True)
                    for p in blobs.prefixes]
     return sorted(files + folders, key=lambda e: e.name)
+
+
+def list_files(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> list[Entry]:
+    """Every file under ``where`` at any depth (``name``: the path below ``where``), by
+    name, in one listing on GCS; [] when it does not exist."""
+    if not is_gcs(where):
+        root = Path(where)
+        if not root.is_dir():
+            return []
+        out = []
+        for path in root.rglob("*"):
+            try:
+                if path.is_file():
+                    stat = path.stat()
+                    out.append(Entry(path.relative_to(root).as_posix(), path, False,
+                                     stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                continue  # deleted while listing
+        return sorted(out, key=lambda e: e.name)
+    uri = str(where).rstrip("/")
+    bucket, name = split(uri)
+    prefix = f"{name}/" if name else ""
+    with _errors(where):
+        return sorted((Entry(b.name[len(prefix):], f"{SCHEME}{bucket}/{b.name}", False,
+                             int(b.size), int(b.generation))
+                       for b in client().list_blobs(bucket, prefix=prefix,
+                                                    **_call(retry_seconds))
+                       if b.name != prefix), key=lambda e: e.name)
 
 
 # --- writing ------------------------------------------------------------------------------

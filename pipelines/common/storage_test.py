@@ -43,6 +43,11 @@ def test_write_read_list_delete_alike_on_both(base) -> None:
     assert str(listed[1].location) == str(storage.join(base, "date=2026-01-01"))
     (part,) = storage.list_dir(listed[1].location)
     assert (part.name, part.size) == ("part-1.parquet", 5)
+    everything = storage.list_files(base)
+    assert [e.name for e in everything] == ["a.json", "date=2026-01-01/part-1.parquet"]
+    before = everything[0].version
+    storage.write_text(storage.join(base, "a.json"), "{} ")
+    assert storage.list_files(base)[0].version != before  # a rewrite is a new version
     with pytest.raises(FileExistsError):
         storage.write_text(storage.join(base, "a.json"), "again", if_absent=True)
     assert storage.read_text(storage.join(base, "a.json")) == "{}"
