@@ -141,14 +141,16 @@ def _errors(where: Location):
                       f"{str(err)[:200]})") from None
 
 
-def _retry(seconds: float) -> Any:
-    """The client's default retry of transient errors, for ``seconds`` (0: no retry)."""
+def _retry(seconds: float | None) -> Any:
+    """The client's default retry of transient errors, for ``seconds`` (0: no retry; None:
+    ``RETRY_SECONDS``, read now)."""
     from google.cloud.storage.retry import DEFAULT_RETRY
 
+    seconds = RETRY_SECONDS if seconds is None else seconds
     return DEFAULT_RETRY.with_timeout(seconds) if seconds > 0 else None
 
 
-def _call(retry_seconds: float) -> dict[str, Any]:
+def _call(retry_seconds: float | None) -> dict[str, Any]:
     return {"timeout": TIMEOUT_SECONDS, "retry": _retry(retry_seconds)}
 
 
@@ -161,25 +163,25 @@ def _blob(uri: str) -> Any:
 
 # --- reading ------------------------------------------------------------------------------
 
-def read_bytes(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> bytes:
+def read_bytes(where: Location, *, retry_seconds: float | None = None) -> bytes:
     if not is_gcs(where):
         return Path(where).read_bytes()
     with _errors(where):
         return _blob(str(where)).download_as_bytes(**_call(retry_seconds))
 
 
-def read_text(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> str:
+def read_text(where: Location, *, retry_seconds: float | None = None) -> str:
     return read_bytes(where, retry_seconds=retry_seconds).decode()
 
 
-def is_file(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> bool:
+def is_file(where: Location, *, retry_seconds: float | None = None) -> bool:
     if not is_gcs(where):
         return Path(where).is_file()
     with _errors(where):
         return _blob(str(where)).exists(**_call(retry_seconds))
 
 
-def is_dir(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> bool:
+def is_dir(where: Location, *, retry_seconds: float | None = None) -> bool:
     """A local folder, or a ``gs://`` prefix under which at least one object exists (GCS has
     no folders: a prefix exists while something is stored under it)."""
     if not is_gcs(where):
@@ -191,12 +193,12 @@ def is_dir(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> bool:
                                                      **_call(retry_seconds)))
 
 
-def exists(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> bool:
+def exists(where: Location, *, retry_seconds: float | None = None) -> bool:
     return is_file(where, retry_seconds=retry_seconds) or is_dir(where,
                                                                  retry_seconds=retry_seconds)
 
 
-def list_dir(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> list[Entry]:
+def list_dir(where: Location, *, retry_seconds: float | None = None) -> list[Entry]:
     """The files and folders directly in ``where``, by name; [] when it does not exist
     (FileNotFoundError for a missing bucket: a wrong bucket name is not an empty folder)."""
     if not is_gcs(where):
@@ -226,7 +228,7 @@ def list_dir(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> list[E
     return sorted(files + folders, key=lambda e: e.name)
 
 
-def list_files(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> list[Entry]:
+def list_files(where: Location, *, retry_seconds: float | None = None) -> list[Entry]:
     """Every file under ``where`` at any depth (``name``: the path below ``where``), by
     name, in one listing on GCS; [] when it does not exist."""
     if not is_gcs(where):
@@ -263,7 +265,7 @@ def make_dirs(where: Location) -> None:
 
 
 def write_bytes(where: Location, data: bytes, *, if_absent: bool = False,
-                retry_seconds: float = RETRY_SECONDS) -> None:
+                retry_seconds: float | None = None) -> None:
     """Writes ``data`` whole and atomically; ``if_absent`` refuses (FileExistsError) to
     replace an existing file (on GCS the precondition ``ifGenerationMatch=0``)."""
     if is_gcs(where):
@@ -295,7 +297,7 @@ def write_text(where: Location, text: str, *, if_absent: bool = False) -> None:
     write_bytes(where, text.encode(), if_absent=if_absent)
 
 
-def put_file(local: Path, where: Location, *, retry_seconds: float = RETRY_SECONDS) -> None:
+def put_file(local: Path, where: Location, *, retry_seconds: float | None = None) -> None:
     """A finished local file to ``where`` (an upload on GCS), atomically."""
     if is_gcs(where):
         with _errors(where):
@@ -305,7 +307,7 @@ def put_file(local: Path, where: Location, *, retry_seconds: float = RETRY_SECON
     write_bytes(where, Path(local).read_bytes())
 
 
-def delete(where: Location, *, retry_seconds: float = RETRY_SECONDS) -> None:
+def delete(where: Location, *, retry_seconds: float | None = None) -> None:
     """Deletes a file; a missing one is not an error."""
     if not is_gcs(where):
         Path(where).unlink(missing_ok=True)

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="instances per :predict request")
     sim.add_argument("--label-delay", type=duration, default=timedelta(seconds=1),
                      help="labelled_at = time sent + this delay")
-    sim.add_argument("--labels-dir", type=Path, default=names.DEFAULT_LABELS_DIR)
+    sim.add_argument("--labels-dir", type=storage.location, default=names.DEFAULT_LABELS_DIR,
+                     help="a folder or gs://BUCKET/PREFIX")
     sim.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     return parser
 
