@@ -111,6 +111,9 @@ class RequestLogConfig:
     max_bytes: int | None = 1024 ** 3
     max_age_seconds: float | None = 14 * 86400.0
     max_record_bytes: int = 64 * 1024
+    # gs:// only: where finished files wait for their upload (None: a fresh temporary folder).
+    # A folder that outlives the process (a pod's emptyDir) keeps them across a crash.
+    spool_dir: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--request-log-max-record-kb", type=at_least(float, 0.1), default=64.0,
                      help="a record (one prediction's features) larger than this is dropped "
                           "and counted, not written (default 64)")
+    log.add_argument("--request-log-spool-dir", type=Path,
+                     help="with a gs:// --request-log-dir: the local folder where finished "
+                          "files wait for their upload; files a crashed process left there are "
+                          "uploaded at start (default: a new temporary folder)")
     return parser
 
 
@@ -399,6 +406,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             max_bytes=int(args.request_log_max_mb * 1024 * 1024),
             max_age_seconds=args.request_log_max_days * 86400.0,
             max_record_bytes=int(args.request_log_max_record_kb * 1024),
+            spool_dir=args.request_log_spool_dir,
         ),
         log_level=args.log_level,
         proxy=proxy,

@@ -18,15 +18,21 @@ response. An upload that fails is retried with backoff (1 s doubling to 60 s) un
 through; /healthz says degraded while uploads fail, and a spooled file is given up (counted
 as dropped, reason ``upload_error``) only when the spool outgrows the log's byte quota or at
 shutdown. An object appears only once its upload completes, so readers never see half a file.
+With ``spool_dir`` (``--request-log-spool-dir``, e.g. a pod's emptyDir), each writer spools
+into its own subfolder, holding a lock on it while it lives; at start a writer adopts the
+files of subfolders whose lock is free (their process died) and uploads them, so a crash
+loses no finished file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import queue
+import re
 import tempfile
 import threading
 import time
@@ -42,9 +48,9 @@ import pyarrow.parquet as pq
 
 from deployment.server import log_retention
 from models import features
-from pipelines.common import storage
+from pipelines.common import safe_parquet, storage
 from pipelines.common.request_log import ARROW_TYPES as _ARROW
-from pipelines.common.request_log import FEATURE_COLUMNS, date_folder, part_name
+from pipelines.common.request_log import FEATURE_COLUMNS, PART_RE, date_folder, part_name
 from pipelines.common.request_log import LOG_SCHEMA as SCHEMA
 
 log = logging.getLogger(__name__)
@@ -256,7 +262,8 @@ class _Flush:
 
 _STOP = object()
 DROP_MEMORY_SECONDS = 300.0  # /healthz says degraded this long after a dropped record
-UPLOAD_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest wait between upload attempts
+UPLOAD_BACKOFF_SECONDS = (1.0, 60.0)
+PART_SEQ = re.compile(r"-(\d+)\.parquet$")  # first and longest wait between upload attempts
 
 
 class RequestLogWriter:
@@ -272,12 +279,14 @@ class RequestLogWriter:
         self.directory: storage.Location = directory if self.remote else Path(directory)
         # gs:// only: finished files wait here for their upload (a fresh folder by default).
         self.spool_dir = spool_dir
+        self._persistent_spool = spool_dir is not None  # what is left there is not lost
         self._uploads: queue.SimpleQueue = queue.SimpleQueue()
         self._spooled: dict[Path, int] = {}  # spooled file -> records, until uploaded
         self._upload_thread: threading.Thread | None = None
         self._upload_error: tuple[float, str] | None = None  # since when, last error
         self._upload_idle = threading.Condition()  # guards _spooled; notified on each upload
         self._stop_uploads = threading.Event()
+        self._spool_lock: Any = None  # held while this writer lives (see _open_spool)
         self.collect_seconds = collect_seconds
         self.roll_seconds = roll_seconds
         self.roll_records = roll_records
@@ -322,8 +331,7 @@ class RequestLogWriter:
             # the event loop, stretching it to seconds while the queue fills and drops.
             pq.write_table(SCHEMA.empty_table(), pa.BufferOutputStream())
             if self.remote:
-                if self.spool_dir is None:
-                    self.spool_dir = Path(tempfile.mkdtemp(prefix="clickflow-request-log-"))
+                self._open_spool()
                 self._upload_thread = threading.Thread(
                     target=self._upload_run, name="request-log-uploader", daemon=True)
                 self._upload_thread.start()
@@ -364,9 +372,17 @@ class RequestLogWriter:
                 left = dict(self._spooled)
                 self._spooled.clear()
             for path, rows in left.items():
+                if self._persistent_spool:
+                    log.warning("request log: %s (%d records) not uploaded to %s before "
+                                "shutdown; kept for the next writer to upload", path, rows,
+                                self.directory)
+                    continue
                 log.error("request log: %s was not uploaded to %s before shutdown; %d records "
                           "dropped", path, self.directory, rows)
                 self._count_dropped("upload_error", rows)
+            if self._spool_lock is not None:
+                self._spool_lock.close()  # the next writer may adopt what is left
+                self._spool_lock = None
 
     def _wait_uploaded(self, deadline: float) -> None:
         with self._upload_idle:
@@ -542,6 +558,53 @@ class RequestLogWriter:
             self._metrics.log_pruned.inc(pruned.files)
             self._metrics.log_bytes.set(pruned.kept_bytes)
 
+    def _open_spool(self) -> None:
+        """This writer's own locked spool folder, with the files dead writers left adopted."""
+        if self.spool_dir is None:
+            self.spool_dir = Path(tempfile.mkdtemp(prefix="clickflow-request-log-"))
+            return
+        shared = Path(self.spool_dir)
+        shared.mkdir(parents=True, exist_ok=True)
+        own = Path(tempfile.mkdtemp(prefix=f"writer-{os.getpid()}-", dir=shared))
+        self._spool_lock = (own / ".lock").open("w")
+        fcntl.flock(self._spool_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.spool_dir = own
+        for other in sorted(shared.glob("writer-*")):
+            if other == own or not other.is_dir():
+                continue
+            with (other / ".lock").open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live writer's
+                self._adopt(other)
+
+    def _adopt(self, folder: Path) -> None:
+        """Moves the finished files of a dead writer's spool into ours and queues them."""
+        assert self.spool_dir is not None
+        for path in sorted(folder.glob("date=*/part-*.parquet")):
+            if not PART_RE.match(path.name):
+                continue
+            try:
+                rows = safe_parquet.read_metadata(path).num_rows
+            except Exception as err:  # half-written by the crash, or not ours
+                log.error("request log: %s left in the spool is unreadable (%s); kept there",
+                          path, str(err).splitlines()[0] if str(err) else type(err).__name__)
+                continue
+            target = self.spool_dir / path.parent.name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            with self._upload_idle:
+                self._spooled[target] = rows
+            self._uploads.put(target)
+            log.info("request log: %s (%d records) left by a stopped writer; uploading it",
+                     path, rows)
+        for leftover in sorted(folder.rglob("*"), reverse=True):
+            with contextlib.suppress(OSError):
+                leftover.unlink() if leftover.name == ".lock" else leftover.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
     def _remote_path(self, spooled: Path) -> str:
         assert self.spool_dir is not None
         return str(storage.join(self.directory, *spooled.relative_to(self.spool_dir).parts))
@@ -561,7 +624,12 @@ class RequestLogWriter:
                     break
                 target = self._remote_path(path)
                 try:
-                    storage.put_file(path, target, retry_seconds=0)
+                    # Create-only: an object of the same name (another process's, a restarted
+                    # one with the same pid and sequence) is never overwritten.
+                    storage.put_file(path, target, if_absent=True, retry_seconds=0)
+                except FileExistsError:
+                    path = self._renamed(path, rows)
+                    continue
                 except OSError as err:
                     self._upload_failed(target, err)
                     if self._stopping_wait(wait):
@@ -578,6 +646,18 @@ class RequestLogWriter:
                     self._upload_error = None
                     self._upload_idle.notify_all()
                 break
+
+    def _renamed(self, path: Path, rows: int) -> Path:
+        """``path`` under a new sequence number, its name being taken in the bucket. Were it
+        our own earlier attempt whose answer was lost, the monitor drops the duplicates."""
+        pid_seq = PART_SEQ.search(path.name)
+        assert pid_seq is not None
+        seq = int(pid_seq.group(1)) + 1_000_000
+        renamed = path.with_name(PART_SEQ.sub(f"-{seq}.parquet", path.name))
+        os.replace(path, renamed)
+        with self._upload_idle:
+            self._spooled[renamed] = self._spooled.pop(path, rows)
+        return renamed
 
     def _stopping_wait(self, seconds: float) -> bool:
         """Waits ``seconds`` before the next attempt; True when close() asked to stop."""

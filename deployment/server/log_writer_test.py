@@ -254,24 +254,64 @@ def test_a_failing_upload_never_blocks_is_retried_and_reported(tmp_path: Path, g
     writer.close()
 
 
-def test_an_upload_outage_drops_only_past_the_quota_and_at_shutdown(tmp_path: Path, gcs,
-                                                                    monkeypatch) -> None:
+def test_an_upload_outage_drops_only_past_the_quota(tmp_path: Path, gcs, monkeypatch) -> None:
     from pipelines.common import storage
 
     monkeypatch.setenv(storage.EMULATOR_ENV, UNREACHABLE)
     metrics = ServerMetrics()
     writer = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
-                                         metrics=metrics, spool_dir=tmp_path / "spool")
+                                         metrics=metrics)  # a fresh temporary spool
     writer.start()
     for i in range(3):
         assert writer.submit(_entry(f"r{i}", 2, at=T0 - 10 + i))
         writer.flush(timeout=0.5)  # waits it out: nothing can be uploaded
         if i == 0:  # the quota: one spooled file and a half
-            (first,) = (tmp_path / "spool").rglob("*.parquet")
+            (first,) = Path(writer.spool_dir).rglob("*.parquet")
             writer.max_bytes = first.stat().st_size * 3 // 2
             assert writer.dropped == 0
     assert writer.dropped == 4  # the two oldest files, deleted unsent
-    assert len(list((tmp_path / "spool").rglob("*.parquet"))) == 1
-    writer.close(timeout=0.5)  # still unreachable: the last file is dropped and counted
+    assert len(list(Path(writer.spool_dir).rglob("*.parquet"))) == 1
+    writer.close(timeout=0.5)  # still unreachable, and the spool dies with the process
     assert writer.dropped == 6 and writer.written == 0
     assert 'reason="upload_error"} 6.0' in metrics.exposition().decode()
+
+
+def test_a_kept_spool_is_uploaded_by_the_next_writer(tmp_path: Path, gcs, monkeypatch) -> None:
+    """--request-log-spool-dir (a pod's emptyDir): files a stopped or crashed writer could not
+    upload are adopted and uploaded by the next one; a live writer's files are left alone."""
+    from pipelines.common import storage
+
+    spool = tmp_path / "spool"
+    monkeypatch.setenv(storage.EMULATOR_ENV, UNREACHABLE)
+    first = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                        spool_dir=spool)
+    live = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                       spool_dir=spool)
+    first.start()
+    live.start()
+    first.submit(_entry("lost-in-outage", 2))
+    live.submit(_entry("live", 2))
+    first.flush(timeout=0.3)
+    live.flush(timeout=0.3)
+    first.close(timeout=0.3)  # Cloud Storage still down: kept, not dropped
+    assert first.dropped == 0 and _objects(tmp_path) == []
+    (spool / "writer-999-crashed" / "date=2026-01-02").mkdir(parents=True)
+    (spool / "writer-999-crashed" / "date=2026-01-02" / "part-235958-999-000001.parquet"
+     ).write_bytes(b"half a file")  # unreadable: kept where it is, named in the log
+    monkeypatch.setenv(storage.EMULATOR_ENV, gcs.endpoint)
+    after = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                        spool_dir=spool)
+    after.start()
+    after.flush(timeout=10)
+    table, _ = contract.read_request_log("gs://bucket/request_log")
+    assert {"lost-in-outage-0", "lost-in-outage-1"} <= set(table["request_id"].to_pylist())
+    assert after.written == 2
+    assert (spool / "writer-999-crashed" / "date=2026-01-02").is_dir()
+    after.close()
+    live.close(timeout=10)  # its own file, uploaded by itself now that Cloud Storage is back
+    table, _ = contract.read_request_log("gs://bucket/request_log")
+    # Same pid, sequence and second as the adopted file: uploaded under a new name, since
+    # uploads are create-only, instead of one overwriting the other.
+    assert sorted(table["request_id"].to_pylist()) == [
+        "live-0", "live-1", "lost-in-outage-0", "lost-in-outage-1"]
+    assert len(_objects(tmp_path)) == 2

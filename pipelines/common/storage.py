@@ -297,14 +297,17 @@ def write_text(where: Location, text: str, *, if_absent: bool = False) -> None:
     write_bytes(where, text.encode(), if_absent=if_absent)
 
 
-def put_file(local: Path, where: Location, *, retry_seconds: float | None = None) -> None:
-    """A finished local file to ``where`` (an upload on GCS), atomically."""
+def put_file(local: Path, where: Location, *, if_absent: bool = False,
+             retry_seconds: float | None = None) -> None:
+    """A finished local file to ``where`` (an upload on GCS), atomically; ``if_absent`` as in
+    ``write_bytes``."""
     if is_gcs(where):
         with _errors(where):
             _blob(str(where)).upload_from_filename(
-                str(local), content_type="application/octet-stream", **_call(retry_seconds))
+                str(local), content_type="application/octet-stream",
+                if_generation_match=0 if if_absent else None, **_call(retry_seconds))
         return
-    write_bytes(where, Path(local).read_bytes())
+    write_bytes(where, Path(local).read_bytes(), if_absent=if_absent)
 
 
 def delete(where: Location, *, retry_seconds: float | None = None) -> None:

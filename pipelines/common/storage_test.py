@@ -64,6 +64,10 @@ def test_put_file_uploads_a_finished_file(base, tmp_path: Path) -> None:
     local.write_bytes(b"PAR1")
     storage.put_file(local, storage.join(base, "f.parquet"))
     assert storage.read_bytes(storage.join(base, "f.parquet")) == b"PAR1"
+    local.write_bytes(b"other")
+    with pytest.raises(FileExistsError):
+        storage.put_file(local, storage.join(base, "f.parquet"), if_absent=True)
+    assert storage.read_bytes(storage.join(base, "f.parquet")) == b"PAR1"
 
 
 def test_a_missing_bucket_is_refused_as_gcs_refuses_it(gcs, tmp_path: Path) -> None:
