@@ -70,6 +70,20 @@ def test_put_file_uploads_a_finished_file(base, tmp_path: Path) -> None:
     assert storage.read_bytes(storage.join(base, "f.parquet")) == b"PAR1"
 
 
+def test_a_file_over_8_mb_goes_up_as_a_resumable_upload(gcs, tmp_path: Path) -> None:
+    """The client switches to a resumable upload above 8 MB (google/cloud/storage/blob.py,
+    _MAX_MULTIPART_SIZE); create-only holds there too."""
+    local = tmp_path / "big.parquet"
+    data = bytes(range(256)) * (9 * 4096)  # 9 MiB
+    local.write_bytes(data)
+    storage.put_file(local, "gs://bucket/big.parquet", if_absent=True)
+    assert (tmp_path / "gcs" / "bucket" / "big.parquet").read_bytes() == data
+    assert ("POST", "/upload/storage/v1/b/bucket/o") in [(m, p) for m, p, _, _ in gcs.requests]
+    assert any(q.get("uploadType") == "resumable" for _, _, q, _ in gcs.requests)
+    with pytest.raises(FileExistsError):
+        storage.put_file(local, "gs://bucket/big.parquet", if_absent=True)
+
+
 def test_a_missing_bucket_is_refused_as_gcs_refuses_it(gcs, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="gs://no-such-bucket/x"):
         storage.write_text("gs://no-such-bucket/x", "{}")
