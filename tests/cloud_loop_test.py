@@ -191,11 +191,26 @@ def test_served_traffic_to_a_submitted_retraining_run(tmp_path: Path, monkeypatc
         say("submit", f"KFP run {run['display_name']!r} created (run id "
             f"{next(iter(kfp.runs))}), trigger reason: {', '.join(report['decision']['breached'])}")
 
-        # 8. A second monitor run within the cool-down reads the state from the bucket.
-        again = subprocess.run(command, cwd=REPO_ROOT, env=monitor_env, capture_output=True,
+        # 8. The labelling system moved to BigQuery: the same labels loaded into a table, and a
+        # second monitor run, within the cool-down, reads them there and its state from the
+        # bucket: no second run is submitted.
+        from google.cloud import bigquery
+
+        bq, _ = fake_bigquery.clients(cloud, PROJECT)
+        bq.load_table_from_uri(f"{labels_uri}/part-day-1.parquet", f"{PROJECT}.ads.labels",
+                               job_config=bigquery.LoadJobConfig(source_format="PARQUET")
+                               ).result()
+        second = [*command[:command.index("--labels-dir")],
+                  "--labels-table", f"{PROJECT}.ads.labels",
+                  *command[command.index("--labels-dir") + 2:]]
+        again = subprocess.run(second, cwd=REPO_ROOT, env=monitor_env, capture_output=True,
                                text=True, timeout=600)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "Decision: cooldown" in again.stdout
         assert len(kfp.calls("POST", "/apis/v2beta1/runs")) == 1
-        say("cool-down", "second run: " + next(line for line in again.stdout.splitlines()
-                                                 if "cool-down" in line).strip())
+        newest = max(p for p in (gcs_root / BUCKET / "monitoring").iterdir() if p.is_dir())
+        report = json.loads((newest / "monitoring_report.json").read_text())
+        assert report["labels"]["table"] == f"{PROJECT}.ads.labels"
+        assert report["labels"]["labelled"] == len(rows)
+        say("cool-down", f"second run, labels from {PROJECT}.ads.labels: "
+            + next(line for line in again.stdout.splitlines() if "cool-down" in line).strip())

@@ -269,6 +269,12 @@ def read_labels(labels_dir: storage.Location) -> tuple[pa.Table, list[str]]:
     tables, read_problems, _ = _read_files(paths, LABEL_SCHEMA)
     problems.extend(read_problems)
     table = pa.concat_tables(tables) if tables else LABEL_SCHEMA.empty_table()
+    return clean_labels(table, problems)
+
+
+def clean_labels(table: pa.Table, problems: list[str]) -> tuple[pa.Table, list[str]]:
+    """Labels (LABEL_SCHEMA) less those without a value or with a label other than 0/1,
+    each kind dropped and counted in ``problems``."""
     table, dropped = _drop_incomplete(table, LABEL_SCHEMA.names, "label")
     bad = pc.sum(pc.invert(pc.is_in(table[features.LABEL_KEY], pa.array([0, 1])))).as_py() or 0
     if bad:

@@ -46,6 +46,15 @@ def instant(text: str) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
+def _labels_table(text: str) -> str:
+    from pipelines.monitoring.labels_table import LabelsTableError, check_table
+
+    try:
+        return check_table(text)
+    except LabelsTableError as err:
+        raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.data import drift as data_drift
 
@@ -75,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--labels-dir", type=storage.location, default=names.DEFAULT_LABELS_DIR,
                      help="delayed labels: part-*.parquet with request_id, ClickedOnAd, "
                           "labelled_at")
+    run.add_argument("--labels-table", type=_labels_table, metavar="PROJECT.DATASET.TABLE",
+                     help="read the delayed labels from this BigQuery table (request_id, "
+                          "ClickedOnAd, labelled_at) instead of --labels-dir")
     run.add_argument("--labels-cutoff", type=instant,
                      help="labels stamped later have not arrived yet (default: now); makes a "
                           "re-run of an old window reproducible")
@@ -180,7 +192,8 @@ def _run(args: argparse.Namespace) -> int:
         pipeline_name=args.pipeline_name, model_name=args.model_name, config=config,
         labels_cutoff=args.labels_cutoff, record_metadata=not args.no_metadata,
         trigger_mode=args.trigger, data_dir=args.data_dir, cloud_config=args.cloud_config,
-        cloud_target=args.cloud_target, cloud_endpoint=args.cloud_endpoint)
+        cloud_target=args.cloud_target, cloud_endpoint=args.cloud_endpoint,
+        labels_table=args.labels_table)
     try:
         outcome = run_monitor(settings, now=now)
     except (ValueError, OSError) as err:  # unreadable schema/state/bucket: named in it

@@ -18,7 +18,7 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for flag in ("--start", "--end", "--last", "--log-dir", "--labels-dir", "--trigger",
-                 "--config", "--cloud-endpoint"):
+                 "--config", "--cloud-endpoint", "--labels-table"):
         assert flag in out
 
 
@@ -27,6 +27,9 @@ def test_gs_flags_and_the_endpoint_are_checked(tmp_path: Path,
     with pytest.raises(SystemExit):
         cli.main(["run", "--log-dir", "gs://Not_A_Bucket/request_log"])
     assert "--log-dir" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--labels-table", "labels"])
+    assert "--labels-table: expected PROJECT.DATASET.TABLE" in capsys.readouterr().err
     args = cli.build_parser().parse_args(["run", "--out-dir", "gs://my-bucket/monitoring/"])
     assert args.out_dir == "gs://my-bucket/monitoring"
     assert cli.main(["run", "--out-dir", str(tmp_path), "--cloud-endpoint", "127.0.0.1:1"]) == 2

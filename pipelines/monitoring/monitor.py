@@ -72,6 +72,8 @@ class MonitorSettings:
     # BigQuery and Cloud Storage calls of the cloud trigger go here instead of Google Cloud
     # (a local fake or emulator; None: Google Cloud with default credentials).
     cloud_endpoint: str | None = None
+    # Delayed labels from this BigQuery table (PROJECT.DATASET.TABLE) instead of labels_dir.
+    labels_table: str | None = None
     runner_args: tuple[str, ...] = ()
 
     @property
@@ -181,7 +183,13 @@ def run_monitor(settings: MonitorSettings, *, now: datetime,
         anomaly_parts[f"skew/v{version}"] = skew_anomalies
     t = lap("skew_drift", t)
 
-    labels, label_problems = request_log.read_labels(settings.labels_dir)
+    if settings.labels_table:
+        from pipelines.monitoring.labels_table import read_labels_table
+
+        labels, label_problems = read_labels_table(settings.labels_table,
+                                                   settings.cloud_endpoint)
+    else:
+        labels, label_problems = request_log.read_labels(settings.labels_dir)
     joined = live.join_labels(requests, labels, settings.labels_cutoff or now)
     metrics = live.metrics_by_version(joined.table) if requests.num_rows else {}
     for version, values in metrics.items():
@@ -215,7 +223,8 @@ def run_monitor(settings: MonitorSettings, *, now: datetime,
         "status": "not enough data" if decision.action == policy.NOT_ENOUGH_DATA else "judged",
         "request_log": {"dir": str(settings.log_dir), **log_info},
         "previous_window_log": {k: previous_info[k] for k in ("requests", "duplicates")},
-        "labels": {"dir": str(settings.labels_dir), "read": labels.num_rows,
+        "labels": {"dir": None if settings.labels_table else str(settings.labels_dir),
+                   "table": settings.labels_table, "read": labels.num_rows,
                    "cutoff": utc(settings.labels_cutoff or now).isoformat(),
                    **joined.counts(), "problems": label_problems},
         "drift": drift,
