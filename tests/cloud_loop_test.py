@@ -198,8 +198,10 @@ def test_served_traffic_to_a_submitted_retraining_run(tmp_path: Path, monkeypatc
 
         bq, _ = fake_bigquery.clients(cloud, PROJECT)
         bq.load_table_from_uri(f"{labels_uri}/part-day-1.parquet", f"{PROJECT}.ads.labels",
-                               job_config=bigquery.LoadJobConfig(source_format="PARQUET")
-                               ).result()
+                               job_config=bigquery.LoadJobConfig(source_format="PARQUET", schema=[
+                                   bigquery.SchemaField("request_id", "STRING"),
+                                   bigquery.SchemaField("ClickedOnAd", "INTEGER"),
+                                   bigquery.SchemaField("labelled_at", "TIMESTAMP")])).result()
         second = [*command[:command.index("--labels-dir")],
                   "--labels-table", f"{PROJECT}.ads.labels",
                   *command[command.index("--labels-dir") + 2:]]
