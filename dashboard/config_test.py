@@ -80,5 +80,5 @@ def test_the_report_and_log_folders_may_be_gs_uris():
                                     "CLICKFLOW_REQUEST_LOG_DIR": "gs://my-bucket/request_log"})
     assert cfg.monitoring_dir == "gs://my-bucket/monitoring"  # kept a URI, not a Path
     assert cfg.request_log_dir == "gs://my-bucket/request_log"
-    with pytest.raises(DashboardConfigError, match="CLICKFLOW_REQUEST_LOG_DIR: .*bucket name"):
+    with pytest.raises(DashboardConfigError, match=r"CLICKFLOW_REQUEST_LOG_DIR: .*bucket name"):
         DashboardConfig.from_env({"CLICKFLOW_REQUEST_LOG_DIR": "gs://Bad_Bucket/x"})
