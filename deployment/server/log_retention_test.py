@@ -140,6 +140,13 @@ directory, name, files, quota = sys.argv[1:]
 writer = log_writer.RequestLogWriter(Path(directory), roll_seconds=3600, roll_records=50,
                                      max_bytes=int(quota))
 writer.start()
+# Start together (imports take seconds on a loaded machine): the test is of two writers at once.
+ready = Path(directory + ".ready")  # beside the log: a reader would report a stray file
+ready.mkdir(exist_ok=True)
+(ready / name).touch()
+deadline = time.monotonic() + 60
+while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+    time.sleep(0.01)
 for i in range(int(files)):
     writer.submit(_entry(f"{name}{i}", 50, at=time.time()))
     writer.flush()
