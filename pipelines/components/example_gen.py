@@ -22,12 +22,13 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 from google.protobuf import json_format, struct_pb2
-from tfx.components.example_gen import utils
+from tfx.components.example_gen import utils, write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
@@ -160,10 +161,48 @@ class Executor(BaseExampleGenExecutor):
         many are dropped); records the counts on the Examples artifact, which the launcher
         publishes with the custom properties an executor sets (as TFX's own payload_format)."""
         accounting, self._mapping = count_rows(exec_properties)
-        super().Do(input_dict, output_dict, exec_properties)
+        self._generate(output_dict, exec_properties)
         for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
             artifact.set_string_custom_property(row_accounting.ARTIFACT_PROPERTY,
                                                 row_accounting.to_json(accounting))
+
+    def _generate(self, output_dict: dict[str, list[Any]],
+                  exec_properties: dict[str, Any]) -> None:
+        """TFX's ``BaseExampleGenExecutor.Do`` (tfx 1.16: split names, the Beam pipeline, the
+        split folders and file names), less the ``Reshuffle`` its ``WriteSplit`` puts before
+        each write (marked there "TODO(jyzhao): make shuffle optional").
+
+        A Reshuffle is a GroupByKey, and Beam's in-process runner holds a GroupByKey's whole
+        input in memory until its input is done: every serialized example, ~2 GB at 1M rows
+        and growing with the rows. Without it the examples go from the DuckDB record batches
+        to the gzipped TFRecord files as they are made. The shuffle bought nothing here: the
+        query's rows come from one element, so there was no parallel write to balance, and no
+        reader of these files depends on their order (TFX reads splits as unordered sets).
+        """
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+        artifact_utils.get_single_instance(examples).split_names = (
+            artifact_utils.encode_split_names(
+                utils.generate_output_split_names(input_config, output_config)))
+        with self._make_beam_pipeline() as pipeline:
+            for name, split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+                _ = split | f"WriteSplit[{name}]" >> beam.io.WriteToTFRecord(
+                    os.path.join(artifact_utils.get_split_uri(examples, name),
+                                 write_split.DEFAULT_FILE_NAME),
+                    file_name_suffix=".gz")
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+        for artifact in examples:
+            if payload_format:
+                examples_utils.set_payload_format(artifact, payload_format)
+            if file_format:
+                examples_utils.set_file_format(artifact, write_split.to_file_format_str(
+                    file_format))
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         raise NotImplementedError("GenerateExamplesByBeam is overridden")
