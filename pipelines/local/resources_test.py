@@ -37,9 +37,14 @@ def test_children_memory_is_counted():
     meter.start()
     before = meter.stop()
     meter.start()
-    child = subprocess.Popen([sys.executable, "-c",
-                              "b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); "
-                              "import time; time.sleep(1.5)"])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); "
+            "import time; time.sleep(1.5)",
+        ]
+    )
     child.wait()
     with_child = meter.stop()
     assert with_child.peak_rss_mib - before.peak_rss_mib > 150
@@ -51,9 +56,14 @@ def test_cpu_of_this_process_and_waited_children():
     spin_until = time.process_time() + 0.3
     while time.process_time() < spin_until:
         pass
-    subprocess.run([sys.executable, "-c",
-                    "import time\nt = time.process_time() + 0.3\n"
-                    "while time.process_time() < t: pass"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time\nt = time.process_time() + 0.3\nwhile time.process_time() < t: pass",
+        ],
+        check=True,
+    )
     usage = meter.stop()
     assert usage.cpu_seconds >= 0.6
     assert usage.cores == pytest.approx(usage.cpu_seconds / usage.wall_seconds)
@@ -61,10 +71,15 @@ def test_cpu_of_this_process_and_waited_children():
 
 
 def test_descendants_include_grandchildren():
-    parent = subprocess.Popen([sys.executable, "-c",
-                               "import subprocess, sys; subprocess.run([sys.executable, '-c', "
-                               "\"b = bytearray(120 << 20); b[::4096] = b'x' * len(b[::4096]); "
-                               "import time; time.sleep(3)\"])"])
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+            "\"b = bytearray(120 << 20); b[::4096] = b'x' * len(b[::4096]); "
+            'import time; time.sleep(3)"])',
+        ]
+    )
     try:
         deadline = time.monotonic() + 20
         seen = 0
