@@ -98,8 +98,32 @@ def split_index(value: bytes | None, buckets: list[int]) -> int:
     return bisect.bisect(buckets, bucket)
 
 
+def partition_query(template: str, column: str, part: int, parts: int) -> str:
+    """The query's result rows whose ``column`` hashes to ``part`` of ``parts``: ``parts`` such
+    queries together return exactly the query's rows (the filter is on its result, so this
+    holds for any deterministic query, aggregations included)."""
+    if parts == 1:
+        return template
+    body = template.strip().rstrip(";")
+    quoted = '"' + column.replace('"', '""') + '"'
+    return (f"SELECT * FROM (\n{body}\n) AS examples "
+            f"WHERE hash(coalesce(CAST({quoted} AS VARCHAR), '')) % {parts} = {part}")
+
+
+def partitions(beam_pipeline_args: list[str] | None) -> int:
+    """How many parts the query runs in: one per Beam worker process of a multi-process run
+    (each part is one element, so each worker encodes and writes its own share), else 1."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    options = PipelineOptions(beam_pipeline_args or []).view_as(DirectOptions)
+    if options.direct_running_mode != "multi_processing":
+        return 1
+    return max(1, options.direct_num_workers or os.cpu_count() or 1)
+
+
 class _QueryDoFn(beam.DoFn):
-    """Runs the query over the matched files; yields (split index, serialized tf.Example)."""
+    """Runs (a part of) the query over the matched files; yields (split index, serialized
+    tf.Example) for each result row."""
 
     def __init__(self, query: str, buckets: list[int], partition_feature: str,
                  mapping: dict[str, str] | None = None):
@@ -108,10 +132,12 @@ class _QueryDoFn(beam.DoFn):
         self._partition_feature = partition_feature
         self._mapping = mapping
 
-    def process(self, pattern: str):
+    def process(self, element: tuple[str, int, int]):
+        pattern, part, parts = element
         source = data_source.SourceFiles.from_pattern(pattern)
         encoder = example_coder.RecordBatchToExamplesEncoder()
-        for batch in data_source.query_batches(source, self._query, check_timestamps=False,
+        query = partition_query(self._query, self._partition_feature, part, parts)
+        for batch in data_source.query_batches(source, query, check_timestamps=False,
                                                mapping=self._mapping):
             keys = batch.column(self._partition_feature).cast(pa.binary()).to_pylist()
             for key, record in zip(keys, encoder.encode(data_source.to_example_batch(batch)),
@@ -222,8 +248,10 @@ class Executor(BaseExampleGenExecutor):
         buckets = list(itertools.accumulate(s.hash_buckets for s in splits.splits))
         names = utils.generate_output_split_names(input_config, output_config)
         query = query_from_exec_properties(exec_properties)
+        count = partitions(self._beam_pipeline_args)
         parts = (pipeline
-                 | "Pattern" >> beam.Create([_pattern(exec_properties)])
+                 | "Pattern" >> beam.Create([(_pattern(exec_properties), part, count)
+                                             for part in range(count)])
                  | "RunQuery" >> beam.ParDo(
                      _QueryDoFn(query, buckets, splits.partition_feature_name, self._mapping))
                  | "SplitData" >> beam.Partition(lambda kv, n: kv[0], len(buckets)))

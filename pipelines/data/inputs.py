@@ -20,6 +20,7 @@ class ResolvedData:
     kind: str  # "spans", "csv" or "parquet"
     files: tuple[str, ...]
     generated: bool
+    rows: int | None = None  # rows read, when the check counted them
 
     def describe(self) -> dict[str, Any]:
         spans = sorted({Path(f).parent.name for f in self.files}) if self.kind == "spans" else []
@@ -43,12 +44,14 @@ def resolve_data(path: Path, max_dropped_share: float | None = None) -> Resolved
 
     source, (input_base, pattern, kind) = resolve_source(path)
     con = data_source.open_source(source)
+    rows = None
     try:
         if max_dropped_share is not None:
             from pipelines.data import row_accounting
 
             accounting = row_accounting.count_rows(con, data_source.load_query())
             row_accounting.check(accounting, max_dropped_share, data_source.display_name(source))
+            rows = accounting["read"]
     finally:
         con.close()
     try:
@@ -57,7 +60,7 @@ def resolve_data(path: Path, max_dropped_share: float | None = None) -> Resolved
     except safe_parquet.UnsafeParquetError as err:
         named = err.reason if kind != "spans" else f"{err.path}: {err.reason}"
         raise data_source.DataError(f"--data {path}: {named}") from None
-    return ResolvedData(input_base, pattern, kind, source.files, generated)
+    return ResolvedData(input_base, pattern, kind, source.files, generated, rows)
 
 
 def resolve_source(path: Path, flag: str = "--data"
