@@ -202,8 +202,9 @@ class Executor(BaseExampleGenExecutor):
         input in memory until its input is done: every serialized example, ~2 GB at 1M rows
         and growing with the rows. Without it the examples go from the DuckDB record batches
         to the gzipped TFRecord files as they are made. The shuffle bought nothing here: the
-        query's rows come from one element, so there was no parallel write to balance, and no
-        reader of these files depends on their order (TFX reads splits as unordered sets).
+        query's rows come from one element per worker process (``partitions``), each written
+        by the worker that made it, so there is no write to balance, and no reader of these
+        files depends on their order (TFX reads splits as unordered sets).
         """
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(
