@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-workers", type=beam_workers.workers_flag, default=beam_workers.AUTO,
                    metavar="auto|N",
                    help="processes for the Beam components (ExampleGen, StatisticsGen, "
-                        "Transform): auto is 1 (in process) below "
-                        f"{beam_workers.AUTO_MIN_ROWS:,} input rows, every usable CPU above")
+                        "Transform, Evaluator): auto is 1 (in process) unless the input has "
+                        f"{beam_workers.AUTO_MIN_ROWS:,} rows or more and "
+                        f"{beam_workers.AUTO_MIN_CPUS}+ CPUs are usable (then one per CPU but "
+                        "one)")
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and TensorFlow logs")
     return p
 

@@ -20,12 +20,14 @@ def test_flag_takes_auto_or_a_positive_number():
             beam_workers.workers_flag(bad)
 
 
-def test_auto_stays_in_process_for_small_data(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(beam_workers, "usable_cpus", lambda: 2)
+def test_auto_stays_in_process_for_small_data_or_few_cpus(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(beam_workers, "usable_cpus", lambda: 8)
     assert beam_workers.choose("auto", 1_000) == 1
     assert beam_workers.choose("auto", None) == 1
     assert beam_workers.choose("auto", beam_workers.AUTO_MIN_ROWS - 1) == 1
-    assert beam_workers.choose("auto", beam_workers.AUTO_MIN_ROWS) == 2
+    assert beam_workers.choose("auto", beam_workers.AUTO_MIN_ROWS) == 7  # one CPU for the runner
+    monkeypatch.setattr(beam_workers, "usable_cpus", lambda: 2)
+    assert beam_workers.choose("auto", 10_000_000) == 1  # measured: 2 cores do not pay
     assert beam_workers.choose(1, 10_000_000) == 1  # forced either way
     assert beam_workers.choose(4, 10) == 4
 
