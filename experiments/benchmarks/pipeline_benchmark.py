@@ -204,8 +204,13 @@ def main() -> int:
     results: list[tuple[str, float, float, dict]] = []
     tables: list[str] = []
 
-    def record(name: str, wall: float, rss: float, root: Path) -> None:
+    def record(name: str, wall: float, rss: float, root: Path) -> float:
         info = summary(root)
+        # The runner's meter resets the kernel's high-water mark that wait4's ru_maxrss
+        # reports at each component's start: the run's peak is the larger of it and theirs.
+        peaks = [u["peak_rss_mib"] for u in (info.get("component_usage") or {}).values()
+                 if u.get("peak_rss_mib") is not None]
+        rss = max([rss, *peaks])
         results.append((name, wall, rss, info))
         extra = ""
         if info.get("metrics"):
@@ -213,6 +218,7 @@ def main() -> int:
             if info.get("best_possible_auc"):
                 extra += f" (best {info['best_possible_auc']:.4f})"
         print(f"{name:>12}: {wall:7.1f} s wall, {rss:7.0f} MiB peak{extra}", flush=True)
+        return rss
 
     if not args.skip_small:
         small(args, env, work, record)
@@ -223,10 +229,7 @@ def main() -> int:
         wall, rss, _, cpu = run(
             [PYTHON, "local_runner.py", "--data", str(big), "--pipeline-root", str(root),
              "--serving-dir", str(work / f"serving-{rows}"), *args.runner_args], env)
-        peaks = [u["peak_rss_mib"] for u in (summary(root).get("component_usage") or {}).values()
-                 if u.get("peak_rss_mib") is not None]
-        rss = max([rss, *peaks])
-        record(f"full {rows:,}", wall, rss, root)
+        rss = record(f"full {rows:,}", wall, rss, root)
         table = usage_table(f"full {rows:,}", wall, cpu, rss, summary(root))
         tables += [*table, ""]
 
