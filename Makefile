@@ -16,8 +16,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
         serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
-        cloud-e2e bench-gpu bench-monitor bench-serving bench-quality tf-check predict \
-        bench-predict
+        cloud-e2e bench-gpu bench-monitor bench-serving bench-quality tf-check
+.PHONY: predict bench-predict
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
