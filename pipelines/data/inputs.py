@@ -20,6 +20,7 @@ class ResolvedData:
     kind: str  # "spans", "csv" or "parquet"
     files: tuple[str, ...]
     generated: bool
+    rows: int | None = None  # rows read, when the check counted them
 
     def describe(self) -> dict[str, Any]:
         spans = sorted({Path(f).parent.name for f in self.files}) if self.kind == "spans" else []
@@ -41,30 +42,16 @@ def resolve_data(path: Path, max_dropped_share: float | None = None) -> Resolved
     """
     from pipelines.data import spans
 
-    if not path.exists():
-        raise data_source.DataError(
-            f"--data {path}: no such file or folder. Give a .csv/.parquet file with the ad-click "
-            "columns, or a folder of span-NNNNN/ Parquet spans (make data writes one)")
-    if path.is_dir():
-        pattern = data_source.SPAN_GLOB
-        source = _spans_source(path)
-        kind = "spans"
-        input_base = str(path.resolve())
-    else:
-        fmt = data_source.file_format(path)
-        if not os.access(path, os.R_OK):
-            raise data_source.DataError(f"--data {path}: the file is not readable")
-        if path.stat().st_size == 0:
-            raise data_source.DataError(f"--data {path}: the file is empty")
-        source = data_source.SourceFiles((str(path.resolve()),), fmt)
-        pattern, kind, input_base = path.name, fmt, str(path.resolve().parent)
+    source, (input_base, pattern, kind) = resolve_source(path)
     con = data_source.open_source(source)
+    rows = None
     try:
         if max_dropped_share is not None:
             from pipelines.data import row_accounting
 
             accounting = row_accounting.count_rows(con, data_source.load_query())
             row_accounting.check(accounting, max_dropped_share, data_source.display_name(source))
+            rows = accounting["read"]
     finally:
         con.close()
     try:
@@ -73,15 +60,35 @@ def resolve_data(path: Path, max_dropped_share: float | None = None) -> Resolved
     except safe_parquet.UnsafeParquetError as err:
         named = err.reason if kind != "spans" else f"{err.path}: {err.reason}"
         raise data_source.DataError(f"--data {path}: {named}") from None
-    return ResolvedData(input_base, pattern, kind, source.files, generated)
+    return ResolvedData(input_base, pattern, kind, source.files, generated, rows)
 
 
-def _spans_source(path: Path) -> data_source.SourceFiles:
+def resolve_source(path: Path, flag: str = "--data"
+                   ) -> tuple[data_source.SourceFiles, tuple[str, str, str]]:
+    """The files a --data (or ``flag``) path names, a file or a folder of spans, and TFX's
+    (input_base, file pattern, kind); DataError naming ``flag`` when there are none. Their
+    columns and values are not checked here (``data_source.column_map`` does)."""
+    if not path.exists():
+        raise data_source.DataError(
+            f"{flag} {path}: no such file or folder. Give a .csv/.parquet file with the "
+            "ad-click columns, or a folder of span-NNNNN/ Parquet spans (make data writes one)")
+    if path.is_dir():
+        return _spans_source(path, flag), (str(path.resolve()), data_source.SPAN_GLOB, "spans")
+    fmt = data_source.file_format(path)
+    if not os.access(path, os.R_OK):
+        raise data_source.DataError(f"{flag} {path}: the file is not readable")
+    if path.stat().st_size == 0:
+        raise data_source.DataError(f"{flag} {path}: the file is empty")
+    source = data_source.SourceFiles((str(path.resolve()),), fmt)
+    return source, (str(path.resolve().parent), path.name, fmt)
+
+
+def _spans_source(path: Path, flag: str = "--data") -> data_source.SourceFiles:
     try:
         return data_source.SourceFiles.from_pattern(data_source.spans_pattern(path))
     except data_source.DataError:
         raise data_source.DataError(
-            f"--data {path}: the folder has no span-NNNNN/*.parquet files. Point --data at a "
+            f"{flag} {path}: the folder has no span-NNNNN/*.parquet files. Point {flag} at a "
             "CSV/Parquet file, or add a span with `make data`") from None
 
 

@@ -69,6 +69,7 @@ def report_up_to_date(root: Path, previous: dict[str, Any], started: float) -> i
     summary["reused_run_id"] = previous.get("run_id")
     summary["run_id"] = run_id()
     summary["component_seconds"] = {}
+    summary["component_usage"] = {}
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)
     path = write_summary(root, summary)
     print(f"Up to date: data, code, schema and settings are unchanged since run "

@@ -6,7 +6,9 @@ import logging
 import re
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from pipelines.local.resources import Meter
 
 _RUNNING = re.compile(r"^Component (\S+) is running\.$")
 _FINISHED = re.compile(r"^Component (\S+) is finished\.$")
@@ -16,10 +18,12 @@ _CACHED = re.compile(r"^A cached execution \d+ is used\.$")
 class ComponentProgress(logging.Handler):
     """Prints each component's start and finish with its seconds, and records the timings."""
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, stream: TextIO | None = None, meter: Meter | None = None):
         super().__init__(level=logging.INFO)
         self.stream = stream or sys.stdout
+        self.meter = meter or Meter()
         self.seconds: dict[str, float] = {}
+        self.usage: dict[str, dict[str, Any]] = {}  # component -> cores, peak RSS (resources)
         self.cached: set[str] = set()
         self._started: dict[str, float] = {}
         self._current: str | None = None
@@ -32,6 +36,7 @@ class ComponentProgress(logging.Handler):
         if match := _RUNNING.match(message):
             self._current = match.group(1)
             self._started[self._current] = time.perf_counter()
+            self.meter.start()
             self._print(f"  ▶ {self._current} ...")
         elif _CACHED.match(message) and self._current:
             self.cached.add(self._current)
@@ -39,6 +44,7 @@ class ComponentProgress(logging.Handler):
             name = match.group(1)
             elapsed = time.perf_counter() - self._started.get(name, time.perf_counter())
             self.seconds[name] = round(elapsed, 2)
+            self.usage[name] = self.meter.stop().as_dict()
             note = " (cached)" if name in self.cached else ""
             self._print(f"  ✔ {name} finished in {elapsed:.1f} s{note}")
             self._current = None

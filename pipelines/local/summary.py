@@ -143,6 +143,7 @@ def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_nam
         error = err
     pipeline_failed = error is not None
     summary["component_seconds"] = dict(progress.seconds)
+    summary["component_usage"] = dict(progress.usage)
     summary["cached_components"] = sorted(progress.cached)
     try:
         summary.update(collect_outputs(metadata_path, pipeline_name, data, run_id))
