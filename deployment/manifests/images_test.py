@@ -71,6 +71,102 @@ def test_the_proxy_image_has_every_module_the_server_imports(rendered) -> None:
     assert not _ignored(SERVER, image)
 
 
+def _module_candidates(tree: ast.AST) -> set[str]:
+    """Every absolute module a file imports, at module level or inside a function (the storage
+    client is imported lazily): ``from a.b import c`` gives a.b.c (c may be a submodule)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return out
+
+
+def _distribution_of(module: str, files: dict[str, str]) -> str | None:
+    """The installed distribution that holds ``module`` (its longest prefix that is a file of
+    one: google.cloud.storage is google-cloud-storage's, though google/ is shared by many)."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        path = "/".join(parts[:end])
+        for candidate in (f"{path}/__init__.py", f"{path}.py", f"{path}.so"):
+            if candidate in files:
+                return files[candidate]
+    return None
+
+
+def _third_party_distributions(files: list[Path]) -> dict[str, set[str]]:
+    """Distribution -> the modules of ``files`` (and the project modules they reach) that
+    import something of it. Standard library and project modules are left out."""
+    import importlib.metadata
+    import sys
+
+    installed: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or []:
+            name = str(file)
+            if name.endswith(("__init__.py", ".py", ".so")) and "site-packages" not in name:
+                installed.setdefault(name, dist.metadata["Name"].lower().replace("_", "-"))
+    sources = {".".join(p.relative_to(REPO).with_suffix("").parts): p for p in files}
+    sources.update(_project_imports(files))
+    out: dict[str, set[str]] = {}
+    for name, path in sources.items():
+        for module in _module_candidates(ast.parse(path.read_text())):
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or top in modules.PROJECT_PACKAGES or \
+                    top in ("__future__", "deployment"):
+                continue
+            dist = _distribution_of(module, installed)
+            assert dist, f"{name} imports {module}, which no installed distribution holds"
+            out.setdefault(dist, set()).add(name)
+    return out
+
+
+def _requirement_closure(path: Path) -> set[str]:
+    """The distributions pip installs for a requirements file: its pins and, transitively,
+    what each requires (Requires-Dist, markers evaluated here, no extras)."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-").replace(".", "-")
+
+    todo = [m[1] for line in path.read_text().splitlines()
+            if (m := re.fullmatch(r"([A-Za-z0-9_.-]+)==\S+", line.strip()))]
+    seen: set[str] = set()
+    while todo:
+        name = norm(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in importlib.metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+def test_the_proxy_image_installs_every_package_the_server_imports() -> None:
+    """Each third-party module the server's files (and the project modules they reach, such as
+    pipelines/common/storage.py for a gs:// --request-log-dir) import, lazily or not, belongs
+    to a distribution that deployment/server.requirements.txt installs, directly or as a
+    dependency: the image's `pip install -r` is all it has."""
+    server = sorted(p for p in (REPO / "deployment" / "server").glob("*.py")
+                    if not p.name.endswith("_test.py") and p.name != "conftest.py")
+    imported = _third_party_distributions(server)
+    assert {"google-cloud-storage", "pyarrow", "tensorflow"} <= set(imported)
+    assert "pipelines.common.storage" in imported["google-cloud-storage"]
+    installed = _requirement_closure(REPO / "deployment" / "server.requirements.txt")
+    missing = {d: sorted(users) for d, users in imported.items()
+               if d.replace(".", "-") not in installed}
+    assert not missing, f"server.requirements.txt installs none of {missing}"
+    # The build's import check loads the lazily imported client too, so a missing one fails
+    # the build rather than the first upload.
+    [smoke] = [r for r in _instructions(SERVER, "RUN") if r.startswith("python -c")]
+    assert "google.cloud.storage" in smoke
+
+
 def test_the_proxy_image_runs_as_the_pod_and_on_its_ports(rendered) -> None:
     pod = one(rendered["prod"], "Deployment", m.SERVING_DEPLOYMENT)["spec"]["template"]["spec"]
     [proxy] = [c for c in pod["containers"] if c["name"] == m.PROXY_CONTAINER]
