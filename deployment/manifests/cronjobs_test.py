@@ -164,6 +164,9 @@ def test_an_overlay_may_read_the_labels_from_a_bigquery_table(tree: Path) -> Non
     from pipelines.monitoring.__main__ import build_parser
 
     assert "--labels-table" not in cj.MONITOR_COMMAND
+    # The patch is deployment/README.md's, word for word.
+    assert LABELS_TABLE_PATCH.format(table="my-project.ads.click_labels") in (
+        r.REPO / "deployment" / "README.md").read_text()
     overlay = _add_labels_table(tree, "my-project.ads.click_labels")
     assert c.check(overlay) == []
     job = pod_of(r.render(overlay), "CronJob", m.MONITOR_CRONJOB)["containers"][0]
