@@ -23,15 +23,17 @@ COPY deployment/server.requirements.txt deployment/
 RUN pip install --no-compile -r deployment/server.requirements.txt && python -m pip check
 
 # Only the server and the shared pieces it imports (deployment/manifests/images_test.py checks
-# that every project module the server imports is copied).
+# that every project module the server imports is copied, and that server.requirements.txt
+# installs every package they import: pipelines/common/storage.py needs google-cloud-storage).
 COPY deployment/__init__.py deployment/
 COPY deployment/server/ deployment/server/
 COPY models/ models/
 COPY pipelines/__init__.py pipelines/
 COPY pipelines/common/ pipelines/common/
 
-# Fail the build, not the pod, when a module the proxy imports is missing.
-RUN python -c "import deployment.server.__main__, deployment.server.proxy; print('proxy imports')"
+# Fail the build, not the pod, when a module the proxy imports is missing; the storage client
+# too, which pipelines/common/storage.py imports only once a gs:// --request-log-dir is used.
+RUN python -c "import deployment.server.__main__, deployment.server.proxy, google.cloud.storage; print('proxy imports')"
 
 # A fixed numeric user, like the serving pod's (runAsUser 1000).
 RUN groupadd --gid 1000 app && useradd --uid 1000 --gid 1000 --no-create-home \

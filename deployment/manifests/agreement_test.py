@@ -16,7 +16,7 @@ import pytest
 from deployment import manifests as m
 from deployment.manifests import check as c
 from deployment.manifests import render as r
-from deployment.manifests.conftest import one
+from deployment.manifests.conftest import expand, one
 from pipelines.common.names import DEFAULT_MODEL_NAME
 
 OVERLAY_NAMES = sorted(p.name for p in r.OVERLAYS.iterdir() if p.is_dir())
@@ -43,7 +43,7 @@ def test_model_name_and_paths_agree_with_the_pipeline(rendered) -> None:
         probe = serving["containers"][0]["readinessProbe"]["httpGet"]
         assert probe["path"] == f"/v1/models/{DEFAULT_MODEL_NAME}"
         dashboard = one(objects, "Deployment", m.DASHBOARD_DEPLOYMENT)
-        env = {e["name"]: e["value"] for e in
+        env = {e["name"]: e.get("value") for e in
                dashboard["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["CLICKFLOW_MODEL_NAME"] == DEFAULT_MODEL_NAME
         assert env["CLICKFLOW_SERVING_URL"] == "http://clickflow-serving:8501"
@@ -140,16 +140,31 @@ def test_cloud_pipeline_pushes_where_the_overlays_read(rendered) -> None:
 
 
 def test_dashboard_accepts_the_deployment_environment(rendered) -> None:
-    from dashboard.config import ENV_MODEL_NAME, ENV_SERVING_URL, DashboardConfig
+    from dashboard.config import (
+        ENV_MODEL_NAME,
+        ENV_MONITORING_DIR,
+        ENV_REQUEST_LOG_DIR,
+        ENV_SERVING_URL,
+        DashboardConfig,
+    )
 
     for objects in rendered.values():
         container = one(objects, "Deployment", m.DASHBOARD_DEPLOYMENT)["spec"]["template"][
             "spec"]["containers"][0]
-        env = {e["name"]: e["value"] for e in container["env"]}
-        assert {ENV_MODEL_NAME, ENV_SERVING_URL} <= set(env)
+        data = one(objects, "ConfigMap", m.SERVING_ENV_CONFIG_MAP)["data"]
+        env: dict[str, str] = {}
+        for e in container["env"]:  # as the kubelet does: in order, $(VAR) of those above
+            ref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+            env[e["name"]] = data[ref["key"]] if ref else expand([e["value"]], env)[0]
+        wanted = {ENV_MODEL_NAME, ENV_SERVING_URL, ENV_MONITORING_DIR, ENV_REQUEST_LOG_DIR}
+        assert wanted <= set(env)
         config = DashboardConfig.from_env(env)
         assert config.model_name == DEFAULT_MODEL_NAME
         assert config.serving_url == "http://clickflow-serving:8501"
+        # The monitor's --out-dir and the proxy's --request-log-dir, in the overlay's bucket.
+        bucket = data[m.BUCKET_KEY]
+        assert config.monitoring_dir == f"gs://{bucket}/monitoring"
+        assert config.request_log_dir == f"gs://{bucket}/request_log"
 
 
 def test_local_server_reads_the_same_model_config(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from deployment.manifests import (
     BACKEND_GRPC_PORT,
     BACKEND_REST_PORT,
     BASE_PATH_KEY,
+    BUCKET_KEY,
     DASHBOARD_DEPLOYMENT,
     SERVING_CONFIG_MAP,
     SERVING_CONTAINER,
@@ -33,9 +34,14 @@ from deployment.manifests.render import (
     render,
     split_image,
 )
-from deployment.manifests.sidecar import proxy_problems
+from deployment.manifests.sidecar import REQUEST_LOG, env_from_config_map, proxy_problems
+from pipelines.common.storage import EMULATOR_ENV
 
 KUBERNETES_VERSION = "1.37.0"
+# The dashboard's gs:// settings (dashboard/config.py ENV_MONITORING_DIR, ENV_REQUEST_LOG_DIR):
+# the monitor's --out-dir and the proxy's --request-log-dir.
+DASHBOARD_GCS_ENV = {"CLICKFLOW_MONITORING_DIR": f"gs://$({BUCKET_KEY})/monitoring",
+                     "CLICKFLOW_REQUEST_LOG_DIR": REQUEST_LOG}
 
 
 def check(directory: Path | str, model_name: str | None = None,
@@ -85,6 +91,9 @@ def policy_problems(objects: Iterable[dict[str, Any]]) -> list[str]:
     and a non-root, locked-down security context."""
     problems = []
     for obj in objects:
+        if obj.get("kind") == "ConfigMap" and EMULATOR_ENV in (obj.get("data") or {}):
+            problems.append(f"{describe(obj)}: has {EMULATOR_ENV}: a pod reading it (envFrom) "
+                            "would send its gs:// calls to an emulator, unauthenticated")
         for pod in pod_specs(obj):
             where = describe(obj)
             pod_security = pod.get("securityContext") or {}
@@ -122,6 +131,9 @@ def policy_problems(objects: Iterable[dict[str, Any]]) -> list[str]:
                 if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
                     problems.append(f"{cname}: securityContext.capabilities.drop must include "
                                     "ALL")
+                if any(e.get("name") == EMULATOR_ENV for e in container.get("env") or []):
+                    problems.append(f"{cname}: sets {EMULATOR_ENV}: its gs:// calls would go "
+                                    "to an emulator, unauthenticated (only for local tests)")
                 if (container.get("securityContext") or {}).get("runAsUser") == 0 or \
                         pod_security.get("runAsUser") == 0:
                     problems.append(f"{cname}: runs as user 0 (root)")
@@ -264,6 +276,18 @@ def consistency_problems(objects: list[dict[str, Any]], model_name: str) -> list
         if env.get("CLICKFLOW_MODEL_NAME") != model_name:
             problems.append(f"{describe(dashboard)}: CLICKFLOW_MODEL_NAME is "
                             f"{env.get('CLICKFLOW_MODEL_NAME')!r}, expected {model_name!r}")
+        for name, value in DASHBOARD_GCS_ENV.items():
+            if env.get(name) != value:
+                problems.append(f"{describe(dashboard)}: {name} is {env.get(name)!r}, expected "
+                                f"{value!r} (where the monitor and the proxy write)")
+        [container, *_] = dashboard["spec"]["template"]["spec"]["containers"]
+        names = [e["name"] for e in container.get("env") or []]
+        if not env_from_config_map(container, BUCKET_KEY, env_map["metadata"]["name"]) or \
+                any(names.index(BUCKET_KEY) > names.index(n) for n in DASHBOARD_GCS_ENV
+                    if n in names):
+            problems.append(f"{describe(dashboard)}: must read {BUCKET_KEY} from ConfigMap "
+                            f"{env_map['metadata']['name']}, before the variables that use it "
+                            "($(VAR) expands only variables defined above)")
     return problems
 
 

@@ -189,3 +189,57 @@ def test_consistency_rejects_replicas_next_to_the_autoscaler(rendered) -> None:
         "Deployment clickflow/clickflow-serving: has spec.replicas although "
         "HorizontalPodAutoscaler clickflow/clickflow-serving scales it; every kubectl apply "
         "would reset the count"]
+
+
+def test_a_storage_emulator_setting_anywhere_is_refused(rendered, tree: Path) -> None:
+    """STORAGE_EMULATOR_HOST (pipelines.common.storage.EMULATOR_ENV, the google-cloud-storage
+    client's own switch to an unauthenticated endpoint) is for local tests only: no container
+    may set it, and no ConfigMap a pod could load with envFrom may hold it."""
+    from pipelines.common.storage import EMULATOR_ENV
+
+    assert EMULATOR_ENV == "STORAGE_EMULATOR_HOST"
+    for objects in rendered.values():
+        assert not [o for o in objects if EMULATOR_ENV in str(o)]
+    objects = copy.deepcopy(rendered["prod"])
+    pod = one(objects, "Deployment", m.SERVING_DEPLOYMENT)["spec"]["template"]["spec"]
+    [proxy] = [x for x in pod["containers"] if x["name"] == m.PROXY_CONTAINER]
+    proxy["env"].append({"name": EMULATOR_ENV, "value": "http://127.0.0.1:4443"})
+    assert c.policy_problems(objects) == [
+        "Deployment clickflow/clickflow-serving container 'request-logger': sets "
+        "STORAGE_EMULATOR_HOST: its gs:// calls would go to an emulator, unauthenticated (only "
+        "for local tests)"]
+    # Through the overlay: a literal in the pods' ConfigMap.
+    kustomization = tree / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace(
+        "      - CLICKFLOW_BUCKET=my-project-clickflow-dev\n",
+        "      - CLICKFLOW_BUCKET=my-project-clickflow-dev\n"
+        "      - STORAGE_EMULATOR_HOST=http://gcs:4443\n"))
+    [problem] = c.check(tree / "overlays" / "dev")
+    assert problem.startswith("ConfigMap clickflow-dev/clickflow-serving-env-")
+    assert problem.endswith(": has STORAGE_EMULATOR_HOST: a pod reading it (envFrom) would send "
+                            "its gs:// calls to an emulator, unauthenticated")
+
+
+def test_the_dashboard_reads_where_the_monitor_and_the_proxy_write(rendered) -> None:
+    from dashboard.config import ENV_MONITORING_DIR, ENV_REQUEST_LOG_DIR
+    from deployment.manifests import cronjobs, sidecar
+
+    monitor = sidecar.flags(cronjobs.MONITOR_COMMAND[4:])
+    written = {ENV_MONITORING_DIR: monitor["out-dir"], ENV_REQUEST_LOG_DIR: sidecar.REQUEST_LOG}
+    assert written == c.DASHBOARD_GCS_ENV
+    objects = copy.deepcopy(rendered["prod"])
+    container = one(objects, "Deployment", m.DASHBOARD_DEPLOYMENT)["spec"]["template"]["spec"][
+        "containers"][0]
+    env = container["env"]
+    [bucket] = [e for e in env if e["name"] == m.BUCKET_KEY]
+    env.remove(bucket)
+    env.append(bucket)  # after the variables that use it: they would not be expanded
+    [monitoring] = [e for e in env if e["name"] == ENV_MONITORING_DIR]
+    monitoring["value"] = "/data/monitoring"
+    where = "Deployment clickflow/clickflow-dashboard"
+    assert c.consistency_problems(objects, "clickflow") == [
+        f"{where}: CLICKFLOW_MONITORING_DIR is '/data/monitoring', expected "
+        "'gs://$(CLICKFLOW_BUCKET)/monitoring' (where the monitor and the proxy write)",
+        f"{where}: must read CLICKFLOW_BUCKET from ConfigMap "
+        f"{one(objects, 'ConfigMap', m.SERVING_ENV_CONFIG_MAP)['metadata']['name']}, before the "
+        "variables that use it ($(VAR) expands only variables defined above)"]

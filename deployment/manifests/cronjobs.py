@@ -43,9 +43,7 @@ def cronjob_problems(objects: list[dict[str, Any]]) -> list[str]:
         [container, *_] = pod.get("containers") or [{}]
         command = [*(container.get("command") or []), *(container.get("args") or [])]
         if name == MONITOR_CRONJOB:
-            if command != MONITOR_COMMAND:
-                problems.append(f"{describe(cronjob)}: command must be "
-                                f"{' '.join(MONITOR_COMMAND)}, is {' '.join(command)}")
+            problems += _monitor_command_problems(describe(cronjob), command)
             if env_map is not None and not env_from_config_map(
                     container, BUCKET_KEY, env_map["metadata"]["name"]):
                 problems.append(f"{describe(cronjob)}: must read {BUCKET_KEY} from ConfigMap "
@@ -56,6 +54,28 @@ def cronjob_problems(objects: list[dict[str, Any]]) -> list[str]:
                             f"pipelines.cloud.ingest --config {CLOUD_CONFIG_FILE} --day DAY, "
                             f"is {command}")
     return [*problems, *cloud_config_problems(objects)]
+
+
+def _monitor_command_problems(where: str, command: list[str]) -> list[str]:
+    """MONITOR_COMMAND, optionally followed by ``--labels-table PROJECT.DATASET.TABLE`` (an
+    overlay's patch, when the delayed labels live in BigQuery; the monitor then reads them there
+    instead of --labels-dir)."""
+    from pipelines.monitoring.labels_table import LabelsTableError, check_table
+
+    command = [str(c) for c in command]
+    head, extra = command[:len(MONITOR_COMMAND)], command[len(MONITOR_COMMAND):]
+    if head == MONITOR_COMMAND and len(extra) == 1 and extra[0].startswith("--labels-table="):
+        extra = ["--labels-table", extra[0].split("=", 1)[1]]
+    if head != MONITOR_COMMAND or extra[:1] not in ([], ["--labels-table"]) or len(extra) == 1 \
+            or len(extra) > 2:
+        return [f"{where}: command must be {' '.join(MONITOR_COMMAND)} [--labels-table "
+                f"PROJECT.DATASET.TABLE], is {' '.join(command)}"]
+    if extra:
+        try:
+            check_table(extra[1])
+        except LabelsTableError as err:
+            return [f"{where}: --labels-table {extra[1]!r}: {str(err).split(': ', 1)[-1]}"]
+    return []
 
 
 def _cronjob_problems(objects: list[dict[str, Any]], cronjob: dict[str, Any]) -> list[str]:

@@ -46,7 +46,8 @@ def test_cronjob_fields_are_checked(rendered) -> None:
         f"{where}: jobTemplate.spec.activeDeadlineSeconds must be set (a number)",
         f"{where}: automountServiceAccountToken must be false (the job does not call the "
         "Kubernetes API)",
-        f"{where}: command must be {' '.join(cj.MONITOR_COMMAND)}, is "
+        f"{where}: command must be {' '.join(cj.MONITOR_COMMAND)} [--labels-table "
+        "PROJECT.DATASET.TABLE], is "
         f"{' '.join(c for c in cj.MONITOR_COMMAND if c != '--no-metadata')}"]
     assert problems[5:] == [
         "CronJob clickflow/clickflow-ingest: needs its own ServiceAccount clickflow-ingest "
@@ -133,3 +134,53 @@ def test_the_overlay_cloud_configs_load(rendered) -> None:
         config = load_cloud_config(path, environ={})
         data = yaml.safe_load(one(objects, "ConfigMap", m.CLOUD_CONFIG_MAP)["data"]["cloud.yaml"])
         assert data["bucket"] == config.bucket
+
+
+LABELS_TABLE_PATCH = """\
+- op: add
+  path: /spec/jobTemplate/spec/template/spec/containers/0/args/-
+  value: --labels-table
+- op: add
+  path: /spec/jobTemplate/spec/template/spec/containers/0/args/-
+  value: {table}
+"""
+
+
+def _add_labels_table(tree: Path, table: str) -> Path:
+    """The overlay patch deployment/README.md documents for labels in BigQuery."""
+    overlay = tree / "overlays" / "prod"
+    (overlay / "labels-table-patch.yaml").write_text(LABELS_TABLE_PATCH.format(table=table))
+    kustomization = overlay / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace(
+        "  - path: hpa-patch.yaml\n",
+        "  - path: hpa-patch.yaml\n  - path: labels-table-patch.yaml\n"
+        "    target:\n      kind: CronJob\n      name: clickflow-monitor\n"))
+    return overlay
+
+
+def test_an_overlay_may_read_the_labels_from_a_bigquery_table(tree: Path) -> None:
+    """Without the patch the monitor keeps its labels on gs:// (no --labels-table); with it, the
+    rendered command is one the monitor accepts and reads that table."""
+    from pipelines.monitoring.__main__ import build_parser
+
+    assert "--labels-table" not in cj.MONITOR_COMMAND
+    # The patch is deployment/README.md's, word for word.
+    assert LABELS_TABLE_PATCH.format(table="my-project.ads.click_labels") in (
+        r.REPO / "deployment" / "README.md").read_text()
+    overlay = _add_labels_table(tree, "my-project.ads.click_labels")
+    assert c.check(overlay) == []
+    job = pod_of(r.render(overlay), "CronJob", m.MONITOR_CRONJOB)["containers"][0]
+    args = build_parser().parse_args(expand(job["command"] + job["args"],
+                                            {m.BUCKET_KEY: "my-bucket"})[3:])
+    assert args.labels_table == "my-project.ads.click_labels"
+
+
+def test_a_bad_labels_table_or_another_extra_flag_is_found(tree: Path) -> None:
+    overlay = _add_labels_table(tree, "ads.click_labels")
+    [problem] = c.check(overlay)
+    assert problem == ("CronJob clickflow/clickflow-monitor: --labels-table 'ads.click_labels': "
+                       "expected PROJECT.DATASET.TABLE (e.g. my-project.ads.labels)")
+    patch = overlay / "labels-table-patch.yaml"
+    patch.write_text(patch.read_text().replace("--labels-table", "--labels-cutoff"))
+    [problem] = c.check(overlay)
+    assert problem.startswith("CronJob clickflow/clickflow-monitor: command must be ")

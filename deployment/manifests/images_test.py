@@ -71,6 +71,122 @@ def test_the_proxy_image_has_every_module_the_server_imports(rendered) -> None:
     assert not _ignored(SERVER, image)
 
 
+def _module_candidates(tree: ast.AST) -> set[str]:
+    """Every absolute module a file imports, at module level or inside a function (the storage
+    client is imported lazily): ``from a.b import c`` gives a.b.c (c may be a submodule)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return out
+
+
+def _distribution_of(module: str, files: dict[str, str]) -> str | None:
+    """The installed distribution that holds ``module`` (its longest prefix that is a file of
+    one: google.cloud.storage is google-cloud-storage's, though google/ is shared by many)."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        path = "/".join(parts[:end])
+        for candidate in (f"{path}/__init__.py", f"{path}.py", f"{path}.so"):
+            if candidate in files:
+                return files[candidate]
+    return None
+
+
+def _third_party_distributions(files: list[Path]) -> dict[str, set[str]]:
+    """Distribution -> the modules of ``files`` (and the project modules they reach) that
+    import something of it. Standard library and project modules are left out."""
+    import importlib.metadata
+    import sys
+
+    installed: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or []:
+            name = str(file)
+            if name.endswith(("__init__.py", ".py", ".so")) and "site-packages" not in name:
+                installed.setdefault(name, dist.metadata["Name"].lower().replace("_", "-"))
+    sources = {".".join(p.relative_to(REPO).with_suffix("").parts): p for p in files}
+    sources.update(_project_imports(files))
+    out: dict[str, set[str]] = {}
+    for name, path in sources.items():
+        for module in _module_candidates(ast.parse(path.read_text())):
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or top in modules.PROJECT_PACKAGES or \
+                    top in ("__future__", "deployment", "dashboard"):
+                continue
+            dist = _distribution_of(module, installed)
+            assert dist, f"{name} imports {module}, which no installed distribution holds"
+            out.setdefault(dist, set()).add(name)
+    return out
+
+
+def _requirement_closure(path: Path) -> set[str]:
+    """The distributions pip installs for a requirements file: its pins and, transitively,
+    what each requires (Requires-Dist, markers evaluated here, no extras)."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-").replace(".", "-")
+
+    todo = [(norm(r.name), frozenset(r.extras)) for line in path.read_text().splitlines()
+             if re.fullmatch(r"[A-Za-z0-9_.\[\],-]+==\S+", line.strip())
+             for r in [Requirement(line.strip())]]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        item = todo.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        name, extras = item
+        for text in importlib.metadata.requires(name) or []:
+            requirement = Requirement(text)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate({"extra": e}) for e in {"", *extras}):
+                todo.append((norm(requirement.name), frozenset(requirement.extras)))
+    return {name for name, _ in seen}
+
+
+def test_the_proxy_image_installs_every_package_the_server_imports() -> None:
+    """Each third-party module the server's files (and the project modules they reach, such as
+    pipelines/common/storage.py for a gs:// --request-log-dir) import, lazily or not, belongs
+    to a distribution that deployment/server.requirements.txt installs, directly or as a
+    dependency: the image's `pip install -r` is all it has."""
+    server = sorted(p for p in (REPO / "deployment" / "server").glob("*.py")
+                    if not p.name.endswith("_test.py") and p.name != "conftest.py")
+    imported = _third_party_distributions(server)
+    assert {"google-cloud-storage", "pyarrow", "tensorflow"} <= set(imported)
+    assert "pipelines.common.storage" in imported["google-cloud-storage"]
+    installed = _requirement_closure(REPO / "deployment" / "server.requirements.txt")
+    missing = {d: sorted(users) for d, users in imported.items()
+               if d.replace(".", "-") not in installed}
+    assert not missing, f"server.requirements.txt installs none of {missing}"
+    # The build's import check loads the lazily imported client too, so a missing one fails
+    # the build rather than the first upload.
+    [smoke] = [r for r in _instructions(SERVER, "RUN") if r.startswith("python -c")]
+    assert "google.cloud.storage" in smoke
+
+
+def test_the_dashboard_image_installs_every_package_the_dashboard_imports() -> None:
+    """The same for the dashboard, which reads CLICKFLOW_MONITORING_DIR and
+    CLICKFLOW_REQUEST_LOG_DIR from gs:// on GKE: dashboard/requirements.txt must bring the
+    storage client (here through tensorflow-model-analysis' apache-beam[gcp]). Only the
+    packages pipelines/common/storage.py imports are held to it: the static import graph also
+    reaches modules (models.model, pipelines.monitoring.statistics, ...) whose TFX, TFT and TFDV
+    imports sit in functions the dashboard does not call."""
+    files = sorted(p for p in (REPO / "dashboard").glob("*.py")
+                   if not p.name.endswith("_test.py") and p.name != "conftest.py")
+    imported = _third_party_distributions(files)
+    storage_packages = {d for d, users in imported.items() if "pipelines.common.storage" in users}
+    assert {"google-cloud-storage", "google-auth", "google-api-core"} <= storage_packages
+    installed = _requirement_closure(REPO / "dashboard" / "requirements.txt")
+    missing = sorted(storage_packages - installed)
+    assert not missing, f"dashboard/requirements.txt installs none of {missing}"
+
+
 def test_the_proxy_image_runs_as_the_pod_and_on_its_ports(rendered) -> None:
     pod = one(rendered["prod"], "Deployment", m.SERVING_DEPLOYMENT)["spec"]["template"]["spec"]
     [proxy] = [c for c in pod["containers"] if c["name"] == m.PROXY_CONTAINER]

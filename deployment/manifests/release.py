@@ -18,6 +18,7 @@ from deployment.manifests import (
     BUCKET_KEY,
     CLOUD_CONFIG_MAP,
     DASHBOARD_DEPLOYMENT,
+    INGEST_CRONJOB,
     MONITOR_CRONJOB,
     PROXY_CONTAINER,
     SERVING_DEPLOYMENT,
@@ -101,9 +102,9 @@ def write_release(overlay: Path, output: Path, *, dashboard_image: str, model_ba
         "images": replaced,
         "patches": [{"patch": yaml.safe_dump({
             "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": SERVING_DEPLOYMENT,
-                         "annotations": {WORKLOAD_IDENTITY_ANNOTATION: serving_gsa}}},
-            sort_keys=False)}],
+            "metadata": {"name": name,
+                         "annotations": {WORKLOAD_IDENTITY_ANNOTATION: gsa}}},
+            sort_keys=False)} for name, gsa in _accounts(objects, serving_gsa).items()],
     }
     path = output / "kustomization.yaml"
     path.write_text("# Written by python -m deployment.manifests release; do not edit.\n"
@@ -111,6 +112,18 @@ def write_release(overlay: Path, output: Path, *, dashboard_image: str, model_ba
     return path
 
 
+
+
+def _accounts(objects: list[dict[str, Any]], serving_gsa: str) -> dict[str, str]:
+    """Kubernetes service account -> its Google service account in this release: the serving
+    one as given, and the monitor's, the ingestion's and the dashboard's of the same project
+    (deployment/terraform/iam.tf names each Google account as its Kubernetes one)."""
+    project = serving_gsa.split("@", 1)[1]
+    out = {SERVING_DEPLOYMENT: serving_gsa}
+    for name in (MONITOR_CRONJOB, INGEST_CRONJOB, DASHBOARD_DEPLOYMENT):
+        if find(objects, "ServiceAccount", name) is not None:
+            out[name] = f"{name}@{project}"
+    return out
 
 
 def _image(name: str, reference: str) -> dict[str, str]:

@@ -49,10 +49,14 @@ def test_release_overlay_pins_image_bucket_and_service_account(tmp_path: Path) -
     # The monitor's retraining runs use this release's pipeline image, not the file's tag.
     assert cloud["pipeline_image"] == f"{REGISTRY}/pipeline@{DIGEST}"
     assert cloud["region"] == "us-central1"  # the file's, where no variable overrides it
-    account = one(objects, "ServiceAccount", "clickflow-serving")
-    assert account["metadata"]["annotations"][m.WORKLOAD_IDENTITY_ANNOTATION] == \
-        "clickflow-serving@acme-ml.iam.gserviceaccount.com"
-    assert account["metadata"]["namespace"] == "clickflow"
+    for name in ("clickflow-serving", "clickflow-monitor", "clickflow-ingest",
+                 "clickflow-dashboard"):
+        # Each bound to its own Google account in the release's project, not the overlay's
+        # placeholder one.
+        account = one(objects, "ServiceAccount", name)
+        assert account["metadata"]["annotations"][m.WORKLOAD_IDENTITY_ANNOTATION] == \
+            f"{name}@acme-ml.iam.gserviceaccount.com"
+        assert account["metadata"]["namespace"] == "clickflow"
 
 
 @pytest.mark.parametrize("field, value", [

@@ -11,6 +11,7 @@ server's ``net_http::ServerOptions`` get a port and no address, and ``evhttp_ser
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from deployment.manifests import (
@@ -27,6 +28,15 @@ from deployment.manifests import (
 from deployment.manifests.render import describe, find
 
 REQUEST_LOG = f"gs://$({BUCKET_KEY})/request_log"
+_QUANTITY_RE = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?")
+_UNITS = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6,
+          "G": 10**9, "T": 10**12}
+
+
+def quantity_bytes(text: Any) -> float | None:
+    """A Kubernetes quantity such as ``1664Mi`` in bytes (None when it is not one we read)."""
+    match = _QUANTITY_RE.fullmatch(str(text))
+    return float(match[1]) * _UNITS[match[2]] if match else None
 
 
 def flags(args: list[str]) -> dict[str, str]:
@@ -79,6 +89,7 @@ def proxy_problems(objects: list[dict[str, Any]]) -> list[str]:
         if args.get(flag) != value:
             problems.append(f"{where}: {PROXY_CONTAINER} needs --{flag}={value}, has "
                             f"{args.get(flag)!r}")
+    problems += _spool_problems(where, pod, proxy, args)
     if "no-request-log" in args:
         problems.append(f"{where}: {PROXY_CONTAINER} has --no-request-log: nothing would be logged")
     if not env_from_config_map(proxy, BUCKET_KEY, env_map["metadata"]["name"]):
@@ -112,6 +123,42 @@ def proxy_problems(objects: list[dict[str, Any]]) -> list[str]:
                         f"{annotations.get('prometheus.io/path')!r}")
     return [*problems, *_service_problems(objects, proxy, server),
             *_network_policy_problems(objects, deployment)]
+
+
+def _spool_problems(where: str, pod: dict[str, Any], proxy: dict[str, Any],
+                    args: dict[str, str]) -> list[str]:
+    """The proxy spools finished files on an emptyDir (``--request-log-spool-dir``) so that a
+    restart of the container loses none (the next process adopts them, log_writer._open_spool),
+    sized for what the writer keeps there: the byte quota plus one whole file."""
+    from deployment.server.config import build_parser
+
+    spool = args.get("request-log-spool-dir")
+    mounts = {m.get("mountPath"): m for m in proxy.get("volumeMounts") or []}
+    volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+    mount = mounts.get(spool) if spool else None
+    volume = volumes.get((mount or {}).get("name")) if mount else None
+    if mount is None or volume is None or "emptyDir" not in volume or mount.get("readOnly"):
+        return [f"{where}: {PROXY_CONTAINER} needs --request-log-spool-dir on a writable emptyDir "
+                f"volume mounted there (a restart would otherwise lose the files waiting for "
+                f"their upload), has {spool!r}"]
+    if spool == "/tmp" or spool.startswith("/tmp/"):
+        return [f"{where}: {PROXY_CONTAINER} --request-log-spool-dir={spool} shares /tmp; give "
+                "the spool its own emptyDir"]
+    parser = build_parser()
+
+    def value(flag: str) -> float:
+        text = args.get(flag)
+        return float(text) if text else float(parser.get_default(flag.replace("-", "_")))
+
+    needed = (value("request-log-max-mb") * 2**20 + value("request-log-roll-records") *
+              value("request-log-max-record-kb") * 2**10)
+    size = quantity_bytes((volume["emptyDir"] or {}).get("sizeLimit"))
+    if size is None or size < needed:
+        return [f"{where}: volume {volume['name']!r} (the request log's spool) needs "
+                f"emptyDir.sizeLimit of at least {needed / 2**20:.0f}Mi (--request-log-max-mb "
+                "plus one file of --request-log-roll-records x --request-log-max-record-kb), "
+                f"has {(volume['emptyDir'] or {}).get('sizeLimit')!r}"]
+    return []
 
 
 def _service_problems(objects: list[dict[str, Any]], proxy: dict[str, Any],

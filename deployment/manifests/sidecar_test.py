@@ -45,6 +45,13 @@ def test_the_proxy_arguments_are_what_our_server_accepts_in_proxy_mode(rendered,
     assert config.proxy.grpc_backend == f"127.0.0.1:{m.BACKEND_GRPC_PORT}"
     assert (config.port, config.grpc_port) == (m.REST_PORT, m.GRPC_PORT)
     assert [model.name for model in config.models] == ["clickflow"]
+    # The spool the writer keeps finished files in until uploaded: the pod's emptyDir.
+    log = config.request_log
+    assert log.spool_dir == Path("/spool")
+    pod = pod_of(objects, "Deployment", m.SERVING_DEPLOYMENT)
+    [spool] = [v for v in pod["volumes"] if v["name"] == "spool"]
+    assert sc.quantity_bytes(spool["emptyDir"]["sizeLimit"]) >= \
+        log.max_bytes + log.roll_records * log.max_record_bytes
 
 
 def test_the_proxy_answers_the_probes_and_forwards_the_scraped_path() -> None:
@@ -111,3 +118,61 @@ def test_a_scrape_port_that_skips_the_proxy_is_found(rendered) -> None:
     assert "prometheus.io/port must be the proxy's 8501" in problem
 
 
+
+
+def test_quantities_are_read_as_kubernetes_writes_them() -> None:
+    # Kubernetes resource.Quantity: binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T, or none.
+    assert sc.quantity_bytes("1664Mi") == 1664 * 2**20
+    assert sc.quantity_bytes("2Gi") == 2 * 2**30
+    assert sc.quantity_bytes("1G") == 10**9
+    assert sc.quantity_bytes("500") == 500
+    assert sc.quantity_bytes("1.5Gi") == 1.5 * 2**30
+    assert sc.quantity_bytes("lots") is None
+    assert sc.quantity_bytes(None) is None
+
+
+def test_a_spool_that_a_restart_would_lose_or_that_is_too_small_is_found(rendered) -> None:
+    """The files waiting for their upload must outlive a restart of the proxy container (an
+    emptyDir lives as long as the pod; the container's root filesystem is read-only anyway),
+    and the emptyDir must hold what the writer keeps there, or the kubelet evicts the pod."""
+    where = "Deployment clickflow/clickflow-serving"
+
+    def broken(change) -> list[str]:
+        objects = copy.deepcopy(rendered["prod"])
+        pod = pod_of(objects, "Deployment", m.SERVING_DEPLOYMENT)
+        change(pod, container(pod, m.PROXY_CONTAINER))
+        return sc.proxy_problems(objects)
+
+    def no_flag(pod, proxy):
+        proxy["args"] = [a for a in proxy["args"] if not a.startswith("--request-log-spool-dir")]
+
+    def read_only(pod, proxy):
+        [mount] = [v for v in proxy["volumeMounts"] if v["name"] == "spool"]
+        mount["readOnly"] = True
+
+    def on_tmp(pod, proxy):
+        proxy["args"] = [("--request-log-spool-dir=/tmp/spool" if a.startswith(
+            "--request-log-spool-dir") else a) for a in proxy["args"]]
+        proxy["volumeMounts"] = [{**v, "mountPath": "/tmp/spool"} if v["name"] == "spool" else v
+                                 for v in proxy["volumeMounts"]]
+
+    def small(pod, proxy):
+        [volume] = [v for v in pod["volumes"] if v["name"] == "spool"]
+        volume["emptyDir"]["sizeLimit"] = "1Gi"
+
+    def bigger_quota(pod, proxy):
+        proxy["args"] = [("--request-log-max-mb=2048" if a.startswith("--request-log-max-mb")
+                          else a) for a in proxy["args"]]
+
+    flag_problem = (f"{where}: request-logger needs --request-log-spool-dir on a writable "
+                    "emptyDir volume mounted there (a restart would otherwise lose the files "
+                    "waiting for their upload), has ")
+    assert broken(no_flag) == [flag_problem + "None"]
+    assert broken(read_only) == [flag_problem + "'/spool'"]
+    assert broken(on_tmp) == [f"{where}: request-logger --request-log-spool-dir=/tmp/spool "
+                              "shares /tmp; give the spool its own emptyDir"]
+    too_small = (f"{where}: volume 'spool' (the request log's spool) needs emptyDir.sizeLimit "
+                 "of at least {}Mi (--request-log-max-mb plus one file of "
+                 "--request-log-roll-records x --request-log-max-record-kb), has {!r}")
+    assert broken(small) == [too_small.format(1649, "1Gi")]
+    assert broken(bigger_quota) == [too_small.format(2673, "1664Mi")]

@@ -29,12 +29,59 @@ EXAMPLE_PROJECT_NUMBER = "123456789"
 @dataclasses.dataclass(frozen=True)
 class Grant:
     """``account`` (a key of local.service_accounts) holds ``role`` on ``scope``: project,
-    bucket, dataset, repository, or ``account:<key>`` for a grant on another service account."""
+    bucket, dataset, repository, table (the labels table, when configured), or ``account:<key>``
+    for a grant on another service account. The custom roles are ``bucket-metadata`` and
+    ``object-writer`` (see CUSTOM_ROLES)."""
 
     account: str
     scope: str
     role: str
 
+
+# The custom roles, by how the grants name them (local.<name>) -> their short name here and in
+# the README's role table (by role_id).
+CUSTOM_ROLES = {"${local.bucket_metadata_role}": "bucket-metadata",
+                "${local.log_writer_role}": "log-writer",
+                "${local.object_writer_role}": "object-writer"}
+CUSTOM_ROLE_IDS = {"clickflowBucketMetadataReader": "bucket-metadata",
+                   "clickflowLogWriter": "log-writer",
+                   "clickflowObjectWriter": "object-writer"}
+
+# The permissions of each custom role, and the calls that need each one. Cloud Storage JSON API,
+# "IAM permissions for JSON methods" (cloud.google.com/storage/docs/access-control/iam-json):
+# buckets.get needs storage.buckets.get; objects.insert storage.objects.create, plus
+# storage.objects.delete when it replaces an existing object; objects.get (metadata or media)
+# storage.objects.get; objects.list storage.objects.list; objects.delete storage.objects.delete.
+CUSTOM_ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
+    "bucket-metadata": {
+        "storage.buckets.get": "Beam's launcher and PipelineJob.submit read the bucket",
+    },
+    # The request-logging proxy under request_log/: no storage.objects.get, as no call of
+    # deployment/server reads an object (a refused create-only upload is a 412, not a read).
+    "log-writer": {
+        "storage.objects.create":
+            "objects.insert: log_writer._upload_run's storage.put_file(if_absent=True), "
+            "create-only (ifGenerationMatch=0)",
+        "storage.objects.delete":
+            "objects.delete: log_retention.prune's storage.delete of the oldest files past "
+            "--request-log-max-mb / --request-log-max-days",
+        "storage.objects.list":
+            "objects.list: log_retention._parts' storage.list_dir of the log and each day prefix",
+    },
+    # The monitor under monitoring/.
+    "object-writer": {
+        "storage.objects.create":
+            "objects.insert: monitor.py's storage.write_text of the report, anomalies and plots; "
+            "trigger.py's write_text of trigger_state.json",
+        "storage.objects.delete":
+            "objects.insert over an existing object: trigger.py rewrites trigger_state.json on "
+            "every run that changes the cool-down state",
+        "storage.objects.get":
+            "objects.get: trigger.py's storage.read_text of trigger_state.json",
+        "storage.objects.list":
+            "objects.list: monitor.py's storage.is_dir while it picks a free report folder name",
+    },
+}
 
 # Every grant and the use that needs it. problems() wants exactly these in the configuration: a
 # missing one breaks that use, and one not listed here has no use to justify it.
@@ -72,13 +119,16 @@ REQUIRED: dict[Grant, str] = {
         "node logs, metrics",
     Grant("gke_nodes", "repository", "roles/artifactregistry.reader"): "pulls the dashboard image",
     Grant("serving", "bucket", "roles/storage.objectViewer"): "TF Serving loads the pushed models",
-    Grant("serving", "bucket", "roles/storage.objectCreator"):
-        "the request-logging proxy writes Parquet files (deployment/server/log_writer.py)",
+    Grant("serving", "bucket", "log-writer"):
+        "the request-logging proxy uploads Parquet files (deployment/server/log_writer.py) and "
+        "prunes the oldest past its quota and age (deployment/server/log_retention.py)",
     Grant("monitor", "bucket", "roles/storage.objectViewer"):
         "python -m pipelines.monitoring run reads --log-dir and --labels-dir; the trigger's "
         "ingestion lists and checks the day's files (pipelines/cloud/ingest.py check_files)",
-    Grant("monitor", "bucket", "roles/storage.objectUser"):
-        "--out-dir: report, plots, anomalies, the cool-down state it overwrites",
+    Grant("monitor", "bucket", "object-writer"):
+        "--out-dir: report, plots, anomalies, the cool-down state it reads and overwrites",
+    Grant("monitor", "table", "roles/bigquery.dataViewer"):
+        "--labels-table (when var.labels_table is set): labels_table.read_labels' query",
     Grant("monitor", "bucket", "roles/storage.objectCreator"):
         "the trigger stages labelled traffic under incoming/ (ingest.ingest_examples)",
     Grant("monitor", "bucket", "bucket-metadata"): "PipelineJob.submit checks the root's bucket",
@@ -89,6 +139,9 @@ REQUIRED: dict[Grant, str] = {
         "--trigger cloud: kubeflow_runner.py submit",
     Grant("monitor", "account:pipelines", "roles/iam.serviceAccountUser"):
         "the retraining run runs as the pipeline's service account",
+    Grant("dashboard", "bucket", "roles/storage.objectViewer"):
+        "CLICKFLOW_MONITORING_DIR and CLICKFLOW_REQUEST_LOG_DIR on gs:// (dashboard/monitoring.py "
+        "lists and reads the reports, dashboard/request_history.py the request log)",
     Grant("ingest", "bucket", "roles/storage.objectViewer"):
         "python -m pipelines.cloud.ingest lists, checks and loads incoming/ files",
     Grant("ingest", "project", "roles/bigquery.jobUser"): "its load job",
@@ -101,9 +154,10 @@ REQUIRED: dict[Grant, str] = {
 # serving_model/). Each must be limited to exactly these.
 PREFIXES: dict[tuple[str, str], frozenset[str]] = {
     ("serving", "roles/storage.objectViewer"): frozenset({"serving_model/"}),
-    ("serving", "roles/storage.objectCreator"): frozenset({"request_log/"}),
+    ("serving", "log-writer"): frozenset({"request_log/"}),
     ("monitor", "roles/storage.objectViewer"): frozenset({"request_log/", "labels/", "incoming/"}),
-    ("monitor", "roles/storage.objectUser"): frozenset({"monitoring/"}),
+    ("monitor", "object-writer"): frozenset({"monitoring/"}),
+    ("dashboard", "roles/storage.objectViewer"): frozenset({"monitoring/", "request_log/"}),
     ("monitor", "roles/storage.objectCreator"): frozenset({"incoming/"}),
     ("ingest", "roles/storage.objectViewer"): frozenset({"incoming/"}),
 }
@@ -116,6 +170,7 @@ RESOURCE_APIS = {
     "google_iam_workload_identity_pool_provider": "iam", "google_storage_bucket": "storage",
     "google_storage_bucket_iam_member": "storage", "google_bigquery_dataset": "bigquery",
     "google_bigquery_table": "bigquery", "google_bigquery_dataset_iam_member": "bigquery",
+    "google_bigquery_table_iam_member": "bigquery",
     "google_artifact_registry_repository": "artifactregistry",
     "google_artifact_registry_repository_iam_member": "artifactregistry",
     "google_container_cluster": "container",
@@ -235,7 +290,8 @@ def resolve(tf: Terraform, value: str) -> str | None:
 _MEMBER = 'serviceAccount:${google_service_account.accounts[each.value.sa].email}'
 _SCOPES = {"project": "google_project_iam_member", "bucket": "google_storage_bucket_iam_member",
            "dataset": "google_bigquery_dataset_iam_member",
-           "repository": "google_artifact_registry_repository_iam_member"}
+           "repository": "google_artifact_registry_repository_iam_member",
+           "table": "google_bigquery_table_iam_member"}
 
 
 def _wired(tf: Terraform, kind: str, local: str) -> bool:
@@ -254,7 +310,7 @@ def grants(tf: Terraform) -> set[Grant]:
             continue
         for sa, roles in tf.locals.get(f"{scope}_roles", {}).items():
             for role in roles:
-                role = "bucket-metadata" if role == "${local.bucket_metadata_role}" else role
+                role = CUSTOM_ROLES.get(role, role)
                 out.add(Grant(sa, scope, role))
     act_as = tf.resources.get(("google_service_account_iam_member", "act_as"), {})
     if (act_as.get("role") == "roles/iam.serviceAccountUser"
@@ -269,7 +325,7 @@ def grants(tf: Terraform) -> set[Grant]:
                          str(body.get("member", "")))
         scope = next((s for s, k in _SCOPES.items() if k == kind), None)
         if m and scope and "for_each" not in body:
-            out.add(Grant(m[1], scope, body["role"]))
+            out.add(Grant(m[1], scope, CUSTOM_ROLES.get(body["role"], body["role"])))
     return out
 
 
@@ -318,7 +374,7 @@ def prefix_grants(tf: Terraform) -> dict[tuple[str, str], frozenset[str] | None]
                     break
                 found.add(p[1])
             prefixes = frozenset(found) or None
-        out[(m[1], body["role"])] = prefixes
+        out[(m[1], CUSTOM_ROLES.get(body["role"], body["role"]))] = prefixes
     return out
 
 
@@ -326,3 +382,13 @@ def schema_columns(directory: Path = TF_DIR) -> list[tuple[str, str]]:
     """(name, type) of the training table, in order, from the schema file the table reads."""
     return [(c["name"], c["type"])
             for c in json.loads((directory / "ad_clicks.schema.json").read_text())]
+
+
+def custom_role_permissions(tf: Terraform) -> dict[str, set[str]]:
+    """Short name (CUSTOM_ROLE_IDS) -> the permissions each google_project_iam_custom_role has."""
+    out = {}
+    for (kind, _), body in tf.resources.items():
+        if kind == "google_project_iam_custom_role":
+            role_id = resolve(tf, str(body["role_id"]))
+            out[CUSTOM_ROLE_IDS.get(str(role_id), str(role_id))] = set(body["permissions"])
+    return out

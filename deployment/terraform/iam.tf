@@ -41,6 +41,12 @@ locals {
       account_id  = "clickflow-monitor"
       description = "clickflow monitor CronJob on GKE (Workload Identity)"
     }
+    # The dashboard (KSA clickflow-dashboard): reads the monitor's reports and the request log
+    # (CLICKFLOW_MONITORING_DIR, CLICKFLOW_REQUEST_LOG_DIR on gs://), nothing else.
+    dashboard = {
+      account_id  = "clickflow-dashboard"
+      description = "clickflow dashboard on GKE (Workload Identity): reads monitoring/ and request_log/"
+    }
     # The daily ingestion CronJob (KSA clickflow-ingest): new files from incoming/ into BigQuery.
     ingest = {
       account_id  = "clickflow-ingest"
@@ -58,16 +64,16 @@ locals {
       description = "clickflow GKE nodes"
     }
   }
-  # The dashboard has no Google identity on purpose: it only calls TF Serving inside the
-  # cluster (deployment/base/dashboard-deployment.yaml sets CLICKFLOW_SERVING_URL and nothing
-  # that reads gs:// or BigQuery; its pipeline root and monitoring folder are local paths), and
-  # its Kubernetes service account mounts no token.
-
-  serving_kubernetes_service_account = "clickflow-serving"
-  monitor_kubernetes_service_account = "clickflow-monitor"
-  ingest_kubernetes_service_account  = "clickflow-ingest"
-  bucket_metadata_role_id            = "clickflowBucketMetadataReader"
-  bucket_metadata_role               = "projects/${var.project_id}/roles/${local.bucket_metadata_role_id}"
+  serving_kubernetes_service_account   = "clickflow-serving"
+  monitor_kubernetes_service_account   = "clickflow-monitor"
+  ingest_kubernetes_service_account    = "clickflow-ingest"
+  dashboard_kubernetes_service_account = "clickflow-dashboard"
+  bucket_metadata_role_id              = "clickflowBucketMetadataReader"
+  bucket_metadata_role                 = "projects/${var.project_id}/roles/${local.bucket_metadata_role_id}"
+  object_writer_role_id                = "clickflowObjectWriter"
+  object_writer_role                   = "projects/${var.project_id}/roles/${local.object_writer_role_id}"
+  log_writer_role_id                   = "clickflowLogWriter"
+  log_writer_role                      = "projects/${var.project_id}/roles/${local.log_writer_role_id}"
 
   # Object names in the bucket, for the grants conditioned on a prefix.
   objects = "projects/_/buckets/${local.bucket_name}/objects"
@@ -226,6 +232,37 @@ resource "google_project_iam_custom_role" "bucket_metadata_reader" {
   depends_on = [google_project_service.enabled]
 }
 
+# The object permissions our own writers call, and nothing else (objectUser would add update,
+# restore, multipart uploads, managed folders). Cloud Storage JSON API, "IAM permissions for JSON
+# methods" (cloud.google.com/storage/docs/access-control/iam-json): objects.insert needs
+# storage.objects.create, and storage.objects.delete too when it replaces an existing object;
+# objects.get (and the media download) storage.objects.get; objects.list storage.objects.list
+# (checked on the bucket); objects.delete storage.objects.delete. check.CUSTOM_ROLE_PERMISSIONS
+# names the call behind each.
+#
+# The request log's writer: create-only uploads, a listing and deletes to keep its bounds; it
+# never reads an object back.
+resource "google_project_iam_custom_role" "log_writer" {
+  project     = var.project_id
+  role_id     = local.log_writer_role_id
+  title       = "clickflow request log writer"
+  description = "Create, list and delete objects (an IAM condition limits the prefix); no reads, no metadata updates."
+  permissions = ["storage.objects.create", "storage.objects.delete", "storage.objects.list"]
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The monitor's reports and its cool-down state, which it reads back and rewrites.
+resource "google_project_iam_custom_role" "object_writer" {
+  project     = var.project_id
+  role_id     = local.object_writer_role_id
+  title       = "clickflow object writer"
+  description = "Create, read, list and delete objects (an IAM condition limits the prefix); no metadata updates."
+  permissions = ["storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"]
+
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_project_iam_member" "grants" {
   for_each = local.project_grants
   project  = var.project_id
@@ -257,19 +294,23 @@ resource "google_storage_bucket_iam_member" "serving_reads_models" {
   }
 }
 
-# The request-logging proxy beside TF Serving writes new Parquet files under request_log/ and
-# nothing else: create only (no read, no overwrite, no delete; old files expire by the bucket's
-# lifecycle rule, main.tf).
+# The request-logging proxy beside TF Serving uploads finished Parquet files under request_log/
+# (create-only: ifGenerationMatch=0, so create alone would do for the upload) and keeps the log
+# within --request-log-max-mb and --request-log-max-days itself: it lists the day prefixes and
+# deletes the oldest files (deployment/server/log_retention.py). The bucket's lifecycle rule on
+# request_log/ (main.tf) is a backstop for the age bound only.
 resource "google_storage_bucket_iam_member" "serving_writes_request_log" {
   bucket = google_storage_bucket.clickflow.name
-  role   = "roles/storage.objectCreator"
+  role   = local.log_writer_role
   member = "serviceAccount:${google_service_account.accounts["serving"].email}"
 
   condition {
     title       = "serving-request-log-only"
-    description = "New objects under request_log/."
-    expression  = "resource.name.startsWith(\"${local.objects}/request_log/\")"
+    description = "Objects under request_log/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/request_log/\")"
   }
+
+  depends_on = [google_project_iam_custom_role.log_writer]
 }
 
 # The monitor reads the request log, the delayed labels and the new day's files it checks before
@@ -286,18 +327,32 @@ resource "google_storage_bucket_iam_member" "monitor_reads_traffic" {
   }
 }
 
-# ...writes its reports, plots, anomalies and cool-down state (overwritten each run) under
-# monitoring/...
+# ...writes its reports, plots and anomalies under monitoring/ (a report folder's name is taken
+# after a listing shows it free) and reads and rewrites the cool-down state trigger_state.json
+# there each run (an overwrite: create and delete)...
 resource "google_storage_bucket_iam_member" "monitor_writes_reports" {
   bucket = google_storage_bucket.clickflow.name
-  role   = "roles/storage.objectUser"
+  role   = local.object_writer_role
   member = "serviceAccount:${google_service_account.accounts["monitor"].email}"
 
   condition {
     title       = "monitor-writes-reports"
-    description = "Objects under monitoring/."
-    expression  = "resource.name.startsWith(\"${local.objects}/monitoring/\")"
+    description = "Objects under monitoring/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/monitoring/\")"
   }
+
+  depends_on = [google_project_iam_custom_role.object_writer]
+}
+
+# ...and, with a labels table configured (the monitor's --labels-table), reads it. Its query job
+# runs under roles/bigquery.jobUser (project_roles).
+resource "google_bigquery_table_iam_member" "monitor_reads_labels" {
+  count      = var.labels_table == "" ? 0 : 1
+  project    = split(".", var.labels_table)[0]
+  dataset_id = split(".", var.labels_table)[1]
+  table_id   = split(".", var.labels_table)[2]
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.accounts["monitor"].email}"
 }
 
 # ...and stages the labelled traffic it ingests as a new file under incoming/ (written once, with
@@ -325,6 +380,20 @@ resource "google_storage_bucket_iam_member" "ingest_reads_incoming" {
     title       = "ingest-reads-incoming"
     description = "Objects under incoming/ (and bucket-level listing)."
     expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/incoming/\")"
+  }
+}
+
+# The dashboard reads the monitor's reports and the request log (dashboard/monitoring.py lists
+# monitoring/ and reads each report; dashboard/request_history.py lists and reads request_log/).
+resource "google_storage_bucket_iam_member" "dashboard_reads_reports" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.accounts["dashboard"].email}"
+
+  condition {
+    title       = "dashboard-reads-reports"
+    description = "Objects under monitoring/ and request_log/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/monitoring/\") || resource.name.startsWith(\"${local.objects}/request_log/\")"
   }
 }
 
@@ -380,6 +449,15 @@ resource "google_service_account_iam_member" "ingest_workload_identity" {
   service_account_id = google_service_account.accounts["ingest"].name
   role               = "roles/iam.workloadIdentityUser"
   member             = "serviceAccount:${local.workload_pool}[${each.value}/${local.ingest_kubernetes_service_account}]"
+
+  depends_on = [google_container_cluster.clickflow]
+}
+
+resource "google_service_account_iam_member" "dashboard_workload_identity" {
+  for_each           = toset(var.serving_namespaces)
+  service_account_id = google_service_account.accounts["dashboard"].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${local.workload_pool}[${each.value}/${local.dashboard_kubernetes_service_account}]"
 
   depends_on = [google_container_cluster.clickflow]
 }

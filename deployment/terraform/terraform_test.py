@@ -161,10 +161,19 @@ def test_grants_are_exactly_the_ones_their_uses_need(tf: c.Terraform) -> None:
      c.Grant("serving", "bucket", "roles/storage.objectViewer")),
     ("iam.tf", 'pipelines = ["deployer", "monitor"]', 'pipelines = ["deployer"]',
      c.Grant("monitor", "account:pipelines", "roles/iam.serviceAccountUser")),
-    ("iam.tf", 'role   = "roles/storage.objectCreator"\n  member = "serviceAccount:${google_'
-     'service_account.accounts["serving"].email}"', 'role   = "roles/storage.objectCreator"\n'
+    ("iam.tf", 'role   = local.log_writer_role\n  member = "serviceAccount:${google_'
+     'service_account.accounts["serving"].email}"', 'role   = local.log_writer_role\n'
      '  member = "serviceAccount:${google_service_account.accounts["trainer"].email}"',
-     c.Grant("serving", "bucket", "roles/storage.objectCreator")),
+     c.Grant("serving", "bucket", "log-writer")),
+    # The proxy back on create-only objectCreator: its pruning could no longer list or delete.
+    ("iam.tf", 'role   = local.log_writer_role\n', 'role   = "roles/storage.objectCreator"\n',
+     c.Grant("serving", "bucket", "log-writer")),
+    ("iam.tf", 'resource "google_bigquery_table_iam_member" "monitor_reads_labels"',
+     'resource "google_bigquery_dataset_iam_member" "monitor_reads_labels"',
+     c.Grant("monitor", "table", "roles/bigquery.dataViewer")),
+    ("iam.tf", 'accounts["dashboard"].email}"\n\n  condition {',
+     'accounts["monitor"].email}"\n\n  condition {',
+     c.Grant("dashboard", "bucket", "roles/storage.objectViewer")),
     ("iam.tf", '"roles/artifactregistry.writer",', "",
      c.Grant("deployer", "repository", "roles/artifactregistry.writer")),
     # The resource that grants the bucket roles, gone: its locals alone grant nothing.
@@ -292,10 +301,12 @@ def test_serving_workload_identity_matches_the_overlays(tf: c.Terraform) -> None
         assert gsa.split("@")[0] == serving, overlay.name
 
 
-@pytest.mark.parametrize("account", ["monitor", "ingest"])
-def test_cronjob_workload_identity_matches_the_overlays(tf: c.Terraform, account: str) -> None:
-    ksas = {d["metadata"]["name"]: d for d in
-            _yaml_docs(DEPLOYMENT / "base" / "jobs-serviceaccounts.yaml")}
+@pytest.mark.parametrize("account", ["monitor", "ingest", "dashboard"])
+def test_cronjob_and_dashboard_workload_identity_matches_the_overlays(tf: c.Terraform,
+                                                                      account: str) -> None:
+    ksas = {d["metadata"]["name"]: d for name in ("jobs-serviceaccounts.yaml",
+                                                  "dashboard-serviceaccount.yaml")
+            for d in _yaml_docs(DEPLOYMENT / "base" / name)}
     name = tf.locals[f"{account}_kubernetes_service_account"]
     assert ksas[name]["automountServiceAccountToken"] is False
     binding = tf.resources[("google_service_account_iam_member", f"{account}_workload_identity")]
@@ -320,7 +331,7 @@ def test_bucket_grants_are_limited_to_the_prefixes_their_uses_need(tf: c.Terrafo
 def test_the_prefixes_are_the_folders_the_manifests_and_commands_use() -> None:
     """The prefixes of PREFIXES are where the rendered manifests point the proxy and the monitor
     (gs://$(CLICKFLOW_BUCKET)/<folder>) and where ingestion reads (ingest_cli.DEFAULT_FOLDER)."""
-    from deployment.manifests import cronjobs, sidecar
+    from deployment.manifests import check, cronjobs, sidecar
     from pipelines.cloud.ingest_cli import DEFAULT_FOLDER
 
     def folder(path: str) -> str:
@@ -328,22 +339,24 @@ def test_the_prefixes_are_the_folders_the_manifests_and_commands_use() -> None:
         return path.split("/", 3)[3].rstrip("/") + "/"
 
     monitor = sidecar.flags(cronjobs.MONITOR_COMMAND[4:])
-    assert c.PREFIXES[("serving", "roles/storage.objectCreator")] == {
-        folder(sidecar.REQUEST_LOG)}
+    assert c.PREFIXES[("serving", "log-writer")] == {folder(sidecar.REQUEST_LOG)}
     assert c.PREFIXES[("monitor", "roles/storage.objectViewer")] == {
         folder(monitor["log-dir"]), folder(monitor["labels-dir"]), f"{DEFAULT_FOLDER}/"}
-    assert c.PREFIXES[("monitor", "roles/storage.objectUser")] == {folder(monitor["out-dir"])}
+    assert c.PREFIXES[("monitor", "object-writer")] == {folder(monitor["out-dir"])}
+    assert c.PREFIXES[("dashboard", "roles/storage.objectViewer")] == {
+        folder(v) for v in check.DASHBOARD_GCS_ENV.values()}
     assert c.PREFIXES[("monitor", "roles/storage.objectCreator")] == {f"{DEFAULT_FOLDER}/"}
     assert c.PREFIXES[("ingest", "roles/storage.objectViewer")] == {f"{DEFAULT_FOLDER}/"}
 
 
 def test_a_widened_or_unconditioned_bucket_grant_is_noticed(copy: Path) -> None:
-    _edit(copy / "iam.tf", r'startsWith(\"${local.objects}/monitoring/\")',
-          r'startsWith(\"${local.objects}/\")')
-    assert c.prefix_grants(c.load(copy))[("monitor", "roles/storage.objectUser")] is None
-    log = r'"resource.name.startsWith(\"${local.objects}/request_log/\")'
-    _edit(copy / "iam.tf", f'= {log}"', f'= {log} || true"')
-    assert c.prefix_grants(c.load(copy))[("serving", "roles/storage.objectCreator")] is None
+    _edit(copy / "iam.tf", r'startsWith(\"${local.objects}/monitoring/\")"' + "\n",
+          r'startsWith(\"${local.objects}/\")"' + "\n")
+    assert c.prefix_grants(c.load(copy))[("monitor", "object-writer")] is None
+    log = r'resource.name.startsWith(\"${local.objects}/request_log/\")"'
+    after = "\n  }\n\n  depends_on = [google_project_iam_custom_role.log_writer]"
+    _edit(copy / "iam.tf", f"|| {log}{after}", f'|| {log[:-1]} || true"{after}')
+    assert c.prefix_grants(c.load(copy))[("serving", "log-writer")] is None
 
 
 def test_the_request_log_expires_and_nothing_else_the_loop_keeps(tf: c.Terraform) -> None:
@@ -374,18 +387,76 @@ def test_serving_reads_the_model_folder_and_nothing_else(tf: c.Terraform) -> Non
         f"gs://{prefix[1]}/{prefix[2]}")
 
 
-def test_the_dashboard_has_no_google_identity(tf: c.Terraform) -> None:
+def test_the_custom_roles_hold_exactly_the_permissions_their_calls_need(tf: c.Terraform) -> None:
+    """check.CUSTOM_ROLE_PERMISSIONS names the storage call behind each permission (Cloud Storage
+    JSON API, "IAM permissions for JSON methods",
+    https://cloud.google.com/storage/docs/access-control/iam-json: objects.insert needs
+    storage.objects.create, and storage.objects.delete when it overwrites; objects.get
+    storage.objects.get; objects.list storage.objects.list; objects.delete storage.objects.delete).
+    Those calls are really made, and the proxy's log writer reads nothing back."""
+    assert c.custom_role_permissions(tf) == {
+        name: set(perms) for name, perms in c.CUSTOM_ROLE_PERMISSIONS.items()}
+    server = "\n".join(p.read_text() for p in (REPO / "deployment" / "server").glob("*.py")
+                       if not p.name.endswith("_test.py") and p.name != "conftest.py")
+    calls = set(re.findall(r"storage\.(\w+)\(", server))
+    # put_file (create, if_absent: create-only), list_dir (list), delete (delete); is_gcs,
+    # same, name_of, join, remove_empty_dir and location make no request.
+    assert calls - {"is_gcs", "same", "name_of", "join", "remove_empty_dir", "location"} == {
+        "put_file", "list_dir", "delete"}, calls
+    assert "if_absent=True" in (REPO / "deployment/server/log_writer.py").read_text()
+    trigger = (REPO / "pipelines/monitoring/trigger.py").read_text()
+    assert "storage.read_text(path)" in trigger and "storage.write_text(" in trigger
+    assert "storage.is_dir(path)" in (REPO / "pipelines/monitoring/monitor.py").read_text()
+
+
+def test_a_custom_role_with_a_permission_more_or_less_is_noticed(copy: Path) -> None:
+    _edit(copy / "iam.tf", '"storage.objects.delete", "storage.objects.list"]',
+          '"storage.objects.delete", "storage.objects.get", "storage.objects.list"]')
+    assert c.custom_role_permissions(c.load(copy))["log-writer"] != set(
+        c.CUSTOM_ROLE_PERMISSIONS["log-writer"])
+    with pytest.raises(AssertionError):
+        test_the_custom_roles_hold_exactly_the_permissions_their_calls_need(c.load(copy))
+
+
+def test_the_labels_table_grant_follows_the_variable(tf: c.Terraform) -> None:
+    """One dataViewer grant on exactly the table the monitor's --labels-table names, and none
+    while labels_table is empty (labels stay on gs://)."""
+    from pipelines.monitoring.labels_table import TABLE_RE, check_table
+
+    grant = tf.resources[("google_bigquery_table_iam_member", "monitor_reads_labels")]
+    assert grant["count"] == '${var.labels_table == "" ? 0 : 1}'
+    assert [grant[k] for k in ("project", "dataset_id", "table_id")] == [
+        f'${{split(".", var.labels_table)[{i}]}}' for i in range(3)]
+    variable = tf.variables["labels_table"]
+    assert variable["default"] == ""
+    pattern = re.search(r'regex\("([^"]+)"', variable["validation"][0]["condition"])[1]
+    pattern = pattern.replace("\\\\", "\\")
+    # Terraform refuses what the monitor's --labels-table refuses (labels_table.TABLE_RE).
+    for text in ("my-project.ads.click_labels", "my-project.ads.labels$20260101", "ads.labels",
+                 "my-project.ads", "My-Project.ads.t", "my-project.a-b.t", "my-project.ads.t.x"):
+        assert bool(re.fullmatch(pattern, text)) == bool(TABLE_RE.match(text)), text
+    assert check_table("my-project.ads.click_labels") == "my-project.ads.click_labels"
+
+
+def test_the_dashboard_reads_the_reports_as_its_own_account(tf: c.Terraform) -> None:
+    """The dashboard reads CLICKFLOW_MONITORING_DIR and CLICKFLOW_REQUEST_LOG_DIR from gs://
+    (dashboard/config.py) as clickflow-dashboard, through Workload Identity; no key, no token."""
+    from deployment.manifests.check import DASHBOARD_GCS_ENV
+    from deployment.manifests.sidecar import env_from_config_map
+
     [ksa] = _yaml_docs(DEPLOYMENT / "base" / "dashboard-serviceaccount.yaml")
     assert ksa["automountServiceAccountToken"] is False
-    assert "iam.gke.io/gcp-service-account" not in (ksa["metadata"].get("annotations") or {})
     [deployment] = _yaml_docs(DEPLOYMENT / "base" / "dashboard-deployment.yaml")
-    env = {e["name"]: e.get("value", "") for container in
-           deployment["spec"]["template"]["spec"]["containers"] for e in container.get("env", [])}
-    # What it reads is TF Serving in the cluster; no gs:// path, no Google credentials.
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
     assert env["CLICKFLOW_SERVING_URL"].startswith("http://clickflow-serving:")
-    assert not [v for v in env.values() if "gs://" in v]
+    assert {k: env.get(k) for k in DASHBOARD_GCS_ENV} == DASHBOARD_GCS_ENV
+    assert env_from_config_map(container, "CLICKFLOW_BUCKET", "clickflow-serving-env")
     assert not [n for n in env if n.startswith("GOOGLE_")]
-    assert not [a for a in c.account_ids(tf).values() if "dashboard" in a]
+    assert c.account_ids(tf)["dashboard"] == ksa["metadata"]["name"]
+    binding = tf.resources[("google_service_account_iam_member", "dashboard_workload_identity")]
+    assert binding["member"].endswith("/${local.dashboard_kubernetes_service_account}]")
+    assert tf.locals["dashboard_kubernetes_service_account"] == ksa["metadata"]["name"]
 
 
 def test_apis_are_exactly_the_ones_used(tf: c.Terraform) -> None:
@@ -487,7 +558,7 @@ def _role_table() -> set[c.Grant]:
             scope = f"account:{by_id[m[1]]}"
         else:
             scope = scope.split()[0]
-        role = "bucket-metadata" if role == "clickflowBucketMetadataReader" else role
+        role = c.CUSTOM_ROLE_IDS.get(role, role)
         out.add(c.Grant(by_id[account], scope, role))
     return out
 

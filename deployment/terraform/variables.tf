@@ -137,3 +137,14 @@ variable "kfp_kubernetes_service_accounts" {
     error_message = "Each entry must be NAMESPACE/SERVICE_ACCOUNT, e.g. kubeflow/pipeline-runner."
   }
 }
+
+variable "labels_table" {
+  description = "PROJECT.DATASET.TABLE of the delayed labels, when the monitor reads them from BigQuery (the overlay's --labels-table): the monitor gets roles/bigquery.dataViewer on that table. Empty: labels stay under gs://BUCKET/labels/."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.labels_table == "" || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]\\.\\w{1,1024}\\.[\\w$-]{1,1024}$", var.labels_table))
+    error_message = "labels_table must be empty or PROJECT.DATASET.TABLE, e.g. my-project.ads.click_labels."
+  }
+}
