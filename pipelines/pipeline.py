@@ -23,6 +23,7 @@ from models import features
 from pipelines.components.eval_sample import EvalSample
 from pipelines.components.evaluator import Evaluator
 from pipelines.components.gate import AnomaliesGate
+from pipelines.components.model_card import ModelCardGenerator
 from pipelines.components.pusher import Pusher
 from pipelines.components.served_baseline import ServedBaseline
 from pipelines.config import PipelineConfig
@@ -33,6 +34,9 @@ RUN_FN = "models.model.run_fn"
 TUNER_FN = "models.tuner.tuner_fn"
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "schema", "schema.pbtxt")
+# The curated "intended use" text of every model card (ModelCardGenerator).
+MODEL_CARD_INTRO = os.path.join(os.path.dirname(os.path.dirname(SCHEMA_FILE)), "models",
+                                "model_card_intro.md")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +159,11 @@ def _example_gen(source: LocalFiles | BigQueryTable, config: PipelineConfig) -> 
                             max_dropped_share=config.max_dropped_share)
 
 
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def create_pipeline(
     *,
     pipeline_name: str,
@@ -172,9 +181,10 @@ def create_pipeline(
     """Builds the clickflow graph.
 
     ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-    Transform -> [Tuner] -> Trainer -> ServedBaseline -> Evaluator -> Pusher, the Evaluator
-    reading EvalSample's deterministic sample of at most ``config.eval_max_rows`` eval rows
-    (all of them on small data) and comparing the candidate with the model served from
+    Transform -> [Tuner] -> Trainer -> ServedBaseline -> Evaluator -> Pusher ->
+    ModelCardGenerator (the pushed model's card; ``MODEL_CARD_INTRO`` is its intended use), the
+    Evaluator reading EvalSample's deterministic sample of at most ``config.eval_max_rows``
+    eval rows (all of them on small data) and comparing the candidate with the model served from
     ``serving_model_dir`` (ServedBaseline: the same on every runner, no Resolver node).
 
     In the cloud, ``vertex_training`` runs the Trainer and Tuner as Vertex AI custom jobs (on
@@ -262,7 +272,17 @@ def create_pipeline(
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
-    components += [trainer, served_baseline, eval_sample, evaluator, pusher]
+    # The pushed model's card, beside its artifacts and in the pushed version.
+    model_card = ModelCardGenerator(
+        pushed_model=pusher.outputs["pushed_model"],
+        evaluation=evaluator.outputs["evaluation"],
+        statistics=statistics_gen.outputs["statistics"],
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        baseline_model=served_baseline.outputs["model"],
+        intended_use=_read_text(MODEL_CARD_INTRO),
+    )
+    components += [trainer, served_baseline, eval_sample, evaluator, pusher, model_card]
     if model_registry is not None:
         from pipelines.components.register_model import RegisterModel
 
