@@ -12,7 +12,7 @@ from pipelines.pipeline import BigQueryTable, LocalFiles, create_pipeline, eval_
 
 ORDER = ["DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
          "AnomaliesGate", "Transform", "Trainer", "ServedBaseline", "Evaluator",
-         "Pusher"]
+         "Pusher", "ModelCardGenerator"]
 
 
 def _pipeline(tmp_path, **config):
@@ -39,6 +39,18 @@ def test_graph_has_every_component_in_dependency_order(tmp_path) -> None:
     assert by_id["Evaluator"].inputs["examples"].producer_component_id == "EvalSample"
     assert position["AnomaliesGate"] < position["EvalSample"] < position["Evaluator"]
     assert by_id["EvalSample"].exec_properties["max_rows"] == PipelineConfig().eval_max_rows
+
+
+def test_the_model_card_reads_the_push_and_what_judged_it(tmp_path) -> None:
+    by_id = {c.id: c for c in _pipeline(tmp_path).components}
+    card = by_id["ModelCardGenerator"]
+    producers = {key: channel.producer_component_id for key, channel in card.inputs.items()}
+    assert producers == {"pushed_model": "Pusher", "evaluation": "Evaluator",
+                         "statistics": "StatisticsGen", "examples": "DuckDBExampleGen",
+                         "schema": "ImportSchemaGen", "baseline_model": "ServedBaseline"}
+    # The curated intended-use text travels in the spec: the cloud image needs no repo file.
+    assert card.exec_properties["intended_use"].startswith("This model estimates")
+    assert "simple_evaluation" not in card.inputs  # optional: no simple-model Evaluator here
 
 
 def test_user_code_is_referenced_by_module_path_not_packaged(tmp_path) -> None:

@@ -35,7 +35,6 @@ from pipelines.common import names
 from pipelines.config import DEFAULT_MAX_DROPPED_SHARE
 from pipelines.data import row_accounting
 from pipelines.data import source as data_source
-from pipelines.data.spans import SPAN_DIR_RE
 
 QUERY_KEY = "query"
 MAX_DROPPED_SHARE_KEY = "max_dropped_share"
@@ -134,7 +133,7 @@ def span_names(files: tuple[str, ...]) -> list[str]:
     """The span folders (``span-NNNNN``) that hold the matched files, sorted; [] for files
     outside span folders (a single CSV or Parquet file)."""
     return sorted({os.path.basename(os.path.dirname(f)) for f in files
-                   if SPAN_DIR_RE.fullmatch(os.path.basename(os.path.dirname(f)))})
+                   if names.SPAN_DIR_RE.fullmatch(os.path.basename(os.path.dirname(f)))})
 
 
 def count_rows(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -44,9 +44,14 @@ NOT_RUN = "not run"
 
 
 class ModelCard(types.Artifact):
-    """A folder with model_card.json, model_card.md and model_card.html (MCT's type name)."""
+    """A folder with model_card.json, model_card.md and model_card.html.
 
-    TYPE_NAME = "ModelCard"
+    MCT's type is named plain "ModelCard"; TFX's Kubeflow V2 compiler refuses a custom type
+    name that is not "<namespace>.<Name>" (``_SCHEMA_TITLE_RE`` in
+    tfx/orchestration/kubeflow/v2/compiler_utils.py), so ours has a namespace.
+    """
+
+    TYPE_NAME = "clickflow.ModelCard"
 
 
 def _gfile():
