@@ -32,6 +32,7 @@ MODEL_CARD_DIR = "assets.extra/model_card"
 MODEL_CARD_JSON = "model_card.json"  # the card's content, read by the dashboard
 MODEL_CARD_MD = "model_card.md"
 MODEL_CARD_HTML = "model_card.html"
+MODEL_CARD_WRITTEN = "written"  # ModelCard artifact property: 1 with a card, 0 (not pushed)
 # A span's folder under a data directory: span-NNNNN (pipelines/data/spans.py).
 SPAN_DIR_RE = re.compile(r"span-(\d{5})")
 # Custom property of the local ExampleGen's Examples: the span folders it read, comma-separated

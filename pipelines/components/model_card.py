@@ -38,7 +38,7 @@ from pipelines.components.register_model import PUSHED_KEY, push_properties
 from pipelines.components.served_baseline import FOUND, SERVED_VERSION
 
 SCHEMA_VERSION = 1
-WRITTEN = "written"  # ModelCard custom property: 1 when a card was written, else 0
+WRITTEN = names.MODEL_CARD_WRITTEN  # 1 when a card was written, 0 for a model not pushed
 MIN_SLICE_EXAMPLES = 100  # a slice with fewer eval examples is named a limitation
 NOT_RUN = "not run"
 
