@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+_MD_LINE_START = re.compile(r"^(\d*)([-=.)])")
 _METRICS = (
     ("example_count", "examples"),
     ("auc", "AUC"),
@@ -27,8 +28,10 @@ _METRICS = (
 
 
 def md_escape(text: Any) -> str:
-    """``text`` as literal Markdown: one line, its punctuation backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """``text`` as literal Markdown: one line, its punctuation backslash-escaped, and what
+    would open a list or a heading at the start of a line ("1. ", "- ", "=") too."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _MD_LINE_START.sub(r"\1\\\2", escaped)
 
 
 def number(value: Any) -> str:
