@@ -102,7 +102,7 @@ with links[0]:
                          ":material/account_tree:", {"run": run.run_id})
 if run.pushed_version:
     with links[2]:
-        run_picker.page_link("views/model_card.py", f"Model card of version {run.pushed_version}",
+        run_picker.page_link("views/card.py", f"Model card of version {run.pushed_version}",
                              ":material/description:", {"run": run.run_id})
 with links[1]:
     run_picker.page_link("views/compare.py", "Compare two runs", ":material/compare_arrows:",

@@ -21,6 +21,14 @@ if not pushed:
     )
     st.stop()
 
+wanted = st.query_params.get("run")
+if wanted and wanted in {r.run_id for r in runs} - {r.run_id for r in pushed}:
+    st.info(
+        f"Run `{wanted}` pushed no model, so it has no card (only pushed models get one); "
+        f"showing the newest pushed version instead.",
+        icon=":material/description:",
+    )
+    st.query_params["run"] = pushed[0].run_id
 run = run_picker.pick_run(pushed, "Pushed version")
 found = model_card.find(run)
 if found.card is None:
