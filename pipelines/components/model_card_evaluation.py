@@ -4,7 +4,7 @@ held, and the candidate against the model it was compared with.
 Everything is read back from the Evaluator's output folder, as TFMA wrote it: the
 ``eval_config.json`` that TFX's Evaluator actually ran (it drops change thresholds when there
 is no baseline, so a threshold listed here is one that applied), the metrics
-(``tfma.load_eval_result``) and the validation result (``tfma.load_validation_result``), which
+(``tfma.load_metrics``) and the validation result (``tfma.load_validation_result``), which
 lists failures only: a threshold passed when no failure names its metric on a slice it covers.
 Thresholds are expanded by TFMA's own ``metric_thresholds_from_metrics_specs``, the function its
 validator uses (tensorflow_model_analysis/metrics/metric_specs.py), so the card lists the
@@ -13,7 +13,7 @@ thresholds TFMA checked, not our reading of the config.
 
 from __future__ import annotations
 
-import json
+import functools
 from typing import Any
 
 OVERALL = "overall"
@@ -37,39 +37,55 @@ def slice_name(slice_key: tuple) -> str:
     return ",".join(f"{k}:{v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, dict):
-        value = value.get("doubleValue", value.get("value"))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+@functools.lru_cache(maxsize=8)
+def _metrics(evaluation_uri: str) -> dict[tuple[str, bool], dict[str, dict[str, float]]]:
+    """(model name, is_diff) -> slice name -> metric -> value, from one read of TFMA's metrics
+    file (``tfma.load_metrics``: no plots; ``load_eval_result`` also reads those, ~0.8 s)."""
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.slicer import slicer_lib
+
+    out: dict[tuple[str, bool], dict[str, dict[str, float]]] = {}
+    ordered = sorted(
+        (
+            (slicer_lib.deserialize_slice_key(m.slice_key), m)
+            for m in tfma.load_metrics(evaluation_uri)
+        ),
+        key=lambda km: (len(km[0]), km[0]),
+    )
+    for key, for_slice in ordered:
+        for entry in for_slice.metric_keys_and_values:
+            if entry.key.HasField("sub_key") or not entry.value.HasField("double_value"):
+                continue
+            model = out.setdefault((entry.key.model_name, entry.key.is_diff), {})
+            model.setdefault(slice_name(key), {})[entry.key.name] = entry.value.double_value.value
+    return out
+
+
+def _config(evaluation_uri: str) -> Any:
+    """The EvalConfig the Evaluator ran, by TFMA's own reader (writers/eval_config_writer.py)."""
+    from tensorflow_model_analysis.writers import eval_config_writer
+
+    config, *_ = eval_config_writer.load_eval_run(evaluation_uri)
+    if config is None:
+        raise FileNotFoundError(f"{evaluation_uri}: no eval_config.json (not a TFMA output)")
+    return config
 
 
 def model_names(evaluation_uri: str) -> tuple[str, str | None]:
-    """(candidate, baseline) model names in the evaluation's eval_config.json: ("", None) for a
-    one-model evaluation (TFMA leaves its model unnamed)."""
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(f"{evaluation_uri.rstrip('/')}/eval_config.json") as f:
-        specs = json.load(f).get("evalConfig", {}).get("modelSpecs", [])
-    baseline = next((s.get("name", "") for s in specs if s.get("isBaseline")), None)
-    candidate = next((s.get("name", "") for s in specs if not s.get("isBaseline")), "")
-    return candidate, baseline
+    """(candidate, baseline) model names of the evaluation: ("", None) for a one-model
+    evaluation (TFMA leaves its model unnamed)."""
+    specs = _config(evaluation_uri).model_specs
+    baseline = next((s.name for s in specs if s.is_baseline), None)
+    return next((s.name for s in specs if not s.is_baseline), ""), baseline
 
 
 def slice_metrics(evaluation_uri: str, model_name: str = "") -> dict[str, dict[str, float]]:
-    """Slice name -> every scalar metric of one model (with TFMA's ``*_diff`` against the
-    baseline when there was one), the overall slice first."""
-    import tensorflow_model_analysis as tfma
-
-    result = tfma.load_eval_result(evaluation_uri, model_name=model_name or None)
-    out: dict[str, dict[str, float]] = {}
-    for key, metrics in sorted(result.slicing_metrics, key=lambda km: (len(km[0]), km[0])):
-        values = next(iter(metrics.values()), {})
-        values = values.get("", values)
-        out[slice_name(key)] = {
-            k: v for k, v in ((k, _number(v)) for k, v in values.items()) if v is not None
-        }
+    """Slice name -> every scalar metric of one model, with ``<metric>_diff`` (against the
+    baseline, when there was one) beside it; the overall slice first."""
+    found = _metrics(evaluation_uri)
+    out = {name: dict(values) for name, values in found.get((model_name, False), {}).items()}
+    for name, values in found.get((model_name, True), {}).items():
+        out.setdefault(name, {}).update({f"{k}_diff": v for k, v in values.items()})
     return out
 
 
@@ -108,7 +124,7 @@ def thresholds(evaluation_uri: str, gate: str) -> list[dict[str, Any]]:
     from tensorflow_model_analysis.metrics import metric_specs
     from tensorflow_model_analysis.slicer import slicer_lib
 
-    config = tfma.load_eval_result(evaluation_uri).config
+    config = _config(evaluation_uri)
     validation = tfma.load_validation_result(evaluation_uri)
     failures = [
         (slicer_lib.deserialize_slice_key(per_slice.slice_key), failure)
