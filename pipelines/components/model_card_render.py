@@ -15,7 +15,10 @@ import re
 from typing import Any
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
-_MD_LINE_START = re.compile(r"^(\d*)([-=.)])")
+# What opens a block at the start of a line (CommonMark): "1. " an ordered list, "- " a bullet,
+# a line of "=" or "-" a heading underline or a rule.
+_MD_ORDERED = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
+_MD_LINE_ONLY = re.compile(r"^(?:-(?=\s|$)|[-=\s]+$)")
 _METRICS = (
     ("example_count", "examples"),
     ("auc", "AUC"),
@@ -30,8 +33,8 @@ _METRICS = (
 def md_escape(text: Any) -> str:
     """``text`` as literal Markdown: one line, its punctuation backslash-escaped, and what
     would open a list or a heading at the start of a line ("1. ", "- ", "=") too."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-    return _MD_LINE_START.sub(r"\1\\\2", escaped)
+    escaped = _MD_ORDERED.sub(r"\1\\\2", _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split())))
+    return "\\" + escaped if _MD_LINE_ONLY.match(escaped) else escaped
 
 
 def number(value: Any) -> str:

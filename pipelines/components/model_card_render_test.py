@@ -182,6 +182,9 @@ def test_md_escape_round_trips_through_commonmark() -> None:
         "1. not a list",
         "<30",
         "- not a list",
+        "---",
+        "===",
+        "2016-01-01 00:00:00",
         "3) not a list",
         "-0.5",
         "=== not a heading",
@@ -189,6 +192,11 @@ def test_md_escape_round_trips_through_commonmark() -> None:
         (paragraph,) = [t for t in _md_tokens(render.md_escape(text)) if t.type == "inline"]
         assert [c.type for c in paragraph.children] == ["text"], text
         assert paragraph.children[0].content == text
+
+
+def test_md_escape_leaves_dates_and_numbers_readable() -> None:
+    for text in ("2016-01-01 00:00:00", "0.5498", "-0.0023", "span-00001", "Male:1"):
+        assert render.md_escape(text) == text
 
 
 def test_the_curated_intro_is_markdown_and_escaped_html() -> None:
