@@ -48,10 +48,11 @@ class ModelCard(types.Artifact):
 
     MCT's type is named plain "ModelCard"; TFX's Kubeflow V2 compiler refuses a custom type
     name that is not "<namespace>.<Name>" (``_SCHEMA_TITLE_RE`` in
-    tfx/orchestration/kubeflow/v2/compiler_utils.py), so ours has a namespace.
+    tfx/orchestration/kubeflow/v2/compiler_utils.py), and its launcher imports the type by that
+    name, so the name is an import path: ``pipelines.ModelCard`` (pipelines/__init__.py).
     """
 
-    TYPE_NAME = "clickflow.ModelCard"
+    TYPE_NAME = "pipelines.ModelCard"
 
 
 def _gfile():

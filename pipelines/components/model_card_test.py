@@ -17,8 +17,32 @@ from pipelines.components import model_card, model_card_evaluation
 from pipelines.metadata import runs as run_summary
 from pipelines.metadata.store import open_store
 
-pytestmark = pytest.mark.e2e
 NODE = "ModelCardGenerator"
+
+
+def test_the_kubeflow_v2_launcher_finds_the_card_type_by_its_compiled_name() -> None:
+    """What the compiler writes as the output's schema title is what the launcher imports
+    (tfx/orchestration/kubeflow/v2: compiler_utils.build_output_artifact_spec, then
+    container/kubeflow_v2_entrypoint_utils._retrieve_class_path and import_class_by_path)."""
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+    from tfx.types import channel, standard_artifacts
+    from tfx.utils import import_utils
+
+    inputs = {
+        "pushed_model": standard_artifacts.PushedModel,
+        "evaluation": standard_artifacts.ModelEvaluation,
+        "statistics": standard_artifacts.ExampleStatistics,
+        "examples": standard_artifacts.Examples,
+        "schema": standard_artifacts.Schema,
+        "baseline_model": standard_artifacts.Model,
+    }
+    node = model_card.ModelCardGenerator(
+        intended_use="x", **{k: channel.Channel(type=v) for k, v in inputs.items()}
+    )
+    spec = compiler_utils.build_output_artifact_spec(node.outputs["model_card"])
+    path = kubeflow_v2_entrypoint_utils._retrieve_class_path(spec.artifact_type)
+    assert import_utils.import_class_by_path(path) is model_card.ModelCard
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +77,7 @@ def _records(examples_uri: str, split: str) -> list:
     return [tf.train.Example.FromString(r) for r in read_records(split_files(examples_uri, split))]
 
 
+@pytest.mark.e2e
 def test_pushed_versions_carry_their_card_and_the_others_have_none(history) -> None:
     root, runs = history
     assert root.kinds == ("blessed", "blessed", "not blessed", "failed")
@@ -75,6 +100,7 @@ def test_pushed_versions_carry_their_card_and_the_others_have_none(history) -> N
     assert NODE not in runs[3]
 
 
+@pytest.mark.e2e
 def test_first_card_matches_the_data_and_tfma(history) -> None:
     import pyarrow.parquet as pq
 
@@ -136,6 +162,7 @@ def test_first_card_matches_the_data_and_tfma(history) -> None:
     assert "### Compared with the simple model\n\nnot run" in markdown
 
 
+@pytest.mark.e2e
 def test_second_card_compares_with_the_version_served_before(history) -> None:
     _, runs = history
     first_version = run_summary.custom_str(
@@ -161,6 +188,7 @@ def test_second_card_compares_with_the_version_served_before(history) -> None:
     assert [(t["threshold"], t["passed"]) for t in change] == [("change >= -0.5 (absolute)", True)]
 
 
+@pytest.mark.e2e
 def test_a_threshold_that_failed_is_listed_as_failed(history) -> None:
     _, runs = history
     blessing = _one(runs[2], "Evaluator", "blessing")
@@ -173,6 +201,7 @@ def test_a_threshold_that_failed_is_listed_as_failed(history) -> None:
     assert (value["passed"], value["failed_slices"]) == (False, ["overall"])
 
 
+@pytest.mark.e2e
 def test_a_simple_model_evaluation_is_compared_and_its_gate_listed(history) -> None:
     """The simple-model Evaluator's output has the same shape as the served-baseline one
     (candidate and a baseline model): the second run's stands in for it here."""
