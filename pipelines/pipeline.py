@@ -281,6 +281,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         baseline_model=served_baseline.outputs["model"],
         intended_use=_read_text(MODEL_CARD_INTRO),
+        serving_model_dir=serving_model_dir,
     )
     components += [trainer, served_baseline, eval_sample, evaluator, pusher, model_card]
     if model_registry is not None:

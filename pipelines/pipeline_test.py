@@ -51,6 +51,8 @@ def test_the_model_card_reads_the_push_and_what_judged_it(tmp_path) -> None:
     # The curated intended-use text travels in the spec: the cloud image needs no repo file.
     assert card.exec_properties["intended_use"].startswith("This model estimates")
     assert "simple_evaluation" not in card.inputs  # optional: no simple-model Evaluator here
+    # The Pusher's base folder: where the card goes into the pushed version.
+    assert card.exec_properties["serving_model_dir"] == str(tmp_path / "serving" / "clickflow")
 
 
 def test_user_code_is_referenced_by_module_path_not_packaged(tmp_path) -> None:

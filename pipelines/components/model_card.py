@@ -31,10 +31,11 @@ from tfx.types import standard_artifacts
 
 from models import features
 from pipelines.common import names
+from pipelines.common.errors import ClickflowError
 from pipelines.components import model_card_data as data
 from pipelines.components import model_card_evaluation as evaluation
 from pipelines.components import model_card_render as render
-from pipelines.components.register_model import PUSHED_KEY, push_properties
+from pipelines.components.register_model import PUSHED_KEY, PUSHED_VERSION_KEY, push_properties
 from pipelines.components.served_baseline import FOUND, SERVED_VERSION
 
 SCHEMA_VERSION = 1
@@ -108,9 +109,27 @@ def limitations(
     return out
 
 
+class ModelCardError(ClickflowError, ValueError):
+    """The PushedModel cannot be matched to a version folder; the message says why."""
+
+
+def version_folder(serving_model_dir: str, props: dict[str, Any]) -> str:
+    """``<serving_model_dir>/<pushed_version>``: the Pusher's version folder (pusher.py always
+    pushes there). Read from the parameter, not from ``pushed_destination``: a runner may hand
+    parameters a path that it rewrites (the KFP emulator's gs:// folders), never metadata."""
+    version = str(props.get(PUSHED_VERSION_KEY, "") or "")
+    if not version.isdigit():
+        raise ModelCardError(
+            f"PushedModel property {PUSHED_VERSION_KEY}={version!r}: expected the version "
+            "number the Pusher pushed (digits)"
+        )
+    return os.path.join(serving_model_dir, version)
+
+
 def build_card(
     *,
     props: dict[str, Any],
+    version_dir: str,
     evaluation_uri: str,
     statistics_uri: str,
     examples: Any,
@@ -121,8 +140,8 @@ def build_card(
     min_slice_examples: int = MIN_SLICE_EXAMPLES,
 ) -> dict[str, Any]:
     """The card's content from the run's artifacts (see the module docstring)."""
-    destination = str(props.get("pushed_destination", ""))
-    record = read_push_record(destination)
+    destination = str(props.get("pushed_destination", "")) or version_dir
+    record = read_push_record(version_dir)
     candidate, _ = evaluation.model_names(evaluation_uri)
     slices = evaluation.slice_metrics(evaluation_uri, candidate)
     data_section = data.data_section(statistics_uri, examples)
@@ -197,6 +216,7 @@ def ModelCardGenerator(
     baseline_model: InputArtifact[standard_artifacts.Model],
     model_card: OutputArtifact[ModelCard],
     intended_use: Parameter[str],
+    serving_model_dir: Parameter[str],
     min_slice_examples: Parameter[int] = MIN_SLICE_EXAMPLES,
     simple_evaluation: InputArtifact[standard_artifacts.ModelEvaluation] = None,
 ) -> None:
@@ -206,8 +226,10 @@ def ModelCardGenerator(
     if int(props.get(PUSHED_KEY, 0) or 0) != 1:
         model_card.set_int_custom_property(WRITTEN, 0)
         return
+    version_dir = version_folder(serving_model_dir, props)
     card = build_card(
         props=props,
+        version_dir=version_dir,
         evaluation_uri=evaluation.uri,
         statistics_uri=statistics.uri,
         examples=examples,
@@ -217,7 +239,5 @@ def ModelCardGenerator(
         intended_use=intended_use,
         min_slice_examples=min_slice_examples,
     )
-    write_card(
-        card, model_card.uri, os.path.join(str(props["pushed_destination"]), names.MODEL_CARD_DIR)
-    )
+    write_card(card, model_card.uri, os.path.join(version_dir, names.MODEL_CARD_DIR))
     model_card.set_int_custom_property(WRITTEN, 1)

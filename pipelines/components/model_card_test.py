@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,19 @@ from pipelines.metadata import runs as run_summary
 from pipelines.metadata.store import open_store
 
 NODE = "ModelCardGenerator"
+
+
+def test_the_version_folder_comes_from_the_parameter_and_a_bad_version_is_named() -> None:
+    props = {
+        "pushed": 1,
+        "pushed_version": "1796303374",
+        "pushed_destination": "gs://bucket/serving_model/clickflow/1796303374",
+    }
+    assert model_card.version_folder("/local/serving", props) == "/local/serving/1796303374"
+    with pytest.raises(
+        model_card.ModelCardError, match=re.escape("pushed_version='../x': expected the")
+    ):
+        model_card.version_folder("/local/serving", {**props, "pushed_version": "../x"})
 
 
 def test_the_kubeflow_v2_launcher_finds_the_card_type_by_its_compiled_name() -> None:
@@ -38,7 +52,9 @@ def test_the_kubeflow_v2_launcher_finds_the_card_type_by_its_compiled_name() -> 
         "baseline_model": standard_artifacts.Model,
     }
     node = model_card.ModelCardGenerator(
-        intended_use="x", **{k: channel.Channel(type=v) for k, v in inputs.items()}
+        intended_use="x",
+        serving_model_dir="gs://bucket/serving_model/clickflow",
+        **{k: channel.Channel(type=v) for k, v in inputs.items()},
     )
     spec = compiler_utils.build_output_artifact_spec(node.outputs["model_card"])
     path = kubeflow_v2_entrypoint_utils._retrieve_class_path(spec.artifact_type)
@@ -218,6 +234,9 @@ def test_a_simple_model_evaluation_is_compared_and_its_gate_listed(history) -> N
     pushed = tfx(_one(outputs, "Pusher", "pushed_model"), standard_artifacts.PushedModel)
     card = model_card.build_card(
         props=push_properties(pushed),
+        version_dir=run_summary.custom_str(
+            _one(outputs, "Pusher", "pushed_model"), "pushed_destination"
+        ),
         evaluation_uri=_one(outputs, "Evaluator", "evaluation").uri,
         statistics_uri=_one(outputs, "StatisticsGen", "statistics").uri,
         examples=tfx(_one(outputs, "DuckDBExampleGen", "examples"), standard_artifacts.Examples),
