@@ -15,7 +15,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup run test test-fast test-e2e lint data schema bench clean constraints \
-        serve dashboard monitor simulate demo-drift compile submit schedule deploy-check \
+        serve dashboard monitor simulate demo-drift compile submit schedule ingest deploy-check \
         cloud-e2e bench-gpu bench-monitor bench-serving bench-quality tf-check
 
 help: ## Show the targets
@@ -129,6 +129,9 @@ submit: setup ## Start one run on Vertex AI Pipelines (ARGS="--target kfp" for K
 
 schedule: setup ## Create or update the daily run and the weekly tuning run (idempotent)
 	$(PY) kubeflow_runner.py schedule --config $(CLOUD_CONFIG) $(ARGS)
+
+ingest: setup ## Load a day of new files from gs://<bucket>/incoming/date=DAY/ into the BigQuery table. ARGS="--day 2026-12-01"
+	$(PY) -m pipelines.cloud.ingest --config $(CLOUD_CONFIG) $(ARGS)
 
 tf-check: setup ## Check deployment/terraform offline (HCL, provider schema, grants, accounts, APIs) and the README cost table
 	$(PY) -m pytest -q deployment/terraform tests/cloud_setup_test.py

@@ -161,6 +161,28 @@ def test_kfp_trainer_and_tuner_steps_request_the_gpu(specs) -> None:
             assert "resources" not in _container(spec, task), task
 
 
+def test_simple_model_gate_steps_on_both_targets(specs) -> None:
+    """SimpleTrainer -> SimpleModelEvaluator -> Pusher in the compiled DAG; the simple Trainer
+    runs TFX's own Trainer executor in its step (no Vertex custom job, no GPU request)."""
+    for (target, tune), spec in specs.items():
+        tasks = spec["root"]["dag"]["tasks"]
+        assert {"SimpleTrainer", "SimpleModelEvaluator"} <= set(tasks), (target, tune)
+        assert {"Transform"} <= _upstream(spec, "SimpleTrainer")
+        assert {"SimpleTrainer", "Trainer", "EvalSample"} <= _upstream(
+            spec, "SimpleModelEvaluator")
+        assert "SimpleModelEvaluator" in _upstream(spec, "Pusher")
+        pusher_inputs = tasks["Pusher"]["inputs"]["artifacts"]
+        assert pusher_inputs["simple_model_blessing"]["taskOutputArtifact"] == {
+            "outputArtifactKey": "blessing", "producerTask": "SimpleModelEvaluator"}
+        args = " ".join(_container(spec, "SimpleTrainer")["args"])
+        assert "tfx.components.trainer.executor.GenericExecutor" in args, args
+        assert "google_cloud_ai_platform" not in args
+        assert "resources" not in _container(spec, "SimpleTrainer")
+        assert _param(spec, "SimpleTrainer", "run_fn") == "models.simple_model.run_fn"
+        evaluator_args = " ".join(_container(spec, "SimpleModelEvaluator")["args"])
+        assert "pipelines.components.evaluator.Executor" in evaluator_args
+
+
 def test_accelerator_count_zero_trains_on_cpu(tmp_path) -> None:
     kfp = _compile(tmp_path / "kfp.json", "kfp", accelerator_count=0)
     assert "resources" not in _container(kfp, "Trainer")

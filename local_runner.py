@@ -17,7 +17,7 @@ from pipelines.common import names, safe_parquet
 from pipelines.common.argtypes import positive_int
 from pipelines.common.errors import ClickflowError, ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
-from pipelines.config import DEFAULT_MAX_DROPPED_SHARE
+from pipelines.config import DEFAULT_MAX_DROPPED_SHARE, DEFAULT_TRAIN_STEPS
 from pipelines.data import inputs
 from pipelines.data.source import DataError
 from pipelines.local import freshness, preflight, speedups, summary
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="why this run was started (the monitor passes its breached signals); "
                         "recorded in run_summary.json and on the run's ML Metadata context")
     p.add_argument("--max-trials", type=positive_int, default=6, help="Tuner trials with --tune")
-    p.add_argument("--train-steps", type=positive_int, default=20_000,
+    p.add_argument("--train-steps", type=positive_int, default=DEFAULT_TRAIN_STEPS,
                    help="most Trainer steps: the budget grows with the train rows (up to 100 "
                         "passes, early stopping on the eval loss) within this ceiling")
     p.add_argument("--eval-steps", type=positive_int, default=20, help="validation steps")
@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the Evaluator blesses only models with at least this eval AUC")
     p.add_argument("--max-auc-drop", type=_fraction, default=0.01,
                    help="...and at most this much below the current blessed model's AUC")
+    p.add_argument("--simple-margin", type=_fraction, default=0.01, metavar="AUC",
+                   help="a logistic regression on the numeric features is trained beside the "
+                        "model; a candidate whose AUC is below it by more than this, overall "
+                        "or on any slice, is not blessed")
+    p.add_argument("--no-simple-gate", action="store_true",
+                   help="train and compare no simple model (the gate above is off)")
     p.add_argument("--max-dropped-share", type=_fraction, default=DEFAULT_MAX_DROPPED_SHARE,
                    help="fail when more than this share of the input rows would be dropped "
                         "(empty label, impossible Timestamp); the run summary counts them")
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             train_steps=args.train_steps, eval_steps=args.eval_steps, tune=args.tune,
             max_trials=args.max_trials, min_auc=args.min_auc, max_auc_drop=args.max_auc_drop,
             eval_max_rows=args.eval_max_rows, max_dropped_share=args.max_dropped_share,
+            simple_model_gate=not args.no_simple_gate, simple_model_margin=args.simple_margin,
             enable_cache=not args.no_cache)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)

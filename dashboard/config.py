@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipelines.common import names
+from pipelines.common import names, storage
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import (
     DEFAULT_MODEL_NAME,
@@ -28,6 +28,17 @@ ENV_MONITORING_DIR = "CLICKFLOW_MONITORING_DIR"
 ENV_REQUEST_LOG_DIR = "CLICKFLOW_REQUEST_LOG_DIR"
 
 
+def _location(text: str, variable: str) -> Path | str:
+    """A folder (made absolute) or a gs://BUCKET/PREFIX URI (kept as it is)."""
+    if not storage.is_gcs(text):
+        return Path(text).expanduser().resolve()
+    try:
+        storage.split(text)
+    except ValueError as err:
+        raise DashboardConfigError(f"{variable}: {err}") from None
+    return text.rstrip("/")
+
+
 class DashboardConfigError(ConfigError):
     """A setting that cannot be used; the message names the variable and what is expected."""
 
@@ -41,8 +52,8 @@ class DashboardConfig:
     model_name: str = DEFAULT_MODEL_NAME
     pipeline_root: Path = DEFAULT_PIPELINE_ROOT
     pipeline_name: str = DEFAULT_PIPELINE_NAME
-    monitoring_dir: Path = DEFAULT_MONITORING_DIR  # the monitor's --out-dir
-    request_log_dir: Path = DEFAULT_REQUEST_LOG_DIR  # the server's --request-log-dir
+    monitoring_dir: Path | str = DEFAULT_MONITORING_DIR  # the monitor's --out-dir (or gs://)
+    request_log_dir: Path | str = DEFAULT_REQUEST_LOG_DIR  # the server's --request-log-dir
 
     def __post_init__(self) -> None:
         problems = []
@@ -79,8 +90,8 @@ class DashboardConfig:
             model_name=env.get(ENV_MODEL_NAME) or DEFAULT_MODEL_NAME,
             pipeline_root=Path(root).expanduser().resolve() if root else DEFAULT_PIPELINE_ROOT,
             pipeline_name=env.get(ENV_PIPELINE_NAME) or DEFAULT_PIPELINE_NAME,
-            monitoring_dir=(Path(monitoring).expanduser().resolve() if monitoring
+            monitoring_dir=(_location(monitoring, ENV_MONITORING_DIR) if monitoring
                             else DEFAULT_MONITORING_DIR),
-            request_log_dir=(Path(request_log).expanduser().resolve() if request_log
+            request_log_dir=(_location(request_log, ENV_REQUEST_LOG_DIR) if request_log
                              else DEFAULT_REQUEST_LOG_DIR),
         )

@@ -73,3 +73,12 @@ def test_the_request_log_dir_is_the_servers_default_unless_set(tmp_path, monkeyp
     assert DashboardConfig.from_env({}).request_log_dir == DEFAULT_REQUEST_LOG_DIR
     cfg = DashboardConfig.from_env({"CLICKFLOW_REQUEST_LOG_DIR": "logs/requests"})
     assert cfg.request_log_dir == Path(tmp_path, "logs", "requests").resolve()
+
+
+def test_the_report_and_log_folders_may_be_gs_uris():
+    cfg = DashboardConfig.from_env({"CLICKFLOW_MONITORING_DIR": "gs://my-bucket/monitoring/",
+                                    "CLICKFLOW_REQUEST_LOG_DIR": "gs://my-bucket/request_log"})
+    assert cfg.monitoring_dir == "gs://my-bucket/monitoring"  # kept a URI, not a Path
+    assert cfg.request_log_dir == "gs://my-bucket/request_log"
+    with pytest.raises(DashboardConfigError, match=r"CLICKFLOW_REQUEST_LOG_DIR: .*bucket name"):
+        DashboardConfig.from_env({"CLICKFLOW_REQUEST_LOG_DIR": "gs://Bad_Bucket/x"})

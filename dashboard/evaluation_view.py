@@ -78,6 +78,7 @@ def show(run: RunRecord, curves: bool = True) -> None:
                      hide_index=True, column_config={
                          "candidate": _NUMBER, "baseline": _NUMBER,
                          "change": st.column_config.NumberColumn(format="%+.4f")})
+    simple_model(run)
     slices(metrics or {})
     st.caption(f"TFMA result: `{run.evaluation_uri}`")
     if curves and st.toggle("Show ROC and precision-recall curves, and every slice against "
@@ -85,6 +86,29 @@ def show(run: RunRecord, curves: bool = True) -> None:
                             help="Reads the TFMA result with TFMA: ~10-20 s the first time."):
         show_curves(run)
         slice_comparison(run)
+
+
+def simple_model(run: RunRecord) -> None:
+    """The simple-baseline gate: the candidate's AUC against a logistic regression's on the same
+    eval rows, overall and per slice (the verdict above says why it failed, if it did)."""
+    simple = run_metrics.simple_model(run.summary)
+    if simple is None:
+        return
+    margin = simple.get("margin")
+    allowed = f"at most {margin:g} lower" if margin is not None else "within the margin"
+    passed = ("passed" if simple.get("blessed") else "**failed**: " + "; ".join(
+        simple.get("not_blessed_because") or ["no reason recorded"]))
+    st.markdown("**Candidate against the simple model** (logistic regression on the numeric "
+                f"features, the same eval rows; the candidate's AUC may be {allowed} overall, "
+                f"slices are shown, not judged): {passed}")
+    st.dataframe(pd.DataFrame(explain.simple_model_rows(simple)), hide_index=True,
+                 column_config={"within margin": st.column_config.CheckboxColumn(
+                     "within margin"), "AUC": _NUMBER, "simple model AUC": _NUMBER,
+                     "AUC change": st.column_config.NumberColumn(format="%+.4f")})
+    metrics = simple.get("metrics") or {}
+    if metrics.get("binary_accuracy") is not None:
+        st.caption(f"Simple model accuracy {metrics['binary_accuracy']:.4f}; its TFMA result: "
+                   f"`{simple.get('evaluation')}`")
 
 
 def slice_comparison(run: RunRecord) -> None:

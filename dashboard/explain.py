@@ -74,8 +74,13 @@ class Verdict:
 
 
 def verdict(checks: list[Check], blessed: bool | None, baseline_version: str | None = None,
-            evaluator_reasons: list[str] | None = None) -> Verdict:
-    """"Blessed: AUC 0.95 ≥ 0.75 and changed by +0.01 against the served version ..."."""
+            evaluator_reasons: list[str] | None = None,
+            gate_reasons: list[str] | None = None) -> Verdict:
+    """"Blessed: AUC 0.95 ≥ 0.75 and changed by +0.01 against the served version ...".
+
+    ``gate_reasons``: why a second gate (the simple-model Evaluator) refused the model; they
+    explain a "not blessed" that the thresholds in ``checks`` do not.
+    """
     if blessed is None:
         return Verdict(None, "No verdict: the Evaluator has not judged this model.")
     if blessed:
@@ -92,10 +97,26 @@ def verdict(checks: list[Check], blessed: bool | None, baseline_version: str | N
               for c in (_value_clause(check) if check.value_passed is False else None,
                         _change_clause(check, baseline_version)
                         if check.change_passed is False else None) if c]
-    reasons = failed or list(evaluator_reasons or [])
+    gates = list(gate_reasons or [])
+    reasons = [*failed, *gates] if failed or gates else list(evaluator_reasons or [])
     text = "Not blessed: " + ("; ".join(reasons) if reasons
                               else "the Evaluator gave no reason it recorded")
-    return Verdict(False, text + ".", agrees=bool(failed) or not checks)
+    return Verdict(False, text + ".", agrees=bool(failed) or bool(gates) or not checks)
+
+
+def simple_model_rows(simple: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per slice, the candidate's AUC against the simple model's (run_summary.json's
+    ``simple_model``), and whether it is within the margin (TFMA's rule: change >= -margin)."""
+    margin = simple.get("margin")
+    rows = []
+    for name, values in sorted((simple.get("slices") or {}).items(),
+                               key=lambda kv: (kv[0] != OVERALL, kv[0])):
+        change = values.get("auc_change")
+        rows.append({"slice": name, "within margin": None if change is None or margin is None
+                     else change >= -margin, "AUC": values.get("candidate_auc"),
+                     "simple model AUC": values.get("simple_auc"), "AUC change": change,
+                     "examples": values.get("examples")})
+    return rows
 
 
 def no_evaluation(status: str, failed_component: str | None, error: str | None) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import run_params
-from pipelines.common.names import MODEL_CARD_WRITTEN, SUMMARY_FILE
+from pipelines.common.names import MODEL_CARD_WRITTEN, SIMPLE_EVALUATOR, SUMMARY_FILE
 from pipelines.metadata import runs as run_summary
 from pipelines.metadata.recovery import ABANDONED
 from pipelines.metadata.store import StoreUnavailable, open_store
@@ -122,6 +122,8 @@ def run_record(store: Any, run: Any, pipeline_name: str,
     started = datetime.fromtimestamp(run.create_time_since_epoch / 1000)
     examples = _last(outputs, EXAMPLE_GEN, "examples")
     blessing = _last(outputs, "Evaluator", "blessing")
+    # The Pusher needs both blessings (the served baseline's Evaluator and the simple model's).
+    simple_blessing = _last(outputs, SIMPLE_EVALUATOR, "blessing")
     pushed = _last(outputs, "Pusher", "pushed_model")
     was_pushed = pushed is not None and run_summary.custom_int(pushed, "pushed") == 1
     evaluation = _last(outputs, "Evaluator", "evaluation")
@@ -138,7 +140,10 @@ def run_record(store: Any, run: Any, pipeline_name: str,
         span=None if examples is None else run_summary.custom_int(examples, "span"),
         examples=None if examples is None else _examples_text(examples),
         data=None if summary is None else summary.get("data"),
-        blessed=None if blessing is None else run_summary.custom_int(blessing, "blessed") == 1,
+        blessed=None if blessing is None else (
+            run_summary.custom_int(blessing, "blessed") == 1
+            and (simple_blessing is None
+                 or run_summary.custom_int(simple_blessing, "blessed") == 1)),
         pushed_version=run_summary.custom_str(pushed, "pushed_version") if was_pushed else None,
         pushed_destination=(run_summary.custom_str(pushed, "pushed_destination")
                             if was_pushed else None),

@@ -48,7 +48,9 @@ def test_each_pushed_version_shows_its_card(four, monkeypatch) -> None:
     compared = at.dataframe[3].value.set_index("metric")
     assert compared.loc["auc", "baseline"] == pytest.approx(second["baseline"]["metrics"]["auc"])
     assert f"served baseline \\(version {v1}\\)" in texts(at.markdown)
-    assert "not run" in texts(at.caption)  # no simple-model Evaluator in this graph
+    simple = at.dataframe[4].value.set_index("metric")  # the simple-model gate's evaluation
+    assert {"candidate", "baseline", "difference"} <= set(simple.columns)
+    assert simple.loc["auc", "candidate"] == pytest.approx(second["metrics"]["auc"])
     limits = texts(at.markdown)
     assert "values were seen fewer than 10 times in the train split" in limits
     downloads = {d.proto.label for d in at.get("download_button")}

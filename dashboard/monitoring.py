@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import history
-from pipelines.common import names
+from pipelines.common import names, storage
 from pipelines.common.errors import ClickflowError
 from pipelines.common.names import SUMMARY_FILE
 from pipelines.metadata.store import open_store
@@ -40,7 +40,7 @@ class Report:
 
     folder: str  # the report folder's name: unique in one monitoring dir, and what a
     # triggered run's reason names
-    path: Path
+    path: storage.Location  # a file or a gs:// object
     generated_at: datetime
     window_start: datetime
     window_end: datetime
@@ -68,7 +68,7 @@ class Loaded:
 
 
 def _field(data: dict[str, Any], dotted: str, kinds: type | tuple[type, ...],
-           path: Path, optional: bool = False) -> Any:
+           path: storage.Location, optional: bool = False) -> Any:
     value: Any = data
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -98,7 +98,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _time(data: dict[str, Any], dotted: str, path: Path) -> datetime:
+def _time(data: dict[str, Any], dotted: str, path: storage.Location) -> datetime:
     text = _field(data, dotted, str, path)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -108,7 +108,8 @@ def _time(data: dict[str, Any], dotted: str, path: Path) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-def _measurements(data: dict[str, Any], dotted: str, path: Path) -> dict[str, dict[str, Any]]:
+def _measurements(data: dict[str, Any], dotted: str,
+                  path: storage.Location) -> dict[str, dict[str, Any]]:
     found = _field(data, dotted, dict, path, optional=True) or {}
     for feature in found:
         for key, kinds in (("value", (int, float)), ("threshold", (int, float)),
@@ -117,7 +118,7 @@ def _measurements(data: dict[str, Any], dotted: str, path: Path) -> dict[str, di
     return found
 
 
-def parse_report(path: Path, data: Any) -> Report:
+def parse_report(path: storage.Location, data: Any) -> Report:
     """A ``monitoring_report.json`` as written by ``pipelines.monitoring.monitor``; a
     ReportError naming the field when it is not one."""
     if not isinstance(data, dict):
@@ -136,7 +137,7 @@ def parse_report(path: Path, data: Any) -> Report:
     judged = _field(data, "judged_version", int, path, optional=True)
     live_auc_min = _field(data, "config.policy.live_auc_min", (int, float), path, optional=True)
     return Report(
-        folder=path.parent.name,
+        folder=str(path).rstrip("/").rsplit("/", 2)[-2],
         path=path,
         generated_at=_time(data, "generated_at", path),
         window_start=_time(data, "window.start", path),
@@ -155,9 +156,17 @@ def parse_report(path: Path, data: Any) -> Report:
     )
 
 
-def report_stamp(monitoring_dir: Path) -> tuple[tuple[str, int], ...]:
+def report_stamp(monitoring_dir: storage.Location) -> tuple[tuple[str, int], ...]:
     """(folder, report mtime) of every report folder: changes whenever a report is written,
-    so it is the cache key of ``load_reports``."""
+    so it is the cache key of ``load_reports``. On gs:// one listing: (folder, generation),
+    folders without a report left out until it appears."""
+    if storage.is_gcs(monitoring_dir):
+        try:
+            files = storage.list_files(monitoring_dir, retry_seconds=5)
+        except OSError:
+            return ()
+        return tuple((e.name.split("/")[0], e.version) for e in files
+                     if e.name.count("/") == 1 and e.name.endswith("/" + REPORT_FILE))
     try:
         entries = sorted(os.scandir(monitoring_dir), key=lambda e: e.name)
     except OSError:
@@ -172,24 +181,28 @@ def report_stamp(monitoring_dir: Path) -> tuple[tuple[str, int], ...]:
     return tuple(stamp)
 
 
-def load_reports(monitoring_dir: Path) -> Loaded:
-    """Every report under ``monitoring_dir``, oldest window first; unreadable ones listed."""
-    monitoring_dir = Path(monitoring_dir)
-    if not monitoring_dir.is_dir():
-        problems = [] if not monitoring_dir.exists() else [
-            f"{monitoring_dir} is not a folder (CLICKFLOW_MONITORING_DIR should name the "
-            "monitor's --out-dir)"]
-        return Loaded([], problems)
+def load_reports(monitoring_dir: storage.Location) -> Loaded:
+    """Every report under ``monitoring_dir`` (a folder or gs://), oldest window first;
+    unreadable ones listed."""
+    if not storage.is_gcs(monitoring_dir):
+        monitoring_dir = Path(monitoring_dir)
+        if monitoring_dir.exists() and not monitoring_dir.is_dir():
+            return Loaded([], [f"{monitoring_dir} is not a folder (CLICKFLOW_MONITORING_DIR "
+                               "should name the monitor's --out-dir)"])
+    try:
+        folders = [e for e in storage.list_dir(monitoring_dir) if e.is_dir]
+    except OSError as err:
+        return Loaded([], [f"cannot list the monitoring reports: {err}"])
     reports, problems = [], []
-    for folder in sorted(p for p in monitoring_dir.iterdir() if p.is_dir()):
-        path = folder / REPORT_FILE
-        if not path.is_file():
+    for folder in folders:
+        path = storage.join(folder.location, REPORT_FILE)
+        try:
+            data = json.loads(storage.read_text(path, retry_seconds=5))
+        except FileNotFoundError:
             problems.append(f"{folder.name}: no {REPORT_FILE} (a monitoring run still "
                             "going, e.g. waiting for the retraining it triggered, or one that "
                             "stopped)")
             continue
-        try:
-            data = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError) as err:
             problems.append(f"{folder.name}: cannot read {path}: {err}")
             continue

@@ -306,3 +306,30 @@ def test_the_cache_stamp_changes_when_a_report_is_written(tmp_path):
     assert before == (("20260301T100000Z", 0),)
     (tmp_path / "20260301T100000Z" / monitor.REPORT_FILE).write_text("{}")
     assert monitoring.report_stamp(tmp_path) != before
+
+
+def test_reports_in_cloud_storage_load_as_the_local_ones(reports, tmp_path, monkeypatch):
+    """The monitor's --out-dir gs://... read through the real google-cloud-storage client,
+    pointed by STORAGE_EMULATOR_HOST (its emulator setting) at the JSON API fake on
+    127.0.0.1 (pipelines.testing.fake_gcs)."""
+    from pipelines.common import storage
+    from pipelines.testing import fake_bigquery
+
+    shutil.copytree(reports["calm"].parent, tmp_path / "gcs" / "bucket" / "monitoring")
+    local = monitoring.load_reports(reports["calm"].parent)
+    with fake_bigquery.serving(tmp_path / "gcs") as server:
+        monkeypatch.setenv(storage.EMULATOR_ENV, server.endpoint)
+        loaded = monitoring.load_reports("gs://bucket/monitoring")
+        assert loaded.problems == []
+        assert [(r.folder, r.action, r.breached) for r in loaded.reports] == [
+            (r.folder, r.action, r.breached) for r in local.reports]
+        assert str(loaded.reports[0].path) == (
+            f"gs://bucket/monitoring/{reports['calm'].name}/{monitor.REPORT_FILE}")
+        before = monitoring.report_stamp("gs://bucket/monitoring")
+        assert [name for name, _ in before] == [r.folder for r in local.reports]
+        storage.write_text(f"gs://bucket/monitoring/20260302T000000Z/{monitor.REPORT_FILE}",
+                           "{not json")
+        after = monitoring.report_stamp("gs://bucket/monitoring")
+        assert after != before and after[-1][0] == "20260302T000000Z"
+        (problem,) = monitoring.load_reports("gs://bucket/monitoring").problems
+        assert problem.startswith("20260302T000000Z: ") and "not valid JSON" in problem

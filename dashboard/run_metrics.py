@@ -30,6 +30,13 @@ def baseline(summary: dict[str, Any] | None) -> Sliced | None:
     return {blessing.OVERALL: dict(found["metrics"])} if found.get("metrics") else None
 
 
+def simple_model(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The candidate against the simple model (run_summary.json's ``simple_model``), or None
+    for a run without the simple-baseline gate."""
+    found = (summary or {}).get("simple_model")
+    return found if isinstance(found, dict) else None
+
+
 def baseline_version(summary: dict[str, Any] | None) -> str | None:
     return ((summary or {}).get("baseline") or {}).get("served_version")
 
@@ -54,4 +61,6 @@ def judge(run: RunRecord, eval_config: dict[str, Any] | None,
         return explain.Verdict(None, explain.no_evaluation(
             run.status, run.failed_component, run.error)), checks
     reasons = (run.summary or {}).get("not_blessed_because") or []
-    return explain.verdict(checks, run.blessed, baseline_version(run.summary), reasons), checks
+    gate = (simple_model(run.summary) or {}).get("not_blessed_because") or []
+    return explain.verdict(checks, run.blessed, baseline_version(run.summary), reasons,
+                           gate_reasons=gate), checks

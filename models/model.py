@@ -147,9 +147,10 @@ def seed_everything(seed: int, *, deterministic_ops: bool = True) -> None:
 def input_dataset(file_pattern: list[str], data_accessor: Any,
                   tf_transform_output: tft.TFTransformOutput, batch_size: int,
                   seed: int = HParams.seed, *, shuffle: bool = True,
-                  num_epochs: int | None = None) -> tf.data.Dataset:
-    """Batches of (transformed features, label) from transformed examples, repeated
-    ``num_epochs`` times (None: for ever).
+                  num_epochs: int | None = None,
+                  inputs: tuple[str, ...] = MODEL_INPUTS) -> tf.data.Dataset:
+    """Batches of (the transformed features named in ``inputs``, label) from transformed
+    examples, repeated ``num_epochs`` times (None: for ever).
 
     Files and records are shuffled with ``seed`` and read in a deterministic order, so the
     batches are the same on every run over the same files.
@@ -163,17 +164,21 @@ def input_dataset(file_pattern: list[str], data_accessor: Any,
     )
     options = tf.data.Options()
     options.deterministic = True
-    return dataset.map(_inputs_and_label).with_options(options)
+    return dataset.map(_inputs_and_label(inputs)).with_options(options)
 
 
-@tf.autograph.experimental.do_not_convert
-def _inputs_and_label(batch: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-    """(model inputs, label) of a batch of transformed features.
+def _inputs_and_label(inputs: tuple[str, ...]) -> Any:
+    """A map function: (model inputs, label) of a batch of transformed features.
 
     Done here rather than by tfxio's ``label_key`` option, whose lambda tf.data hands to
     AutoGraph, which re-parses tfx_bsl's whole source file to find it (~0.7 s per run).
     """
-    return {k: batch[k] for k in MODEL_INPUTS}, batch[features.LABEL_KEY]
+
+    @tf.autograph.experimental.do_not_convert
+    def split(batch: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        return {k: batch[k] for k in inputs}, batch[features.LABEL_KEY]
+
+    return split
 
 
 def _distribution() -> tf.distribute.Strategy:
@@ -208,15 +213,16 @@ def train_model(hparams: HParams, train_files: list[str], eval_files: list[str],
 
 def fit_arguments(hparams: HParams, train_files: list[str], eval_files: list[str],
                   data_accessor: Any, tf_transform_output: tft.TFTransformOutput, *,
-                  train_steps: int, eval_steps: int) -> dict[str, Any]:
+                  train_steps: int, eval_steps: int,
+                  inputs: tuple[str, ...] = MODEL_INPUTS) -> dict[str, Any]:
     """``model.fit`` arguments of the Trainer and of each Tuner trial: data, budget, callbacks."""
     plan = budget.training_budget(budget.count_examples(train_files), hparams.batch_size,
                                   max_steps=train_steps, max_epochs=hparams.max_epochs)
     train = input_dataset(train_files, data_accessor, tf_transform_output, hparams.batch_size,
-                          hparams.seed)
+                          hparams.seed, inputs=inputs)
     evaluation = input_dataset(eval_files, data_accessor, tf_transform_output,
                                hparams.batch_size, hparams.seed, shuffle=False,
-                               num_epochs=1).take(eval_steps)
+                               num_epochs=1, inputs=inputs).take(eval_steps)
     logging.info("Training budget: %d epochs of %d steps at most (%d steps), early stopping "
                  "after %d epochs without a better eval loss.", plan.epochs,
                  plan.steps_per_epoch, plan.max_steps, hparams.patience)
@@ -241,8 +247,9 @@ def run_fn(fn_args: Any) -> None:
 
 
 def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
-                         export_dir: str) -> None:
-    """Saves a SavedModel with the transform graph and four signatures (no Keras metadata).
+                         export_dir: str, inputs: tuple[str, ...] = MODEL_INPUTS) -> None:
+    """Saves a SavedModel with the transform graph and four signatures (no Keras metadata);
+    ``model`` takes the transformed features named in ``inputs``.
 
     - ``serving_default``: raw JSON-friendly features, one tensor per column (TF Serving REST
       ``{"instances": [{"Age": 35, ...}]}``) -> ``probability`` and ``clicked``.
@@ -269,7 +276,7 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
     @tf.function(autograph=False)
     def predict(raw: dict[str, tf.Tensor]) -> tf.Tensor:
         transformed = tft_layer(raw)
-        return tf.reshape(model({k: transformed[k] for k in MODEL_INPUTS}), [-1])
+        return tf.reshape(model({k: transformed[k] for k in inputs}), [-1])
 
     @tf.function(autograph=False, input_signature=[{
         name: tf.TensorSpec([None], spec.dtype, name=name) for name, spec in raw_spec.items()}])

@@ -16,13 +16,15 @@ from pipelines.common.errors import ConfigError
 LOCAL_BEAM_ARGS: tuple[str, ...] = ()
 # The share of input rows the ExampleGen may drop (empty label, impossible Timestamp) and go on.
 DEFAULT_MAX_DROPPED_SHARE = 0.05
+# Most Trainer steps: a ceiling, since the Trainer's budget grows with the rows (models.budget).
+DEFAULT_TRAIN_STEPS = 20_000
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """What the graph does, identical for every environment."""
 
-    train_steps: int = 20_000  # a ceiling: the Trainer's budget grows with the rows (models.budget)
+    train_steps: int = DEFAULT_TRAIN_STEPS
     eval_steps: int = 20
     tune: bool = False
     max_trials: int = 6
@@ -32,6 +34,11 @@ class PipelineConfig:
     eval_buckets: int = 1
     eval_max_rows: int = 20_000
     max_dropped_share: float = DEFAULT_MAX_DROPPED_SHARE
+    # The simple-baseline gate: a logistic regression is trained beside the model, and a
+    # candidate whose AUC is below the simple model's by more than the margin, overall or on
+    # any slice, is not pushed. False: neither is trained nor evaluated.
+    simple_model_gate: bool = True
+    simple_model_margin: float = 0.01
     enable_cache: bool = True
     hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -47,6 +54,10 @@ class PipelineConfig:
             "eval_max_rows": self.eval_max_rows >= 1,
             "max_dropped_share": (isinstance(self.max_dropped_share, (int, float))
                                   and 0.0 <= self.max_dropped_share <= 1.0),
+            "simple_model_gate": isinstance(self.simple_model_gate, bool),
+            "simple_model_margin": (isinstance(self.simple_model_margin, (int, float))
+                                    and not isinstance(self.simple_model_margin, bool)
+                                    and 0.0 <= self.simple_model_margin <= 1.0),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -55,6 +66,8 @@ class PipelineConfig:
                 "min_auc": "between 0 and 1", "max_auc_drop": "between 0 and 1",
                 "train_buckets": ">= 1", "eval_buckets": ">= 1", "eval_max_rows": ">= 1",
                 "max_dropped_share": "a number between 0 and 1",
+                "simple_model_gate": "true or false",
+                "simple_model_margin": "an AUC margin between 0 and 1",
             }
             raise ConfigError("; ".join(
                 f"{name}={getattr(self, name)!r} must be {expected[name]}" for name in bad))

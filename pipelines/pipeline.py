@@ -20,6 +20,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
 from models import features
+from pipelines.common import names
 from pipelines.components.eval_sample import EvalSample
 from pipelines.components.evaluator import Evaluator
 from pipelines.components.gate import AnomaliesGate
@@ -31,6 +32,10 @@ from pipelines.data import source as data_source
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.model.run_fn"
+SIMPLE_RUN_FN = "models.simple_model.run_fn"
+# The simple model's own ceiling, not --train-steps: the bar a candidate must clear stays the
+# same however briefly the candidate trains (models.simple_model.MAX_EPOCHS ends it sooner).
+SIMPLE_TRAIN_STEPS = 2_000
 TUNER_FN = "models.tuner.tuner_fn"
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "schema", "schema.pbtxt")
@@ -101,6 +106,51 @@ def output_config(config: PipelineConfig) -> example_gen_pb2.Output:
     ))
 
 
+SLICING_SPECS = ((), ("Male",), ("age_band",))
+
+
+def _model_spec() -> tfma.ModelSpec:
+    return tfma.ModelSpec(
+        # Our SavedModel is signatures over a tf.Module, not Keras; said here, TFMA does
+        # not find out by trying to load each model as Keras first (~0.5 s a model).
+        model_type=tfma.TF_GENERIC,
+        signature_name=features.EVAL_SIGNATURE,
+        label_key=features.LABEL_KEY,
+        prediction_key="probability",
+        preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
+    )
+
+
+def _slicing_specs() -> list[tfma.SlicingSpec]:
+    return [tfma.SlicingSpec(feature_keys=list(keys)) for keys in SLICING_SPECS]
+
+
+def simple_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """The simple-baseline gate: the candidate against the simple model (the baseline here).
+
+    One TFMA change threshold on AUC over the whole eval set: the candidate's AUC may be below
+    the simple model's by at most ``simple_model_margin``. The slices (``Male``, age band) are
+    computed and reported beside it, not judged, as in ``eval_config``: on the few dozen rows
+    of an age band in a small run, AUC moves by several hundredths between two equally good
+    models, so a per-slice gate blocked pushes at random. Only the metrics the gate and its
+    report need (no plots, no calibration): TFMA's time is per metric.
+    """
+    return tfma.EvalConfig(
+        model_specs=[_model_spec()],
+        slicing_specs=_slicing_specs(),
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="AUC", per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(
+                    slicing_specs=[tfma.SlicingSpec()], threshold=tfma.MetricThreshold(
+                        change_threshold=tfma.GenericChangeThreshold(
+                            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                            absolute={"value": -config.simple_model_margin})))]),
+            tfma.MetricConfig(class_name="BinaryAccuracy"),
+        ])],
+    )
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     """Metrics, slices and the two blessing thresholds (absolute AUC, no worse than baseline)."""
     auc_threshold = tfma.MetricThreshold(
@@ -110,20 +160,8 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             absolute={"value": -config.max_auc_drop}),
     )
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            # Our SavedModel is signatures over a tf.Module, not Keras; said here, TFMA does
-            # not find out by trying to load each model as Keras first (~0.5 s a model).
-            model_type=tfma.TF_GENERIC,
-            signature_name=features.EVAL_SIGNATURE,
-            label_key=features.LABEL_KEY,
-            prediction_key="probability",
-            preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
-        )],
-        slicing_specs=[
-            tfma.SlicingSpec(),
-            tfma.SlicingSpec(feature_keys=["Male"]),
-            tfma.SlicingSpec(feature_keys=["age_band"]),
-        ],
+        model_specs=[_model_spec()],
+        slicing_specs=_slicing_specs(),
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
             # Gate on the whole eval set only: small slices are reported, not judged.
@@ -159,6 +197,38 @@ def _example_gen(source: LocalFiles | BigQueryTable, config: PipelineConfig) -> 
                             max_dropped_share=config.max_dropped_share)
 
 
+def _simple_model_gate(config: PipelineConfig, transform: Any, schema_gen: Any, trainer: Any,
+                       eval_sample: Any, eval_args: trainer_pb2.EvalArgs) -> list[Any]:
+    """SimpleTrainer -> SimpleModelEvaluator: TFX's own Trainer and Evaluator, a second time.
+
+    A second TFX Trainer (``models.simple_model.run_fn``: same Transform output, same
+    signatures) and a second Evaluator with the candidate as ``model`` and the simple model as
+    ``baseline_model`` (``simple_eval_config``): TFMA's change threshold is then the gate, and
+    the Evaluator's ``evaluation`` output is the report of the candidate against the simple
+    model, overall and per slice, for the summary, the dashboard and the model card
+    (``names.SIMPLE_EVALUATOR``). The main Evaluator keeps its one baseline, the served model:
+    TFX's Evaluator takes one baseline, and the two answer different questions.
+
+    The simple Trainer is a plain TFX Trainer on every runner, never a Vertex custom job or a
+    GPU step: eight weights train in seconds in the pipeline's own container.
+    """
+    simple_trainer = Trainer(
+        run_fn=SIMPLE_RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=trainer_pb2.TrainArgs(num_steps=SIMPLE_TRAIN_STEPS),
+        eval_args=eval_args,
+    ).with_id(names.SIMPLE_TRAINER)
+    simple_evaluator = Evaluator(
+        examples=eval_sample.outputs["sample"],
+        model=trainer.outputs["model"],
+        baseline_model=simple_trainer.outputs["model"],
+        eval_config=simple_eval_config(config),
+    ).with_id(names.SIMPLE_EVALUATOR)
+    return [simple_trainer, simple_evaluator]
+
+
 def _read_text(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
@@ -186,6 +256,9 @@ def create_pipeline(
     Evaluator reading EvalSample's deterministic sample of at most ``config.eval_max_rows``
     eval rows (all of them on small data) and comparing the candidate with the model served from
     ``serving_model_dir`` (ServedBaseline: the same on every runner, no Resolver node).
+    With ``config.simple_model_gate`` a SimpleTrainer (logistic regression) and a
+    SimpleModelEvaluator (the candidate against it) run beside them, and the Pusher pushes
+    only what both Evaluators blessed (``_simple_model_gate``).
 
     In the cloud, ``vertex_training`` runs the Trainer and Tuner as Vertex AI custom jobs (on
     the GPU its worker pool names) and ``training_resources`` (a KFP ``ResourceSpec``) sets
@@ -266,24 +339,34 @@ def create_pipeline(
         baseline_model=served_baseline.outputs["model"],
         eval_config=eval_config(config),
     )
+    components += [trainer, served_baseline, eval_sample, evaluator]
+    simple_blessing = None
+    if config.simple_model_gate:
+        simple_nodes = _simple_model_gate(config, transform, schema_gen, trainer, eval_sample,
+                                          eval_args)
+        simple_blessing = simple_nodes[-1].outputs["blessing"]
+        components += simple_nodes
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        simple_model_blessing=simple_blessing,
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
+    components.append(pusher)
     # The pushed model's card, beside its artifacts and in the pushed version.
-    model_card = ModelCardGenerator(
+    components.append(ModelCardGenerator(
         pushed_model=pusher.outputs["pushed_model"],
         evaluation=evaluator.outputs["evaluation"],
         statistics=statistics_gen.outputs["statistics"],
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         baseline_model=served_baseline.outputs["model"],
+        simple_evaluation=simple_nodes[-1].outputs["evaluation"] if config.simple_model_gate
+        else None,
         intended_use=_read_text(MODEL_CARD_INTRO),
         serving_model_dir=serving_model_dir,
-    )
-    components += [trainer, served_baseline, eval_sample, evaluator, pusher, model_card]
+    ))
     if model_registry is not None:
         from pipelines.components.register_model import RegisterModel
 

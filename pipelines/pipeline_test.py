@@ -13,6 +13,7 @@ from pipelines.pipeline import BigQueryTable, LocalFiles, create_pipeline, eval_
 ORDER = ["DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
          "AnomaliesGate", "Transform", "Trainer", "ServedBaseline", "Evaluator",
          "Pusher", "ModelCardGenerator"]
+SIMPLE = ["SimpleTrainer", "SimpleModelEvaluator"]
 
 
 def _pipeline(tmp_path, **config):
@@ -26,7 +27,7 @@ def _pipeline(tmp_path, **config):
 def test_graph_has_every_component_in_dependency_order(tmp_path) -> None:
     pipeline = _pipeline(tmp_path)
     ids = [c.id for c in pipeline.components]
-    assert sorted(ids) == sorted([*ORDER, "EvalSample"])
+    assert sorted(ids) == sorted([*ORDER, "EvalSample", *SIMPLE])
     position = {name: ids.index(name) for name in ids}
     for before, after in itertools.pairwise(ORDER):
         if before != "ImportSchemaGen" and after != "ImportSchemaGen":
@@ -47,10 +48,13 @@ def test_the_model_card_reads_the_push_and_what_judged_it(tmp_path) -> None:
     producers = {key: channel.producer_component_id for key, channel in card.inputs.items()}
     assert producers == {"pushed_model": "Pusher", "evaluation": "Evaluator",
                          "statistics": "StatisticsGen", "examples": "DuckDBExampleGen",
-                         "schema": "ImportSchemaGen", "baseline_model": "ServedBaseline"}
+                         "schema": "ImportSchemaGen", "baseline_model": "ServedBaseline",
+                         "simple_evaluation": "SimpleModelEvaluator"}
     # The curated intended-use text travels in the spec: the cloud image needs no repo file.
     assert card.exec_properties["intended_use"].startswith("This model estimates")
-    assert "simple_evaluation" not in card.inputs  # optional: no simple-model Evaluator here
+    # Without the simple-model gate the optional input is left out: the card says "not run".
+    gateless = {c.id: c for c in _pipeline(tmp_path, simple_model_gate=False).components}
+    assert "simple_evaluation" not in gateless["ModelCardGenerator"].inputs
     # The Pusher's base folder: where the card goes into the pushed version.
     assert card.exec_properties["serving_model_dir"] == str(tmp_path / "serving" / "clickflow")
 
@@ -114,3 +118,85 @@ def test_config_rejects_bad_values_naming_them(field, value) -> None:
 def test_config_rejects_unknown_hparams() -> None:
     with pytest.raises(ConfigError, match="hparams: unknown hyperparameters \\['depth'\\]"):
         PipelineConfig(hparams={"depth": 3})
+
+
+def _inputs_of(component, key: str) -> str:
+    return component.inputs[key].producer_component_id
+
+
+def _check_simple_model_gate(by_id: dict, margin: float) -> None:
+    from pipelines.components.pusher import SIMPLE_MODEL_BLESSING_KEY
+    from pipelines.pipeline import SIMPLE_RUN_FN
+
+    trainer, evaluator = by_id["SimpleTrainer"], by_id["SimpleModelEvaluator"]
+    assert trainer.exec_properties["run_fn"] == SIMPLE_RUN_FN == "models.simple_model.run_fn"
+    # The same Transform output as the main Trainer: the simple model sees the same features.
+    for key in ("examples", "transform_graph"):
+        assert _inputs_of(trainer, key) == _inputs_of(by_id["Trainer"], key) == "Transform"
+    # The candidate against the simple model, on the rows the main Evaluator scores.
+    assert _inputs_of(evaluator, "model") == "Trainer"
+    assert _inputs_of(evaluator, "baseline_model") == "SimpleTrainer"
+    assert _inputs_of(evaluator, "examples") == _inputs_of(by_id["Evaluator"], "examples")
+    pusher = by_id["Pusher"]
+    assert _inputs_of(pusher, "model_blessing") == "Evaluator"
+    assert _inputs_of(pusher, SIMPLE_MODEL_BLESSING_KEY) == "SimpleModelEvaluator"
+    import json
+
+    config = json.loads(evaluator.exec_properties["eval_config"])
+    (auc,) = [m for m in config["metrics_specs"][0]["metrics"] if m["class_name"] == "AUC"]
+    assert "threshold" not in auc  # a plain threshold would make TFMA judge every slice
+    (judged,) = auc["per_slice_thresholds"]
+    assert judged["slicing_specs"] == [{}]  # the whole eval set only; slices are reported
+    change = judged["threshold"]["change_threshold"]
+    assert change["absolute"] == pytest.approx(-margin)
+    assert change["direction"] == "HIGHER_IS_BETTER"
+    assert [s.get("feature_keys", []) for s in config["slicing_specs"]] == [
+        [], ["Male"], ["age_band"]]
+
+
+def test_local_graph_has_the_simple_model_gate_and_it_can_be_switched_off(tmp_path) -> None:
+    by_id = {c.id: c for c in _pipeline(tmp_path, simple_model_margin=0.03).components}
+    _check_simple_model_gate(by_id, 0.03)
+    ids = [c.id for c in by_id.values()]
+    assert ids.index("Transform") < ids.index("SimpleTrainer") < ids.index(
+        "SimpleModelEvaluator") < ids.index("Pusher")
+    off = {c.id: c for c in _pipeline(tmp_path, simple_model_gate=False).components}
+    assert not set(SIMPLE) & set(off)
+    assert "simple_model_blessing" not in off["Pusher"].inputs
+
+
+def test_the_simple_trainer_keeps_its_own_budget(tmp_path) -> None:
+    from pipelines.pipeline import SIMPLE_TRAIN_STEPS
+
+    by_id = {c.id: c for c in _pipeline(tmp_path, train_steps=3).components}
+    import json
+
+    steps = json.loads(by_id["SimpleTrainer"].exec_properties["train_args"])["num_steps"]
+    assert steps == SIMPLE_TRAIN_STEPS
+    assert json.loads(by_id["Trainer"].exec_properties["train_args"])["num_steps"] == 3
+
+
+@pytest.mark.parametrize("target", ["vertex", "kfp"])
+def test_cloud_graphs_have_the_simple_model_gate_on_plain_steps(target) -> None:
+    """Vertex and KFP build the same gate; the simple Trainer is TFX's plain Trainer there (no
+    Vertex custom job, no GPU resource), while the main Trainer is the cloud one."""
+    from pathlib import Path
+
+    from pipelines.cloud.compile import build_pipeline
+    from pipelines.cloud.config import load_cloud_config
+
+    example = Path(__file__).resolve().parents[1] / "configs" / "cloud.example.yaml"
+    config = load_cloud_config(example, environ={}, simple_model_margin=0.02)
+    by_id = {c.id: c for c in build_pipeline(config, target=target, tune=False).components}
+    _check_simple_model_gate(by_id, 0.02)
+    from tfx.components import Trainer
+
+    assert type(by_id["SimpleTrainer"]) is Trainer
+    assert by_id["SimpleTrainer"].platform_config is None
+    if target == "vertex":
+        assert type(by_id["Trainer"]) is not Trainer  # the Vertex AI custom-job Trainer
+    else:
+        assert by_id["Trainer"].platform_config is not None  # the GPU resource spec
+    off = load_cloud_config(example, environ={"CLICKFLOW_SIMPLE_MODEL_GATE": "false"})
+    assert not set(SIMPLE) & {c.id for c in build_pipeline(off, target=target,
+                                                           tune=False).components}

@@ -8,13 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 
 import local_runner
+from pipelines.components import served_baseline
 from pipelines.data import generator as data_generator
 
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
               "AnomaliesGate", "EvalSample", "Transform", "Trainer", "ServedBaseline",
-              "Evaluator", "Pusher", "ModelCardGenerator")
+              "Evaluator", "SimpleTrainer", "SimpleModelEvaluator", "Pusher",
+              "ModelCardGenerator")
 
 
 def _args(tmp_path: Path, data: Path, *extra: str) -> list[str]:
@@ -45,8 +47,12 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
 
     reason = "monitor: drift (report workspace/monitoring/x)"
     # --eval-max-rows below the ~120 eval rows: the Evaluator scores EvalSample's sample.
+    # --simple-margin 0.1: on 100 eval rows an AUC moves by hundredths between two equally
+    # good models (this candidate trails the logistic regression by 0.0099, at the default
+    # margin); the gate itself is tested with a weak candidate below.
+    simple = ("--simple-margin", "0.1")
     assert local_runner.main(_args(tmp_path, data, "--trigger-reason", reason,
-                                   "--eval-max-rows", "100")) == 0
+                                   "--eval-max-rows", "100", *simple)) == 0
     out = capsys.readouterr().out
     summary = _summary(tmp_path)
     assert summary["trigger_reason"] == reason
@@ -68,6 +74,14 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     assert metrics["auc"] >= summary["best_possible_auc"] - 0.05
     assert summary["data"]["generated"] is True and summary["data"]["spans"] == ["span-00001"]
     assert summary["wall_seconds"] > 0
+    judged = summary["simple_model"]
+    assert judged["blessed"] is True and judged["not_blessed_because"] == []
+    assert judged["margin"] == pytest.approx(0.1)
+    assert {"Overall", "Male:0", "Male:1"} <= set(judged["slices"])
+    overall = judged["slices"]["Overall"]
+    assert overall["candidate_auc"] == pytest.approx(metrics["auc"])
+    assert 0.85 < overall["simple_auc"] <= 1.0 and overall["examples"] == 100
+    assert "Simple model: logistic regression on the numeric features, AUC" in out
 
     pushed = Path(summary["pushed_model"])
     assert pushed.parent == tmp_path / "serving" / "clickflow" and pushed.name.isdigit()
@@ -99,16 +113,36 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     assert probability[0] > 0.5 > probability[1]
 
     # Unchanged rerun: nothing to do, answered from the previous run without TFX.
-    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100")) == 0
+    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100", *simple)) == 0
     again = _summary(tmp_path)
     assert again["up_to_date"] is True and again["reused_run_id"] == summary["run_id"]
     assert again["pushed_model"] == summary["pushed_model"]
     assert "Up to date" in capsys.readouterr().out
     assert summary["baseline"] is None
 
+    # Forced from scratch on the same data: the very same model (seeds and op determinism,
+    # models.model.seed_everything): the same SavedModel fingerprint hashes (not its checksum,
+    # see served_baseline.identity), and the same metrics up to
+    # the order in which TFMA's Beam combiners add floats (1e-9 seen in mean_prediction).
+    # ServedBaseline skips the served version as the candidate itself.
+    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100", "--force",
+                                   "--no-cache")) == 0
+    forced = _summary(tmp_path)
+    assert forced["run_id"] != summary["run_id"] and not forced.get("up_to_date")
+    assert forced["metrics"].keys() == summary["metrics"].keys()
+    for name, value in summary["metrics"].items():
+        assert forced["metrics"][name] == pytest.approx(value, rel=1e-7, abs=1e-9), name
+    trained = [str(Path(s["artifacts"]["Trainer.model"]) / "Format-Serving")
+               for s in (summary, forced)]
+    assert served_baseline.identity(trained[0]) == served_baseline.identity(trained[1])
+    assert forced["baseline"] is None
+    assert "Baseline: none" in capsys.readouterr().out
+    if forced.get("pushed_model"):
+        pushed = Path(forced["pushed_model"])
+
     # The second day: a new span. The Evaluator compares the new model with the served one.
     data_generator.write_span(data, 2, 300, seed=12)
-    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100")) == 0
+    assert local_runner.main(_args(tmp_path, data, "--eval-max-rows", "100", *simple)) == 0
     out = capsys.readouterr().out
     second = _summary(tmp_path)
     assert second["status"] == "succeeded" and second["run_id"] != summary["run_id"]
@@ -120,6 +154,32 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     copied = Path(second["artifacts"]["ServedBaseline.model"]) / "Format-Serving"
     assert (copied / "saved_model.pb").read_bytes() == (pushed / "saved_model.pb").read_bytes()
     assert f"Baseline: the served version {pushed.name}" in out
+
+
+def test_a_candidate_worse_than_the_simple_model_is_not_pushed_and_says_why(
+        tmp_path: Path, capsys) -> None:
+    """Two training steps leave the candidate far below the logistic regression, which keeps
+    its own budget; --min-auc 0 leaves the simple-model gate the only reason not to push."""
+    data = tmp_path / "data"
+    data_generator.write_span(data, 1, 600, seed=11)
+    args = _args(tmp_path, data, "--min-auc", "0", "--simple-margin", "0.02")
+    args[args.index("--train-steps") + 1] = "2"
+    assert local_runner.main(args) == 0
+    out = capsys.readouterr().out
+    summary = _summary(tmp_path)
+    assert summary["status"] == "succeeded"
+    assert summary["blessed"] is False and summary["pushed_model"] is None
+    simple = summary["simple_model"]
+    assert simple["blessed"] is False and simple["margin"] == pytest.approx(0.02)
+    overall = simple["slices"]["Overall"]
+    assert overall["auc_change"] < -0.02
+    reason = (f"auc overall: the candidate's {overall['candidate_auc']:.4f} is "
+              f"{-overall['auc_change']:.4f} below the simple model's "
+              f"{overall['simple_auc']:.4f} (margin 0.02)")
+    assert reason in summary["not_blessed_because"] == simple["not_blessed_because"]
+    assert f"Not blessed because: {reason}" in out
+    assert "NOT blessed" in out and "Pushed model: none" in out
+    assert not list((tmp_path / "serving" / "clickflow").iterdir())
 
 
 def test_corrupt_data_stops_at_the_gate_and_pushes_nothing(tmp_path: Path, capsys) -> None:

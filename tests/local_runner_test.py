@@ -29,7 +29,7 @@ def test_help_documents_every_flag(capsys) -> None:
     text = capsys.readouterr().out
     for flag in ("--data", "--rows", "--tune", "--train-steps", "--pipeline-root",
                  "--serving-dir", "--min-auc", "--force", "--no-cache", "--trigger-reason",
-                 "--max-dropped-share"):
+                 "--max-dropped-share", "--simple-margin", "--no-simple-gate"):
         assert flag in text
 
 
@@ -41,6 +41,8 @@ def test_help_documents_every_flag(capsys) -> None:
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["--trigger-reason", "  "], "--trigger-reason: expected a non-empty text"),
     (["--max-dropped-share", "2"], "--max-dropped-share: expected a number between 0 and 1"),
+    (["--simple-margin", "-0.1"], "--simple-margin: expected a number between 0 and 1"),
+    (["--simple-margin", "lots"], "--simple-margin: expected a number, got 'lots'"),
 ])
 def test_bad_flags_name_the_flag(capsys, argv, needle) -> None:
     assert needle in _flag_error(capsys, *argv)

@@ -30,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     p_release.add_argument("--dashboard-image", required=True)
     p_release.add_argument("--model-base-path", required=True)
     p_release.add_argument("--serving-gsa", required=True)
+    p_release.add_argument("--server-image", help="the request-logging proxy's image "
+                           "(deployment/server.Dockerfile)")
+    p_release.add_argument("--jobs-image", help="the monitor and ingestion image "
+                           "(deployment/jobs.Dockerfile)")
+    p_release.add_argument("--cloud-config", type=Path,
+                           help="cloud settings for the CronJobs (CLICKFLOW_<SETTING> variables "
+                                "override it, as for kubeflow_runner.py)")
     args = parser.parse_args(argv)
     try:
         if args.command == "render":
@@ -38,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             path = write_release(args.overlay, args.output, dashboard_image=args.dashboard_image,
                                  model_base_path=args.model_base_path,
-                                 serving_gsa=args.serving_gsa)
+                                 serving_gsa=args.serving_gsa, server_image=args.server_image,
+                                 jobs_image=args.jobs_image, cloud_config=args.cloud_config)
             args.directories, args.kubernetes_version = [path.parent], KUBERNETES_VERSION
             print(f"wrote {path}")
         directories = args.directories or sorted(p for p in OVERLAYS.iterdir() if p.is_dir())

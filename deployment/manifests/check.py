@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from deployment.manifests import (
+    BACKEND_GRPC_PORT,
+    BACKEND_REST_PORT,
     BASE_PATH_KEY,
     DASHBOARD_DEPLOYMENT,
-    GRPC_PORT,
-    REST_PORT,
     SERVING_CONFIG_MAP,
     SERVING_CONTAINER,
     SERVING_DEPLOYMENT,
@@ -23,7 +23,17 @@ from deployment.manifests import (
     WORKLOAD_IDENTITY_ANNOTATION,
     ManifestError,
 )
-from deployment.manifests.render import containers, describe, find, pod_specs, render, split_image
+from deployment.manifests.cronjobs import cronjob_problems
+from deployment.manifests.render import (
+    RUN_TO_COMPLETION,
+    containers,
+    describe,
+    find,
+    pod_specs,
+    render,
+    split_image,
+)
+from deployment.manifests.sidecar import proxy_problems
 
 KUBERNETES_VERSION = "1.37.0"
 
@@ -38,7 +48,8 @@ def check(directory: Path | str, model_name: str | None = None,
     except ManifestError as err:
         return [str(err)]
     return [*schema_problems(objects, version), *policy_problems(objects),
-            *consistency_problems(objects, model_name)]
+            *consistency_problems(objects, model_name), *proxy_problems(objects),
+            *cronjob_problems(objects)]
 
 
 def schema_problems(objects: Iterable[dict[str, Any]],
@@ -70,8 +81,8 @@ def _json_path(parts: Iterable[Any]) -> str:
 
 def policy_problems(objects: Iterable[dict[str, Any]]) -> list[str]:
     """What the schema allows but a production pod must not lack: a pinned image, requests and a
-    memory limit, probes on long-running containers, and a non-root, locked-down security
-    context."""
+    memory limit, probes on long-running containers (a Job's pods run to completion and need none),
+    and a non-root, locked-down security context."""
     problems = []
     for obj in objects:
         for pod in pod_specs(obj):
@@ -96,7 +107,8 @@ def policy_problems(objects: Iterable[dict[str, Any]]) -> list[str]:
                     group, key = field.split(".")
                     if not (resources.get(group) or {}).get(key):
                         problems.append(f"{cname}: resources.{field} is not set")
-                if container.get("name") not in init_names:
+                if container.get("name") not in init_names and \
+                        obj.get("kind") not in RUN_TO_COMPLETION:
                     for probe in ("readinessProbe", "livenessProbe"):
                         if not container.get(probe):
                             problems.append(f"{cname}: no {probe}")
@@ -171,7 +183,7 @@ def consistency_problems(objects: list[dict[str, Any]], model_name: str) -> list
     if server is None:
         return [*problems, f"{describe(deployment)}: no container {SERVING_CONTAINER!r}"]
     args = dict(a.lstrip("-").split("=", 1) for a in server.get("args") or [] if "=" in a)
-    expected_args = {"port": str(GRPC_PORT), "rest_api_port": str(REST_PORT)}
+    expected_args = {"port": str(BACKEND_GRPC_PORT), "rest_api_port": str(BACKEND_REST_PORT)}
     for flag, value in expected_args.items():
         if args.get(flag) != value:
             problems.append(f"{describe(deployment)}: tf-serving needs --{flag}={value}, has "
@@ -200,14 +212,11 @@ def consistency_problems(objects: list[dict[str, Any]], model_name: str) -> list
         problems.append(f"{describe(deployment)}: --monitoring_config_file={monitoring!r} is not "
                         f"a key of the mounted ConfigMap {config_map['metadata']['name']}")
     ports = {p["name"]: p["containerPort"] for p in server.get("ports") or []}
-    if ports.get("http") != REST_PORT or ports.get("grpc") != GRPC_PORT:
-        problems.append(f"{describe(deployment)}: tf-serving ports must be http={REST_PORT}, "
-                        f"grpc={GRPC_PORT}, are {ports}")
     readiness = (server.get("readinessProbe") or {}).get("httpGet") or {}
     if readiness.get("path") != f"/v1/models/{model_name}" or \
-            ports.get(readiness.get("port"), readiness.get("port")) != REST_PORT:
+            ports.get(readiness.get("port"), readiness.get("port")) != BACKEND_REST_PORT:
         problems.append(f"{describe(deployment)}: readinessProbe must GET /v1/models/{model_name}"
-                        f" on port {REST_PORT}, is {readiness}")
+                        f" on port {BACKEND_REST_PORT}, is {readiness}")
 
     labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
     service = find(objects, "Service", SERVING_DEPLOYMENT)
@@ -221,9 +230,6 @@ def consistency_problems(objects: list[dict[str, Any]], model_name: str) -> list
                             f"serving pods (labels {labels})")
         http = [p for p in service["spec"].get("ports") or [] if p.get("name") == "http"]
         service_port = http[0]["port"] if http else None
-        if not http or ports.get(http[0].get("targetPort"), http[0].get("targetPort")) != \
-                REST_PORT:
-            problems.append(f"{describe(service)}: port 'http' must target {REST_PORT}")
     hpa = find(objects, "HorizontalPodAutoscaler", SERVING_DEPLOYMENT)
     if hpa is None or hpa["spec"]["scaleTargetRef"].get("name") != SERVING_DEPLOYMENT or \
             hpa["spec"]["scaleTargetRef"].get("kind") != "Deployment":

@@ -48,12 +48,14 @@ spec:
     where = "Deployment clickflow-dev/clickflow-serving"
     assert c.check(tree / "overlays" / "dev") == [
         f"{where} container 'tf-serving': no readinessProbe",
-        f"{where}: readinessProbe must GET /v1/models/clickflow on port 8501, is {{}}"]
+        f"{where}: readinessProbe must GET /v1/models/clickflow on port 8511, is {{}}"]
 
 
 def test_an_unpinned_overlay_image_is_found(tree: Path) -> None:
     kustomization = tree / "overlays" / "prod" / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace('newTag: "0.1.0"', "newTag: latest"))
+    # The first images entry is the dashboard's.
+    kustomization.write_text(kustomization.read_text().replace('newTag: "0.1.0"', "newTag: latest",
+                                                               1))
     assert c.check(tree / "overlays" / "prod") == [
         "Deployment clickflow/clickflow-dashboard container 'dashboard': image "
         "'europe-west4-docker.pkg.dev/my-project/clickflow/dashboard:latest' is not pinned; use a "
@@ -72,7 +74,8 @@ spec:
       targetPort: 9000
 """)
     assert c.check(tree / "overlays" / "dev") == [
-        "Service clickflow-dev/clickflow-serving: port 'http' must target 8501"]
+        "Service clickflow-dev/clickflow-serving: ports 'http' and 'grpc' must target the "
+        "proxy's 8501 and 8500, target {'http': 9000, 'grpc': 8500}"]
 
 
 def test_a_renamed_model_is_found(tree: Path) -> None:
@@ -149,7 +152,7 @@ def test_consistency_catches_a_renamed_model_and_a_wrong_layout(rendered) -> Non
     problems = c.consistency_problems(objects, DEFAULT_MODEL_NAME)
     assert len(problems) == 2
     assert "SERVING_MODEL_BASE_PATH='gs://bucket/models/clickflow' must be" in problems[0]
-    assert "readinessProbe must GET /v1/models/clickflow on port 8501" in problems[1]
+    assert "readinessProbe must GET /v1/models/clickflow on port 8511" in problems[1]
 
 
 def test_consistency_catches_a_dashboard_pointing_elsewhere(rendered) -> None:

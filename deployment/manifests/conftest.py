@@ -4,6 +4,7 @@ rendered once, and a scratch copy of deployment/ to break."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,22 @@ def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     found = r.find(objects, kind, name)
     assert found is not None, f"no single {kind} {name}"
     return found
+
+
+def pod_of(objects, kind: str, name: str) -> dict:
+    [pod] = r.pod_specs(one(objects, kind, name))
+    return pod
+
+
+def container(pod: dict, name: str) -> dict:
+    [container] = [c for c in pod["containers"] if c["name"] == name]
+    return container
+
+
+def expand(args: list[str], env: dict[str, str]) -> list[str]:
+    """Kubernetes' expansion of command and args: $(VAR) from the container's env, $$ -> $
+    (Kubernetes API, Container.args: "Double $$ are reduced to a single $")."""
+    def one_arg(arg: str) -> str:
+        return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                      lambda x: "$" if x[0] == "$$" else env.get(x[1], x[0]), arg)
+    return [one_arg(a) for a in args]

@@ -27,6 +27,8 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 TIMEOUT_S = 120
 
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+# Pods that run to completion: no probes, but a deadline (Job spec.activeDeadlineSeconds).
+RUN_TO_COMPLETION = {"Job", "CronJob"}
 
 
 def render(directory: Path | str, kubectl: Path = KUBECTL) -> list[dict[str, Any]]:
@@ -94,7 +96,12 @@ def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any] 
 
 
 def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    if obj.get("kind") in WORKLOADS:
+    if obj.get("kind") == "CronJob":
+        job = ((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+        spec = (job.get("template") or {}).get("spec")
+        if isinstance(spec, dict):
+            yield spec
+    elif obj.get("kind") in WORKLOADS:
         spec = (obj.get("spec") or {}).get("template", {}).get("spec")
         if isinstance(spec, dict):
             yield spec

@@ -42,6 +42,10 @@ def test_overlay_renders_the_expected_objects(rendered, overlay: str) -> None:
         ("PodDisruptionBudget", "clickflow-serving"),
         ("ConfigMap", "clickflow-serving-config"), ("ConfigMap", "clickflow-serving-env"),
         ("NetworkPolicy", "clickflow-serving"), ("NetworkPolicy", "clickflow-dashboard"),
+        ("NetworkPolicy", "clickflow-jobs"),
+        ("ServiceAccount", "clickflow-monitor"), ("ServiceAccount", "clickflow-ingest"),
+        ("CronJob", "clickflow-monitor"), ("CronJob", "clickflow-ingest"),
+        ("ConfigMap", "clickflow-cloud-config"),
     ])
     # `namespace:` sets every namespaced object's namespace.
     assert all(o["metadata"].get("namespace") == namespace for o in objects[1:])
@@ -63,6 +67,12 @@ def test_generated_config_maps_carry_a_hash_and_are_referenced_by_it(rendered,
     refs = {e["valueFrom"]["configMapKeyRef"]["name"] for c in r.containers(pod)
             for e in c.get("env") or [] if "configMapKeyRef" in e.get("valueFrom", {})}
     assert refs == {env}
+    cloud = one(objects, "ConfigMap", m.CLOUD_CONFIG_MAP)["metadata"]["name"]
+    assert re.fullmatch(rf"{m.CLOUD_CONFIG_MAP}-[a-z0-9]{{10}}", cloud), cloud
+    for name in (m.MONITOR_CRONJOB, m.INGEST_CRONJOB):
+        [job_pod] = r.pod_specs(one(objects, "CronJob", name))
+        assert {v["configMap"]["name"] for v in job_pod["volumes"] if "configMap" in v} == \
+            {cloud}
 
 
 def test_a_config_change_renames_the_config_map_and_its_references(tree: Path) -> None:
@@ -172,17 +182,30 @@ def test_each_pod_has_a_network_policy_opening_its_ports_and_mounts_no_token(ren
     """A NetworkPolicy's podSelector must match the pod template's labels (Kubernetes API,
     NetworkPolicySpec), or the pod stays open and the policy guards nothing; its ingress must
     name every container port, or the port is closed."""
+    from deployment.manifests.sidecar import selects
+
     objects = rendered[overlay]
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
-    for deployment in (o for o in objects if o["kind"] == "Deployment"):
-        pod = deployment["spec"]["template"]
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "CronJob")]
+    assert len(workloads) == 4
+    for deployment in workloads:
+        pod = deployment["spec"]["template"] if deployment["kind"] == "Deployment" else \
+            deployment["spec"]["jobTemplate"]["spec"]["template"]
         labels = pod["metadata"]["labels"]
-        matching = [p for p in policies if all(
-            labels.get(k) == v for k, v in p["spec"]["podSelector"]["matchLabels"].items())]
+        matching = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
         assert len(matching) == 1, deployment["metadata"]["name"]
         (policy,) = matching
         assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-        opened = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+        opened = {port["port"] for rule in policy["spec"].get("ingress", [])
+                  for port in rule["ports"]}
         ports = {p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
-        assert ports and ports <= opened, (deployment["metadata"]["name"], ports, opened)
+        if deployment["kind"] == "CronJob":  # nothing connects to a job: no ingress at all
+            assert not ports and not policy["spec"].get("ingress"), deployment["metadata"]["name"]
+            continue
+        # TF Serving's own ports, behind the proxy in the same pod, stay closed.
+        backend = {p["containerPort"] for c in pod["spec"]["containers"]
+                   if c["name"] == m.SERVING_CONTAINER for p in c["ports"]}
+        assert backend in (set(), {m.BACKEND_REST_PORT, m.BACKEND_GRPC_PORT})
+        assert ports - backend and ports - backend <= opened and not backend & opened, \
+            (deployment["metadata"]["name"], ports, opened)
         assert pod["spec"]["automountServiceAccountToken"] is False

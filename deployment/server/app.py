@@ -109,7 +109,7 @@ def request_log_writer(config: ServerConfig, metrics: ServerMetrics) -> RequestL
         settings.directory, roll_seconds=settings.roll_seconds,
         roll_records=settings.roll_records, queue_size=settings.queue_size, metrics=metrics,
         max_bytes=settings.max_bytes, max_age_seconds=settings.max_age_seconds,
-        max_record_bytes=settings.max_record_bytes)
+        max_record_bytes=settings.max_record_bytes, spool_dir=settings.spool_dir)
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None

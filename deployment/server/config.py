@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pipelines.common import names
+from pipelines.common import names, storage
 from pipelines.common.argtypes import at_least
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, MODEL_NAME_RE
@@ -103,7 +103,7 @@ class BatchingConfig:
 class RequestLogConfig:
     """Where and how predictions are logged for monitoring (``None`` dir: not logged)."""
 
-    directory: Path | None = DEFAULT_REQUEST_LOG_DIR
+    directory: Path | str | None = DEFAULT_REQUEST_LOG_DIR  # a folder or a gs:// URI
     roll_seconds: float = 60.0
     roll_records: int = 10_000
     queue_size: int = 100_000
@@ -111,6 +111,9 @@ class RequestLogConfig:
     max_bytes: int | None = 1024 ** 3
     max_age_seconds: float | None = 14 * 86400.0
     max_record_bytes: int = 64 * 1024
+    # gs:// only: where finished files wait for their upload (None: a fresh temporary folder).
+    # A folder that outlives the process (a pod's emptyDir) keeps them across a crash.
+    spool_dir: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,8 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default 30)")
 
     log = parser.add_argument_group("request log")
-    log.add_argument("--request-log-dir", type=Path, default=DEFAULT_REQUEST_LOG_DIR,
-                     help=f"Parquet log of every prediction, for monitoring "
+    log.add_argument("--request-log-dir", type=storage.location,
+                     default=DEFAULT_REQUEST_LOG_DIR,
+                     help=f"Parquet log of every prediction, for monitoring: a folder or "
+                          f"gs://BUCKET/PREFIX (files spooled locally, then uploaded; "
+                          f"STORAGE_EMULATOR_HOST points gs:// at an emulator) "
                           f"(default {DEFAULT_REQUEST_LOG_DIR})")
     log.add_argument("--no-request-log", action="store_true", help="do not log predictions")
     log.add_argument("--request-log-roll-seconds", type=at_least(float, 0.01), default=60.0,
@@ -350,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--request-log-max-record-kb", type=at_least(float, 0.1), default=64.0,
                      help="a record (one prediction's features) larger than this is dropped "
                           "and counted, not written (default 64)")
+    log.add_argument("--request-log-spool-dir", type=Path,
+                     help="with a gs:// --request-log-dir: the local folder where finished "
+                          "files wait for their upload; files a crashed process left there are "
+                          "uploaded at start (default: a new temporary folder)")
     return parser
 
 
@@ -396,6 +406,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             max_bytes=int(args.request_log_max_mb * 1024 * 1024),
             max_age_seconds=args.request_log_max_days * 86400.0,
             max_record_bytes=int(args.request_log_max_record_kb * 1024),
+            spool_dir=args.request_log_spool_dir,
         ),
         log_level=args.log_level,
         proxy=proxy,

@@ -28,6 +28,15 @@ def test_defaults_bind_localhost_and_tf_serving_port(tmp_path: Path) -> None:
     assert cfg.batching.enabled and cfg.max_instances == 1000
 
 
+def test_the_request_log_may_be_a_gs_uri(tmp_path: Path, capsys) -> None:
+    cfg = _config("--model-base-path", str(tmp_path), "--request-log-dir",
+                  "gs://my-bucket/request_log/")
+    assert cfg.request_log.directory == "gs://my-bucket/request_log"  # not Path's "gs:/..."
+    with pytest.raises(SystemExit):
+        _config("--model-base-path", str(tmp_path), "--request-log-dir", "gs://My_Bucket/x")
+    assert "--request-log-dir" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("flags", "policy"), [
     (["--num-versions", "2"], config.VersionPolicy("latest", num_versions=2)),
     (["--versions", "3,5"], config.VersionPolicy("specific", versions=(3, 5))),

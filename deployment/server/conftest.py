@@ -30,3 +30,18 @@ def make_version(small_model: Path):
         return target
 
     return make
+
+
+# gs:// in tests: the real google-cloud-storage client against the JSON API fake on 127.0.0.1
+# (pipelines.testing.fake_gcs), selected by STORAGE_EMULATOR_HOST, the client's own emulator
+# setting (google/cloud/storage/_helpers.py), which the storage layer reads per call.
+@pytest.fixture
+def gcs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from pipelines.common import storage
+    from pipelines.testing import fake_bigquery
+
+    (tmp_path / "gcs" / "bucket").mkdir(parents=True)
+    monkeypatch.setattr("deployment.server.log_writer.UPLOAD_BACKOFF_SECONDS", (0.05, 0.2))
+    with fake_bigquery.serving(tmp_path / "gcs") as server:
+        monkeypatch.setenv(storage.EMULATOR_ENV, server.endpoint)
+        yield server

@@ -77,6 +77,27 @@ def test_prune_never_deletes_the_file_just_written(tmp_path) -> None:
     assert pruned.files == 1 and pruned.kept_bytes == 0
 
 
+def test_the_same_bounds_hold_on_a_gs_log(tmp_path, gcs) -> None:
+    """A gs:// log (the real client against the JSON API fake: ``gcs`` in conftest.py)
+    is bounded by the same prune: the old day's objects deleted, nothing else touched."""
+    stray = tmp_path / "gcs" / "bucket" / "request_log" / "date=2026-01-01" / "notes.txt"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("kept")
+    writer = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                         max_age_seconds=3600, spool_dir=tmp_path / "spool",
+                                         clock=lambda: T0 + 60)
+    writer.start()
+    writer.submit(_entry("old", 2, at=T0 - 86_400))
+    writer.flush()
+    assert len(_files(tmp_path / "gcs")) == 1
+    writer.submit(_entry("new", 2, at=T0))
+    writer.close()
+    assert [p.split("/")[-2] for p in _files(tmp_path / "gcs")] == ["date=2026-01-02"]
+    assert stray.read_text() == "kept"
+    table, _ = read_request_log("gs://bucket/request_log")
+    assert table["request_id"].to_pylist() == ["new-0", "new-1"]
+
+
 def test_an_oversized_record_is_dropped_counted_and_health_says_degraded(tmp_path,
                                                                          make_version) -> None:
     from deployment.server.app import create_app
@@ -119,6 +140,13 @@ directory, name, files, quota = sys.argv[1:]
 writer = log_writer.RequestLogWriter(Path(directory), roll_seconds=3600, roll_records=50,
                                      max_bytes=int(quota))
 writer.start()
+# Start together (imports take seconds on a loaded machine): the test is of two writers at once.
+ready = Path(directory + ".ready")  # beside the log: a reader would report a stray file
+ready.mkdir(exist_ok=True)
+(ready / name).touch()
+deadline = time.monotonic() + 60
+while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+    time.sleep(0.01)
 for i in range(int(files)):
     writer.submit(_entry(f"{name}{i}", 50, at=time.time()))
     writer.flush()

@@ -10,15 +10,30 @@ Writing never slows or fails a response: ``RequestLogWriter.submit`` only puts t
 bounded queue (a full queue drops the entry and counts it); a background thread, woken a few
 times a second rather than per request, turns entries into rows a column at a time and rolls
 files every ``roll_seconds`` or ``roll_records``.
+
+A ``gs://`` directory (the GKE sidecar): Cloud Storage objects cannot be appended to, so
+each rolled file is first written whole to a local spool folder (same layout), then uploaded
+by a second thread, so a slow or failing Cloud Storage never holds up the writer, let alone a
+response. An upload that fails is retried with backoff (1 s doubling to 60 s) until it goes
+through; /healthz says degraded while uploads fail, and a spooled file is given up (counted
+as dropped, reason ``upload_error``) only when the spool outgrows the log's byte quota or at
+shutdown. An object appears only once its upload completes, so readers never see half a file.
+With ``spool_dir`` (``--request-log-spool-dir``, e.g. a pod's emptyDir), each writer spools
+into its own subfolder, holding a lock on it while it lives; at start a writer adopts the
+files of subfolders whose lock is free (their process died) and uploads them, so a crash
+loses no finished file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import queue
+import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,8 +48,9 @@ import pyarrow.parquet as pq
 
 from deployment.server import log_retention
 from models import features
+from pipelines.common import safe_parquet, storage
 from pipelines.common.request_log import ARROW_TYPES as _ARROW
-from pipelines.common.request_log import FEATURE_COLUMNS, date_folder, part_name
+from pipelines.common.request_log import FEATURE_COLUMNS, PART_RE, date_folder, part_name
 from pipelines.common.request_log import LOG_SCHEMA as SCHEMA
 
 log = logging.getLogger(__name__)
@@ -246,16 +262,31 @@ class _Flush:
 
 _STOP = object()
 DROP_MEMORY_SECONDS = 300.0  # /healthz says degraded this long after a dropped record
+UPLOAD_BACKOFF_SECONDS = (1.0, 60.0)
+PART_SEQ = re.compile(r"-(\d+)\.parquet$")  # first and longest wait between upload attempts
 
 
 class RequestLogWriter:
     """Background writer of the request log (see the module docstring)."""
 
-    def __init__(self, directory: Path, *, roll_seconds: float = 60.0, roll_records: int = 10_000,
-                 queue_size: int = 100_000, collect_seconds: float = 0.1, metrics: Any = None,
+    def __init__(self, directory: storage.Location, *, roll_seconds: float = 60.0,
+                 roll_records: int = 10_000, queue_size: int = 100_000,
+                 collect_seconds: float = 0.1, metrics: Any = None,
                  clock: Callable[[], float] = time.time, max_bytes: int | None = None,
-                 max_age_seconds: float | None = None, max_record_bytes: int | None = None):
-        self.directory = Path(directory)
+                 max_age_seconds: float | None = None, max_record_bytes: int | None = None,
+                 spool_dir: Path | None = None):
+        self.remote = storage.is_gcs(directory)
+        self.directory: storage.Location = directory if self.remote else Path(directory)
+        # gs:// only: finished files wait here for their upload (a fresh folder by default).
+        self.spool_dir = spool_dir
+        self._persistent_spool = spool_dir is not None  # what is left there is not lost
+        self._uploads: queue.SimpleQueue = queue.SimpleQueue()
+        self._spooled: dict[Path, int] = {}  # spooled file -> records, until uploaded
+        self._upload_thread: threading.Thread | None = None
+        self._upload_error: tuple[float, str] | None = None  # since when, last error
+        self._upload_idle = threading.Condition()  # guards _spooled; notified on each upload
+        self._stop_uploads = threading.Event()
+        self._spool_lock: Any = None  # held while this writer lives (see _open_spool)
         self.collect_seconds = collect_seconds
         self.roll_seconds = roll_seconds
         self.roll_records = roll_records
@@ -299,6 +330,11 @@ class RequestLogWriter:
             # thread under load, each of the import's file lookups waits for the GIL behind
             # the event loop, stretching it to seconds while the queue fills and drops.
             pq.write_table(SCHEMA.empty_table(), pa.BufferOutputStream())
+            if self.remote:
+                self._open_spool()
+                self._upload_thread = threading.Thread(
+                    target=self._upload_run, name="request-log-uploader", daemon=True)
+                self._upload_thread.start()
             self._thread = threading.Thread(target=self._run, name="request-log-writer",
                                             daemon=True)
             self._thread.start()
@@ -307,20 +343,54 @@ class RequestLogWriter:
         return self._thread is not None and self._thread.is_alive()
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Writes everything queued so far into files (tests, shutdown)."""
+        """Writes everything queued so far into files, uploaded for gs:// (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
         if self.alive():
             command = _Flush()
             self._queue.put(command)
             command.done.wait(timeout)
+        self._wait_uploaded(deadline)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Writes what is queued and stops the thread."""
+        """Writes what is queued, uploads it (gs://) and stops the threads; a file that could
+        not be uploaded by then is counted as dropped."""
+        deadline = time.monotonic() + timeout
         thread = self._thread
         if thread is not None:
             self._queue.put(_STOP)
             thread.join(timeout)
             with self._lock:
                 self._thread = None
+        uploader = self._upload_thread
+        if uploader is not None:
+            self._wait_uploaded(deadline)
+            self._stop_uploads.set()
+            self._uploads.put(_STOP)
+            uploader.join(max(0.0, deadline - time.monotonic()) + 1.0)
+            self._upload_thread = None
+            with self._upload_idle:
+                left = dict(self._spooled)
+                self._spooled.clear()
+            for path, rows in left.items():
+                if self._persistent_spool:
+                    log.warning("request log: %s (%d records) not uploaded to %s before "
+                                "shutdown; kept for the next writer to upload", path, rows,
+                                self.directory)
+                    continue
+                log.error("request log: %s was not uploaded to %s before shutdown; %d records "
+                          "dropped", path, self.directory, rows)
+                self._count_dropped("upload_error", rows)
+            if self._spool_lock is not None:
+                self._spool_lock.close()  # the next writer may adopt what is left
+                self._spool_lock = None
+
+    def _wait_uploaded(self, deadline: float) -> None:
+        with self._upload_idle:
+            while self._spooled and self._upload_thread is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._upload_idle.wait(min(left, 0.1))
 
     def _run(self) -> None:
         buffer: list[LogEntry] = []
@@ -374,7 +444,17 @@ class RequestLogWriter:
                 return items
 
     def recent_drops(self, seconds: float = DROP_MEMORY_SECONDS) -> str | None:
-        """Why records were dropped in the last ``seconds``, if they were (for /healthz)."""
+        """Why records were dropped in the last ``seconds``, if they were, or that uploads
+        are failing now (for /healthz)."""
+        failing = self._upload_error
+        if failing is not None:
+            with self._upload_idle:
+                waiting = len(self._spooled)
+                records = sum(self._spooled.values())
+            return (f"the request log cannot upload to {self.directory} (failing since "
+                    f"{datetime.fromtimestamp(failing[0], timezone.utc):%H:%M:%S} UTC: "
+                    f"{failing[1]}); {waiting} file(s), {records} records waiting in "
+                    f"{self.spool_dir}, retried")
         last = self._last_drop
         if last is None or self._clock() - last[0] > seconds:
             return None
@@ -431,7 +511,9 @@ class RequestLogWriter:
     def _write_file(self, day: str, table: pa.Table) -> None:
         self._seq += 1
         first = table["logged_at"][0].as_py()
-        folder = self.directory / date_folder(day)
+        root = self.spool_dir if self.remote else self.directory
+        assert root is not None
+        folder = Path(root) / date_folder(day)
         path = folder / part_name(first, self._seq)
         tmp = path.with_name(path.name + ".tmp")
         try:
@@ -454,7 +536,16 @@ class RequestLogWriter:
                 tmp.unlink(missing_ok=True)
             self._count_dropped("write_error", table.num_rows)
             return
-        self.written += table.num_rows
+        if self.remote:
+            with self._upload_idle:
+                self._spooled[path] = table.num_rows
+            self._uploads.put(path)
+            return
+        self._written(table.num_rows, path)
+
+    def _written(self, rows: int, path: storage.Location) -> None:
+        """A file is in the log: count it, then keep the log within its bounds."""
+        self.written += rows
         pruned = log_retention.prune(self.directory, max_bytes=self.max_bytes,
                                      max_age_seconds=self.max_age_seconds, now=self._clock(),
                                      keep=path)
@@ -462,7 +553,131 @@ class RequestLogWriter:
             log.info("request log: %d old file(s) deleted (%d bytes) to stay within its "
                      "bounds", pruned.files, pruned.bytes)
         if self._metrics is not None:
-            self._metrics.log_records.inc(table.num_rows)
+            self._metrics.log_records.inc(rows)
             self._metrics.log_files.inc()
             self._metrics.log_pruned.inc(pruned.files)
             self._metrics.log_bytes.set(pruned.kept_bytes)
+
+    def _open_spool(self) -> None:
+        """This writer's own locked spool folder, with the files dead writers left adopted."""
+        if self.spool_dir is None:
+            self.spool_dir = Path(tempfile.mkdtemp(prefix="clickflow-request-log-"))
+            return
+        shared = Path(self.spool_dir)
+        shared.mkdir(parents=True, exist_ok=True)
+        own = Path(tempfile.mkdtemp(prefix=f"writer-{os.getpid()}-", dir=shared))
+        self._spool_lock = (own / ".lock").open("w")
+        fcntl.flock(self._spool_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.spool_dir = own
+        for other in sorted(shared.glob("writer-*")):
+            if other == own or not other.is_dir():
+                continue
+            with (other / ".lock").open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live writer's
+                self._adopt(other)
+
+    def _adopt(self, folder: Path) -> None:
+        """Moves the finished files of a dead writer's spool into ours and queues them."""
+        assert self.spool_dir is not None
+        for path in sorted(folder.glob("date=*/part-*.parquet")):
+            if not PART_RE.match(path.name):
+                continue
+            try:
+                rows = safe_parquet.read_metadata(path).num_rows
+            except Exception as err:  # half-written by the crash, or not ours
+                log.error("request log: %s left in the spool is unreadable (%s); kept there",
+                          path, str(err).splitlines()[0] if str(err) else type(err).__name__)
+                continue
+            target = self.spool_dir / path.parent.name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            with self._upload_idle:
+                self._spooled[target] = rows
+            self._uploads.put(target)
+            log.info("request log: %s (%d records) left by a stopped writer; uploading it",
+                     path, rows)
+        for leftover in sorted(folder.rglob("*"), reverse=True):
+            with contextlib.suppress(OSError):
+                leftover.unlink() if leftover.name == ".lock" else leftover.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+    def _remote_path(self, spooled: Path) -> str:
+        assert self.spool_dir is not None
+        return str(storage.join(self.directory, *spooled.relative_to(self.spool_dir).parts))
+
+    def _upload_run(self) -> None:
+        """Uploads spooled files in order, each until it goes through (see the docstring)."""
+        wait = UPLOAD_BACKOFF_SECONDS[0]
+        while True:
+            item = self._uploads.get()
+            if item is _STOP:
+                return
+            path: Path = item
+            while True:
+                with self._upload_idle:
+                    rows = self._spooled.get(path)
+                if rows is None:  # given up (spool over quota)
+                    break
+                target = self._remote_path(path)
+                try:
+                    # Create-only: an object of the same name (another process's, a restarted
+                    # one with the same pid and sequence) is never overwritten.
+                    storage.put_file(path, target, if_absent=True, retry_seconds=0)
+                except FileExistsError:
+                    path = self._renamed(path, rows)
+                    continue
+                except OSError as err:
+                    self._upload_failed(target, err)
+                    if self._stopping_wait(wait):
+                        return
+                    wait = min(wait * 2, UPLOAD_BACKOFF_SECONDS[1])
+                    continue
+                wait = UPLOAD_BACKOFF_SECONDS[0]
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                storage.remove_empty_dir(path.parent)
+                self._written(rows, target)
+                with self._upload_idle:
+                    self._spooled.pop(path, None)
+                    self._upload_error = None
+                    self._upload_idle.notify_all()
+                break
+
+    def _renamed(self, path: Path, rows: int) -> Path:
+        """``path`` under a new sequence number, its name being taken in the bucket. Were it
+        our own earlier attempt whose answer was lost, the monitor drops the duplicates."""
+        pid_seq = PART_SEQ.search(path.name)
+        assert pid_seq is not None
+        seq = int(pid_seq.group(1)) + 1_000_000
+        renamed = path.with_name(PART_SEQ.sub(f"-{seq}.parquet", path.name))
+        os.replace(path, renamed)
+        with self._upload_idle:
+            self._spooled[renamed] = self._spooled.pop(path, rows)
+        return renamed
+
+    def _stopping_wait(self, seconds: float) -> bool:
+        """Waits ``seconds`` before the next attempt; True when close() asked to stop."""
+        return self._stop_uploads.wait(seconds)
+
+    def _upload_failed(self, target: str, err: OSError) -> None:
+        first = self._upload_error is None
+        self._upload_error = (self._upload_error or (self._clock(), ""))[0], str(err)[:300]
+        if first:
+            log.warning("request log: upload to %s failed (%s); retrying", target, err)
+        if self._metrics is not None:
+            self._metrics.log_upload_failures.inc()
+        if self.max_bytes is None:
+            return
+        pruned = log_retention.prune(self.spool_dir, max_bytes=self.max_bytes,
+                                     max_age_seconds=None, now=self._clock())
+        for gone in pruned.deleted:
+            with self._upload_idle:
+                rows = self._spooled.pop(Path(gone), 0)
+                self._upload_idle.notify_all()
+            log.error("request log: %s deleted unsent, the spool is over its %d-byte quota; "
+                      "%d records dropped", gone, self.max_bytes, rows)
+            self._count_dropped("upload_error", rows)

@@ -195,3 +195,123 @@ def test_schema_matches_the_shared_interface() -> None:
     assert schema.names[5:-1] == list(features.SERVING_FEATURES)
     assert schema.field("probability").type == pa.float64()
     assert schema.field("Age").type == pa.int64() and schema.field("City").type == pa.string()
+
+
+# --- a gs:// request log, against the JSON API fake (the ``gcs`` fixture, conftest.py).
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: connection refused at once
+
+
+def _objects(tmp_path: Path) -> list[str]:
+    root = tmp_path / "gcs" / "bucket"
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_a_gs_log_is_rolled_locally_then_uploaded_whole(tmp_path: Path, gcs) -> None:
+    metrics = ServerMetrics()
+    writer = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=3,
+                                         metrics=metrics, spool_dir=tmp_path / "spool")
+    writer.start()
+    for i in range(4):
+        assert writer.submit(_entry(f"r{i}", 2, at=T0 + 3 * i))  # straddles midnight
+    writer.flush()
+    objects = _objects(tmp_path)
+    assert {o.split("/")[1] for o in objects} == {"date=2026-01-02", "date=2026-01-03"}
+    assert all(contract.PART_RE.match(o.rsplit("/", 1)[1]) for o in objects)
+    table, problems = contract.read_request_log("gs://bucket/request_log")
+    assert problems == [] and table.num_rows == 8 and writer.written == 8
+    assert sorted(table["request_id"].to_pylist()) == sorted(
+        f"r{i}-{j}" for i in range(4) for j in range(2))
+    assert not list((tmp_path / "spool").rglob("*.parquet"))  # uploaded files leave the spool
+    writer.close()
+    assert writer.dropped == 0 and writer.recent_drops() is None
+    assert f"clickflow_request_log_files_total {len(objects)}.0" in metrics.exposition().decode()
+
+
+def test_a_failing_upload_never_blocks_is_retried_and_reported(tmp_path: Path, gcs,
+                                                               monkeypatch) -> None:
+    from pipelines.common import storage
+
+    monkeypatch.setenv(storage.EMULATOR_ENV, UNREACHABLE)
+    metrics = ServerMetrics()
+    writer = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                         metrics=metrics, spool_dir=tmp_path / "spool")
+    writer.start()
+    started = time.perf_counter()
+    for i in range(5):
+        assert writer.submit(_entry(f"r{i}", 2))
+    assert time.perf_counter() - started < 0.05  # submit only queues
+    writer.flush(timeout=1.0)
+    assert _objects(tmp_path) == []
+    health = writer.recent_drops()
+    assert health and "cannot upload to gs://bucket/request_log" in health, health
+    assert "5 file(s), 10 records waiting" in health
+    failures = 'clickflow_request_log_upload_failures_total'
+    assert f"{failures} 0.0" not in metrics.exposition().decode()
+    monkeypatch.setenv(storage.EMULATOR_ENV, gcs.endpoint)  # Cloud Storage is back
+    writer.flush(timeout=10.0)
+    assert len(_objects(tmp_path)) == 5 and writer.written == 10 and writer.dropped == 0
+    assert writer.recent_drops() is None
+    writer.close()
+
+
+def test_an_upload_outage_drops_only_past_the_quota(tmp_path: Path, gcs, monkeypatch) -> None:
+    from pipelines.common import storage
+
+    monkeypatch.setenv(storage.EMULATOR_ENV, UNREACHABLE)
+    metrics = ServerMetrics()
+    writer = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                         metrics=metrics)  # a fresh temporary spool
+    writer.start()
+    for i in range(3):
+        assert writer.submit(_entry(f"r{i}", 2, at=T0 - 10 + i))
+        writer.flush(timeout=0.5)  # waits it out: nothing can be uploaded
+        if i == 0:  # the quota: one spooled file and a half
+            (first,) = Path(writer.spool_dir).rglob("*.parquet")
+            writer.max_bytes = first.stat().st_size * 3 // 2
+            assert writer.dropped == 0
+    assert writer.dropped == 4  # the two oldest files, deleted unsent
+    assert len(list(Path(writer.spool_dir).rglob("*.parquet"))) == 1
+    writer.close(timeout=0.5)  # still unreachable, and the spool dies with the process
+    assert writer.dropped == 6 and writer.written == 0
+    assert 'reason="upload_error"} 6.0' in metrics.exposition().decode()
+
+
+def test_a_kept_spool_is_uploaded_by_the_next_writer(tmp_path: Path, gcs, monkeypatch) -> None:
+    """--request-log-spool-dir (a pod's emptyDir): files a stopped or crashed writer could not
+    upload are adopted and uploaded by the next one; a live writer's files are left alone."""
+    from pipelines.common import storage
+
+    spool = tmp_path / "spool"
+    monkeypatch.setenv(storage.EMULATOR_ENV, UNREACHABLE)
+    first = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                        spool_dir=spool)
+    live = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                       spool_dir=spool)
+    first.start()
+    live.start()
+    first.submit(_entry("lost-in-outage", 2))
+    live.submit(_entry("live", 2))
+    first.flush(timeout=0.3)
+    live.flush(timeout=0.3)
+    first.close(timeout=0.3)  # Cloud Storage still down: kept, not dropped
+    assert first.dropped == 0 and _objects(tmp_path) == []
+    (spool / "writer-999-crashed" / "date=2026-01-02").mkdir(parents=True)
+    (spool / "writer-999-crashed" / "date=2026-01-02" / "part-235958-999-000001.parquet"
+     ).write_bytes(b"half a file")  # unreadable: kept where it is, named in the log
+    monkeypatch.setenv(storage.EMULATOR_ENV, gcs.endpoint)
+    after = log_writer.RequestLogWriter("gs://bucket/request_log", roll_records=2,
+                                        spool_dir=spool)
+    after.start()
+    after.flush(timeout=10)
+    table, _ = contract.read_request_log("gs://bucket/request_log")
+    assert {"lost-in-outage-0", "lost-in-outage-1"} <= set(table["request_id"].to_pylist())
+    assert after.written == 2
+    assert (spool / "writer-999-crashed" / "date=2026-01-02").is_dir()
+    after.close()
+    live.close(timeout=10)  # its own file, uploaded by itself now that Cloud Storage is back
+    table, _ = contract.read_request_log("gs://bucket/request_log")
+    # Same pid, sequence and second as the adopted file: uploaded under a new name, since
+    # uploads are create-only, instead of one overwriting the other.
+    assert sorted(table["request_id"].to_pylist()) == [
+        "live-0", "live-1", "lost-in-outage-0", "lost-in-outage-1"]
+    assert len(_objects(tmp_path)) == 2

@@ -68,8 +68,13 @@ class ServerMetrics:
             registry=r)
         self.log_dropped = Counter(
             "clickflow_request_log_dropped",
-            "Records not logged (queue_full, write_error, bad_entry, record_too_large)",
+            "Records not logged (queue_full, write_error, bad_entry, record_too_large, "
+            "upload_error)",
             ["reason"], registry=r)
+        self.log_upload_failures = Counter(
+            "clickflow_request_log_upload_failures",
+            "Failed attempts to upload a request log file to gs:// (each is retried)",
+            registry=r)
         self.log_files = Counter(
             "clickflow_request_log_files", "Request log files written", registry=r)
         # The folder's total, which every worker measures after its own writes: the newest.

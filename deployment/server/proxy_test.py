@@ -301,3 +301,36 @@ def test_the_proxy_command(backend: Backend, tmp_path: Path) -> None:
     assert "a logging proxy of clickflow" in proxy.log_file.read_text()
     table, problems = read_request_log(tmp_path / "log")
     assert problems == [] and sorted(table["request_id"].to_pylist()) == ["cmd-1", "cmd-2"]
+
+
+def test_cloud_storage_down_fails_no_response_and_shows_in_health(backend: Backend,
+                                                                   tmp_path: Path, gcs,
+                                                                   monkeypatch) -> None:
+    """--request-log-dir gs://...: with Cloud Storage unreachable every prediction is still
+    answered at its usual speed, /healthz says degraded, and the log arrives once it is back
+    (the real client against the JSON API fake: the ``gcs`` fixture, conftest.py)."""
+    import time
+
+    from pipelines.common import storage
+
+    monkeypatch.setenv(storage.EMULATOR_ENV, "http://127.0.0.1:9")  # refused at once
+    proxy = _proxy(backend, "gs://bucket/request_log")
+    with TestClient(create_proxy_app(proxy)) as client:
+        assert client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                           headers={"X-Request-Id": "warm"}).status_code == 200
+        started = time.perf_counter()
+        for i in range(20):
+            response = client.post("/v1/models/clickflow:predict", json={"instances": [ROW]},
+                                   headers={"X-Request-Id": f"down-{i}"})
+            assert response.status_code == 200
+        seconds = time.perf_counter() - started
+        proxy.request_log.flush(timeout=1.0)
+        health = client.get("/healthz").json()
+        assert health["status"] == "degraded", health
+        assert "cannot upload to gs://bucket/request_log" in health["problems"][0]
+        monkeypatch.setenv(storage.EMULATOR_ENV, gcs.endpoint)
+        proxy.request_log.flush(timeout=10.0)
+        assert client.get("/healthz").json() == {"status": "ok"}
+    assert seconds < 20 * 0.5, seconds  # no request waited on an upload
+    table, problems = read_request_log("gs://bucket/request_log")
+    assert problems == [] and table.num_rows == 21

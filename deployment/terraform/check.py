@@ -72,6 +72,40 @@ REQUIRED: dict[Grant, str] = {
         "node logs, metrics",
     Grant("gke_nodes", "repository", "roles/artifactregistry.reader"): "pulls the dashboard image",
     Grant("serving", "bucket", "roles/storage.objectViewer"): "TF Serving loads the pushed models",
+    Grant("serving", "bucket", "roles/storage.objectCreator"):
+        "the request-logging proxy writes Parquet files (deployment/server/log_writer.py)",
+    Grant("monitor", "bucket", "roles/storage.objectViewer"):
+        "python -m pipelines.monitoring run reads --log-dir and --labels-dir; the trigger's "
+        "ingestion lists and checks the day's files (pipelines/cloud/ingest.py check_files)",
+    Grant("monitor", "bucket", "roles/storage.objectUser"):
+        "--out-dir: report, plots, anomalies, the cool-down state it overwrites",
+    Grant("monitor", "bucket", "roles/storage.objectCreator"):
+        "the trigger stages labelled traffic under incoming/ (ingest.ingest_examples)",
+    Grant("monitor", "bucket", "bucket-metadata"): "PipelineJob.submit checks the root's bucket",
+    Grant("monitor", "project", "roles/bigquery.jobUser"): "the trigger's load job",
+    Grant("monitor", "dataset", "roles/bigquery.dataEditor"):
+        "the load job replaces the day's partition of the training table",
+    Grant("monitor", "project", "roles/aiplatform.user"):
+        "--trigger cloud: kubeflow_runner.py submit",
+    Grant("monitor", "account:pipelines", "roles/iam.serviceAccountUser"):
+        "the retraining run runs as the pipeline's service account",
+    Grant("ingest", "bucket", "roles/storage.objectViewer"):
+        "python -m pipelines.cloud.ingest lists, checks and loads incoming/ files",
+    Grant("ingest", "project", "roles/bigquery.jobUser"): "its load job",
+    Grant("ingest", "dataset", "roles/bigquery.dataEditor"):
+        "the load job replaces the day's partition of the training table",
+}
+
+# The bucket grants conditioned on object prefixes, (account, role) -> the prefixes the use needs
+# (the manifests' gs://$(CLICKFLOW_BUCKET)/<prefix> paths, ingest_cli.DEFAULT_FOLDER, the Pusher's
+# serving_model/). Each must be limited to exactly these.
+PREFIXES: dict[tuple[str, str], frozenset[str]] = {
+    ("serving", "roles/storage.objectViewer"): frozenset({"serving_model/"}),
+    ("serving", "roles/storage.objectCreator"): frozenset({"request_log/"}),
+    ("monitor", "roles/storage.objectViewer"): frozenset({"request_log/", "labels/", "incoming/"}),
+    ("monitor", "roles/storage.objectUser"): frozenset({"monitoring/"}),
+    ("monitor", "roles/storage.objectCreator"): frozenset({"incoming/"}),
+    ("ingest", "roles/storage.objectViewer"): frozenset({"incoming/"}),
 }
 
 # Which API each resource type needs, and which the pipeline and CD need besides.
@@ -255,6 +289,37 @@ def bucket_condition(tf: Terraform, account: str) -> str | None:
                 condition = condition[0]
             return resolve(tf, condition["expression"]) if condition else None
     return None
+
+
+def prefix_grants(tf: Terraform) -> dict[tuple[str, str], frozenset[str] | None]:
+    """(account, role) -> the object prefixes of each own (not for_each) bucket grant's condition;
+    None for a grant without a condition, or one that is not a plain OR of prefixes (and,
+    optionally, bucket-level calls)."""
+    out: dict[tuple[str, str], frozenset[str] | None] = {}
+    for (kind, _), body in tf.resources.items():
+        m = re.fullmatch(r'serviceAccount:\$\{google_service_account\.accounts\["(\w+)"\]\.email\}',
+                         str(body.get("member", "")))
+        if kind != "google_storage_bucket_iam_member" or not m or "for_each" in body:
+            continue
+        condition = body.get("condition")
+        condition = condition[0] if isinstance(condition, list) else condition
+        expression = resolve(tf, condition["expression"]) if condition else None
+        prefixes: frozenset[str] | None = None
+        if expression:
+            bucket = resolve(tf, "${local.bucket_name}")
+            found = set()
+            for term in expression.split(" || "):
+                if term.strip() == 'resource.type == "storage.googleapis.com/Bucket"':
+                    continue
+                p = re.fullmatch(rf'resource\.name\.startsWith\("projects/_/buckets/'
+                                 rf'{re.escape(str(bucket))}/objects/([^"]+/)"\)', term.strip())
+                if not p:
+                    found = set()
+                    break
+                found.add(p[1])
+            prefixes = frozenset(found) or None
+        out[(m[1], body["role"])] = prefixes
+    return out
 
 
 def schema_columns(directory: Path = TF_DIR) -> list[tuple[str, str]]:

@@ -29,10 +29,22 @@ locals {
       account_id  = "clickflow-trainer"
       description = "clickflow Trainer/Tuner Vertex AI custom jobs"
     }
-    # TF Serving pods on GKE, through Workload Identity (KSA clickflow-serving).
+    # TF Serving pods on GKE and their request-logging proxy, through Workload Identity (KSA
+    # clickflow-serving).
     serving = {
       account_id  = "clickflow-serving"
-      description = "clickflow TF Serving on GKE (Workload Identity)"
+      description = "clickflow TF Serving and its request-logging proxy on GKE (Workload Identity)"
+    }
+    # The hourly monitor CronJob (KSA clickflow-monitor): reads the request log and labels,
+    # writes its reports, ingests labelled traffic and submits retraining runs.
+    monitor = {
+      account_id  = "clickflow-monitor"
+      description = "clickflow monitor CronJob on GKE (Workload Identity)"
+    }
+    # The daily ingestion CronJob (KSA clickflow-ingest): new files from incoming/ into BigQuery.
+    ingest = {
+      account_id  = "clickflow-ingest"
+      description = "clickflow ingestion CronJob on GKE (Workload Identity)"
     }
     # GitHub Actions CD (.github/workflows/cd.yml), through Workload Identity Federation.
     deployer = {
@@ -52,8 +64,13 @@ locals {
   # its Kubernetes service account mounts no token.
 
   serving_kubernetes_service_account = "clickflow-serving"
+  monitor_kubernetes_service_account = "clickflow-monitor"
+  ingest_kubernetes_service_account  = "clickflow-ingest"
   bucket_metadata_role_id            = "clickflowBucketMetadataReader"
   bucket_metadata_role               = "projects/${var.project_id}/roles/${local.bucket_metadata_role_id}"
+
+  # Object names in the bucket, for the grants conditioned on a prefix.
+  objects = "projects/_/buckets/${local.bucket_name}/objects"
 
   # Roles on the project: only where a role has no smaller scope.
   project_roles = {
@@ -82,6 +99,17 @@ locals {
       # Logging, monitoring and metadata writes of a GKE node (Google's role for node accounts).
       "roles/container.defaultNodeServiceAccount",
     ]
+    monitor = [
+      # The cloud trigger's load of labelled traffic (pipelines/cloud/ingest.py load_day) runs a
+      # BigQuery load job; jobs have no dataset scope.
+      "roles/bigquery.jobUser",
+      # kubeflow_runner.py submit creates the retraining PipelineJob.
+      "roles/aiplatform.user",
+    ]
+    ingest = [
+      # Its load job (pipelines/cloud/ingest.py load_day).
+      "roles/bigquery.jobUser",
+    ]
   }
 
   # Roles on the bucket.
@@ -106,6 +134,10 @@ locals {
       # aiplatform's PipelineJob.submit checks that the pipeline root's bucket exists.
       local.bucket_metadata_role,
     ]
+    monitor = [
+      # The same check when the monitor submits a retraining run.
+      local.bucket_metadata_role,
+    ]
   }
 
   # Roles on the training data's dataset.
@@ -113,6 +145,14 @@ locals {
     dataflow = [
       # Read the training table (the query runs on the workers).
       "roles/bigquery.dataViewer",
+    ]
+    monitor = [
+      # Its load job replaces the day's partition of the training table (WRITE_TRUNCATE on
+      # table$YYYYMMDD) and reads the table's load history for idempotence.
+      "roles/bigquery.dataEditor",
+    ]
+    ingest = [
+      "roles/bigquery.dataEditor",
     ]
   }
 
@@ -127,7 +167,7 @@ locals {
       "roles/artifactregistry.reader",
     ]
     gke_nodes = [
-      # Nodes pull the dashboard image (and the pipeline image for target kfp).
+      # Nodes pull the dashboard, server and jobs images (and the pipeline image for target kfp).
       "roles/artifactregistry.reader",
     ]
   }
@@ -138,8 +178,9 @@ locals {
     dataflow = ["pipelines"]
     # ...and Vertex custom jobs that run as clickflow-trainer.
     trainer = ["pipelines"]
-    # CD submits runs and creates schedules that run as clickflow-pipelines.
-    pipelines = ["deployer"]
+    # CD submits runs and creates schedules that run as clickflow-pipelines, and so does the
+    # monitor's retraining trigger.
+    pipelines = ["deployer", "monitor"]
   }
 
   project_grants = {
@@ -216,6 +257,77 @@ resource "google_storage_bucket_iam_member" "serving_reads_models" {
   }
 }
 
+# The request-logging proxy beside TF Serving writes new Parquet files under request_log/ and
+# nothing else: create only (no read, no overwrite, no delete; old files expire by the bucket's
+# lifecycle rule, main.tf).
+resource "google_storage_bucket_iam_member" "serving_writes_request_log" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${google_service_account.accounts["serving"].email}"
+
+  condition {
+    title       = "serving-request-log-only"
+    description = "New objects under request_log/."
+    expression  = "resource.name.startsWith(\"${local.objects}/request_log/\")"
+  }
+}
+
+# The monitor reads the request log, the delayed labels and the new day's files it checks before
+# loading them (listing is checked on the bucket, so bucket-level calls pass, as for serving).
+resource "google_storage_bucket_iam_member" "monitor_reads_traffic" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.accounts["monitor"].email}"
+
+  condition {
+    title       = "monitor-reads-traffic"
+    description = "Objects under request_log/, labels/ and incoming/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/request_log/\") || resource.name.startsWith(\"${local.objects}/labels/\") || resource.name.startsWith(\"${local.objects}/incoming/\")"
+  }
+}
+
+# ...writes its reports, plots, anomalies and cool-down state (overwritten each run) under
+# monitoring/...
+resource "google_storage_bucket_iam_member" "monitor_writes_reports" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.accounts["monitor"].email}"
+
+  condition {
+    title       = "monitor-writes-reports"
+    description = "Objects under monitoring/."
+    expression  = "resource.name.startsWith(\"${local.objects}/monitoring/\")"
+  }
+}
+
+# ...and stages the labelled traffic it ingests as a new file under incoming/ (written once, with
+# if_generation_match=0: create only).
+resource "google_storage_bucket_iam_member" "monitor_stages_traffic" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${google_service_account.accounts["monitor"].email}"
+
+  condition {
+    title       = "monitor-stages-traffic"
+    description = "New objects under incoming/."
+    expression  = "resource.name.startsWith(\"${local.objects}/incoming/\")"
+  }
+}
+
+# The ingestion job lists, checks and loads the new files under incoming/ (a BigQuery load job
+# reads its source objects as the caller).
+resource "google_storage_bucket_iam_member" "ingest_reads_incoming" {
+  bucket = google_storage_bucket.clickflow.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.accounts["ingest"].email}"
+
+  condition {
+    title       = "ingest-reads-incoming"
+    description = "Objects under incoming/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/incoming/\")"
+  }
+}
+
 resource "google_bigquery_dataset_iam_member" "grants" {
   for_each   = local.dataset_grants
   project    = var.project_id
@@ -248,6 +360,26 @@ resource "google_service_account_iam_member" "serving_workload_identity" {
   service_account_id = google_service_account.accounts["serving"].name
   role               = "roles/iam.workloadIdentityUser"
   member             = "serviceAccount:${local.workload_pool}[${each.value}/${local.serving_kubernetes_service_account}]"
+
+  depends_on = [google_container_cluster.clickflow]
+}
+
+# The monitor and ingestion CronJobs: their Kubernetes service accounts in each overlay's
+# namespace act as their own Google service accounts.
+resource "google_service_account_iam_member" "monitor_workload_identity" {
+  for_each           = toset(var.serving_namespaces)
+  service_account_id = google_service_account.accounts["monitor"].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${local.workload_pool}[${each.value}/${local.monitor_kubernetes_service_account}]"
+
+  depends_on = [google_container_cluster.clickflow]
+}
+
+resource "google_service_account_iam_member" "ingest_workload_identity" {
+  for_each           = toset(var.serving_namespaces)
+  service_account_id = google_service_account.accounts["ingest"].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${local.workload_pool}[${each.value}/${local.ingest_kubernetes_service_account}]"
 
   depends_on = [google_container_cluster.clickflow]
 }

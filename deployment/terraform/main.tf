@@ -86,6 +86,18 @@ resource "google_storage_bucket" "clickflow" {
     }
   }
 
+  # The request log the serving pods' proxy writes: kept as long as the monitor's windows and
+  # label delays need it (the local server's --request-log-max-days does the same on disk).
+  lifecycle_rule {
+    condition {
+      age            = var.request_log_retention_days
+      matches_prefix = ["request_log/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   lifecycle_rule {
     condition {
       days_since_noncurrent_time = var.noncurrent_version_retention_days

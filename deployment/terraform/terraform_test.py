@@ -154,9 +154,17 @@ def test_grants_are_exactly_the_ones_their_uses_need(tf: c.Terraform) -> None:
      c.Grant("pipelines", "account:trainer", "roles/iam.serviceAccountUser")),
     ("iam.tf", 'dataflow = ["pipelines"]', "dataflow = []",
      c.Grant("pipelines", "account:dataflow", "roles/iam.serviceAccountUser")),
-    ("iam.tf", 'role   = "roles/storage.objectViewer"',
-     'role   = "roles/storage.legacyObjectReader"',
+    ("iam.tf", '"serving_reads_models" {\n  bucket = google_storage_bucket.clickflow.name\n'
+     '  role   = "roles/storage.objectViewer"',
+     '"serving_reads_models" {\n  bucket = google_storage_bucket.clickflow.name\n'
+     '  role   = "roles/storage.legacyObjectReader"',
      c.Grant("serving", "bucket", "roles/storage.objectViewer")),
+    ("iam.tf", 'pipelines = ["deployer", "monitor"]', 'pipelines = ["deployer"]',
+     c.Grant("monitor", "account:pipelines", "roles/iam.serviceAccountUser")),
+    ("iam.tf", 'role   = "roles/storage.objectCreator"\n  member = "serviceAccount:${google_'
+     'service_account.accounts["serving"].email}"', 'role   = "roles/storage.objectCreator"\n'
+     '  member = "serviceAccount:${google_service_account.accounts["trainer"].email}"',
+     c.Grant("serving", "bucket", "roles/storage.objectCreator")),
     ("iam.tf", '"roles/artifactregistry.writer",', "",
      c.Grant("deployer", "repository", "roles/artifactregistry.writer")),
     # The resource that grants the bucket roles, gone: its locals alone grant nothing.
@@ -278,9 +286,81 @@ def test_serving_workload_identity_matches_the_overlays(tf: c.Terraform) -> None
     assert c.resolve(tf, cluster_pool["workload_pool"]) == "my-project.svc.id.goog"
     serving = c.account_ids(tf)["serving"]
     for overlay in OVERLAYS:
-        [patch] = _yaml_docs(overlay / "workload-identity-patch.yaml")
+        [patch] = [d for d in _yaml_docs(overlay / "workload-identity-patch.yaml")
+                   if d["metadata"]["name"] == ksa["metadata"]["name"]]
         gsa = patch["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
         assert gsa.split("@")[0] == serving, overlay.name
+
+
+@pytest.mark.parametrize("account", ["monitor", "ingest"])
+def test_cronjob_workload_identity_matches_the_overlays(tf: c.Terraform, account: str) -> None:
+    ksas = {d["metadata"]["name"]: d for d in
+            _yaml_docs(DEPLOYMENT / "base" / "jobs-serviceaccounts.yaml")}
+    name = tf.locals[f"{account}_kubernetes_service_account"]
+    assert ksas[name]["automountServiceAccountToken"] is False
+    binding = tf.resources[("google_service_account_iam_member", f"{account}_workload_identity")]
+    assert binding["for_each"] == "${toset(var.serving_namespaces)}"
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    assert binding["service_account_id"] == \
+        f'${{google_service_account.accounts["{account}"].name}}'
+    for namespace in tf.variables["serving_namespaces"]["default"]:
+        member = c.resolve(tf, binding["member"].replace("${each.value}", namespace))
+        assert member == f"serviceAccount:my-project.svc.id.goog[{namespace}/{name}]"
+    for overlay in OVERLAYS:
+        [patch] = [d for d in _yaml_docs(overlay / "workload-identity-patch.yaml")
+                   if d["metadata"]["name"] == name]
+        gsa = patch["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        assert gsa.split("@")[0] == c.account_ids(tf)[account], overlay.name
+
+
+def test_bucket_grants_are_limited_to_the_prefixes_their_uses_need(tf: c.Terraform) -> None:
+    assert c.prefix_grants(tf) == c.PREFIXES
+
+
+def test_the_prefixes_are_the_folders_the_manifests_and_commands_use() -> None:
+    """The prefixes of PREFIXES are where the rendered manifests point the proxy and the monitor
+    (gs://$(CLICKFLOW_BUCKET)/<folder>) and where ingestion reads (ingest_cli.DEFAULT_FOLDER)."""
+    from deployment.manifests import cronjobs, sidecar
+    from pipelines.cloud.ingest_cli import DEFAULT_FOLDER
+
+    def folder(path: str) -> str:
+        assert path.startswith("gs://$(CLICKFLOW_BUCKET)/"), path
+        return path.split("/", 3)[3].rstrip("/") + "/"
+
+    monitor = sidecar.flags(cronjobs.MONITOR_COMMAND[4:])
+    assert c.PREFIXES[("serving", "roles/storage.objectCreator")] == {
+        folder(sidecar.REQUEST_LOG)}
+    assert c.PREFIXES[("monitor", "roles/storage.objectViewer")] == {
+        folder(monitor["log-dir"]), folder(monitor["labels-dir"]), f"{DEFAULT_FOLDER}/"}
+    assert c.PREFIXES[("monitor", "roles/storage.objectUser")] == {folder(monitor["out-dir"])}
+    assert c.PREFIXES[("monitor", "roles/storage.objectCreator")] == {f"{DEFAULT_FOLDER}/"}
+    assert c.PREFIXES[("ingest", "roles/storage.objectViewer")] == {f"{DEFAULT_FOLDER}/"}
+
+
+def test_a_widened_or_unconditioned_bucket_grant_is_noticed(copy: Path) -> None:
+    _edit(copy / "iam.tf", r'startsWith(\"${local.objects}/monitoring/\")',
+          r'startsWith(\"${local.objects}/\")')
+    assert c.prefix_grants(c.load(copy))[("monitor", "roles/storage.objectUser")] is None
+    log = r'"resource.name.startsWith(\"${local.objects}/request_log/\")'
+    _edit(copy / "iam.tf", f'= {log}"', f'= {log} || true"')
+    assert c.prefix_grants(c.load(copy))[("serving", "roles/storage.objectCreator")] is None
+
+
+def test_the_request_log_expires_and_nothing_else_the_loop_keeps(tf: c.Terraform) -> None:
+    from deployment.server.config import build_parser
+
+    bucket = tf.resources[("google_storage_bucket", "clickflow")]
+    rules = [(r["condition"][0], r["action"][0]["type"]) for r in bucket["lifecycle_rule"]]
+    [log_rule] = [cond for cond, action in rules
+                  if action == "Delete" and cond.get("matches_prefix") == ["request_log/"]]
+    assert log_rule["age"] == "${var.request_log_retention_days}"
+    days = tf.variables["request_log_retention_days"]
+    # The same default as the local server's on-disk retention (--request-log-max-days).
+    assert days["default"] == build_parser().get_default("request_log_max_days")
+    assert days["validation"][0]["condition"] == "${var.request_log_retention_days >= 1}"
+    for cond, _ in rules:
+        for prefix in cond.get("matches_prefix") or []:
+            assert prefix not in ("labels/", "monitoring/", "incoming/"), prefix
 
 
 def test_serving_reads_the_model_folder_and_nothing_else(tf: c.Terraform) -> None:

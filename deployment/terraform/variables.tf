@@ -110,8 +110,19 @@ variable "gke_deletion_protection" {
   default     = true
 }
 
+variable "request_log_retention_days" {
+  description = "Days the request log under gs://BUCKET/request_log/ is kept (the monitor's windows and label delays must fit)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.request_log_retention_days >= 1
+    error_message = "request_log_retention_days must be at least 1 (the monitor reads the last day's log)."
+  }
+}
+
 variable "serving_namespaces" {
-  description = "Kubernetes namespaces whose ServiceAccount clickflow-serving may act as the serving Google service account (the overlays' namespaces)."
+  description = "Kubernetes namespaces (the overlays') whose ServiceAccounts clickflow-serving, clickflow-monitor and clickflow-ingest may act as the Google service accounts of the same names."
   type        = list(string)
   default     = ["clickflow", "clickflow-dev"]
 }

@@ -19,7 +19,7 @@ import yaml
 
 from pipelines.common.errors import ConfigError
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME
-from pipelines.config import PipelineConfig
+from pipelines.config import DEFAULT_TRAIN_STEPS, PipelineConfig
 
 ENV_PREFIX = "CLICKFLOW_"
 TARGETS = ("vertex", "kfp")
@@ -84,11 +84,14 @@ class CloudConfig:
     accelerator_count: int = 1
     kfp_gpu_resource: str = "nvidia.com/gpu"
     # What the graph does (see pipelines.config.PipelineConfig).
-    train_steps: int = 2000
+    train_steps: int = DEFAULT_TRAIN_STEPS  # a ceiling (models.budget)
     eval_steps: int = 100
     max_trials: int = 10
     min_auc: float = 0.75
     max_auc_drop: float = 0.01
+    # The simple-baseline gate (PipelineConfig.simple_model_gate / simple_model_margin).
+    simple_model_gate: bool = True
+    simple_model_margin: float = 0.01
     # Recurring runs.
     daily_cron: str = "0 3 * * *"
     daily_time_zone: str = "UTC"
@@ -132,7 +135,9 @@ class CloudConfig:
     def pipeline_config(self, *, tune: bool) -> PipelineConfig:
         return PipelineConfig(train_steps=self.train_steps, eval_steps=self.eval_steps, tune=tune,
                               max_trials=self.max_trials, min_auc=self.min_auc,
-                              max_auc_drop=self.max_auc_drop)
+                              max_auc_drop=self.max_auc_drop,
+                              simple_model_gate=self.simple_model_gate,
+                              simple_model_margin=self.simple_model_margin)
 
     def require_kfp_host(self) -> None:
         if not self.kfp_host:

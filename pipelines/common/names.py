@@ -56,3 +56,9 @@ def metadata_path(pipeline_root: str | Path) -> Path:
 def summary_path(pipeline_root: str | Path) -> Path:
     """The run_summary.json of a local pipeline root."""
     return Path(pipeline_root) / SUMMARY_FILE
+
+# Node ids of the simple-baseline gate (pipelines.pipeline): the run summary, the dashboard and
+# the model card read their outputs by these names. The gate's TFMA result is the
+# SIMPLE_EVALUATOR node's "evaluation" output (the candidate against the simple model).
+SIMPLE_TRAINER = "SimpleTrainer"
+SIMPLE_EVALUATOR = "SimpleModelEvaluator"

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from models import features
-from pipelines.common import safe_parquet
+from pipelines.common import safe_parquet, storage
 
 ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "string": pa.string()}
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -70,20 +70,22 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _atomic_write(table: pa.Table, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        pq.write_table(table, tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _atomic_write(table: pa.Table, path: storage.Location) -> storage.Location:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    storage.write_bytes(path, sink.getvalue().to_pybytes())
     return path
 
 
-def write_request_log_file(log_dir: str | os.PathLike[str], table: pa.Table, *,
-                           seq: int = 0) -> list[Path]:
+def read_parquet(location: storage.Location) -> pa.Table:
+    """One Parquet file, local or ``gs://``, through ``safe_parquet`` (CVE-2023-47248)."""
+    if storage.is_gcs(location):
+        return safe_parquet.read_table_bytes(storage.read_bytes(location), str(location))
+    return safe_parquet.read_table(location)
+
+
+def write_request_log_file(log_dir: storage.Location, table: pa.Table, *,
+                           seq: int = 0) -> list[storage.Location]:
     """Write ``table`` (LOG_SCHEMA columns) as the server does: one file per UTC day of
     ``logged_at`` in ``date=YYYY-MM-DD/``, named after its first record's time."""
     table = table.select(LOG_SCHEMA.names).cast(LOG_SCHEMA)
@@ -93,17 +95,19 @@ def write_request_log_file(log_dir: str | os.PathLike[str], table: pa.Table, *,
         part = table.filter(pc.equal(days, day))
         first = utc(part["logged_at"][0].as_py())
         name = part_name(first, seq * 1000 + index)
-        paths.append(_atomic_write(part, Path(log_dir) / date_folder(day) / name))
+        paths.append(_atomic_write(part, storage.join(log_dir, date_folder(day), name)))
     return paths
 
 
-def write_labels_file(labels_dir: str | os.PathLike[str], table: pa.Table, name: str) -> Path:
+def write_labels_file(labels_dir: storage.Location, table: pa.Table,
+                      name: str) -> storage.Location:
     """Write one labels file ``<labels_dir>/part-<name>.parquet`` (LABEL_SCHEMA columns)."""
-    path = Path(labels_dir) / f"part-{name}.parquet"
+    path = storage.join(labels_dir, f"part-{name}.parquet")
     return _atomic_write(table.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA), path)
 
 
-def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> tuple[pa.Table | None, str]:
+def _conform(table: pa.Table, schema: pa.Schema,
+             path: storage.Location) -> tuple[pa.Table | None, str]:
     """``table`` cast to ``schema``, or None and why not (missing column, uncastable type)."""
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
@@ -121,12 +125,12 @@ def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> tuple[pa.Table |
     return pa.Table.from_arrays(columns, schema=schema), ""
 
 
-def _read_files(paths: Sequence[Path], schema: pa.Schema
-                ) -> tuple[list[pa.Table], list[str], list[Path]]:
+def _read_files(paths: Sequence[storage.Location], schema: pa.Schema
+                ) -> tuple[list[pa.Table], list[str], list[storage.Location]]:
     tables, problems, used = [], [], []
     for path in paths:
         try:
-            table = safe_parquet.read_table(path)
+            table = read_parquet(path)
         except safe_parquet.UnsafeParquetError as err:
             problems.append(_unsafe(err))
             continue
@@ -165,52 +169,55 @@ def _drop_incomplete(table: pa.Table, columns: Sequence[str], what: str
     return table, problems
 
 
-def _files(log_dir: Path, start: datetime | None, end: datetime | None,
-           problems: list[str]) -> Iterable[Path]:
+def _files(log_dir: storage.Location, start: datetime | None, end: datetime | None,
+           problems: list[str]) -> Iterable[storage.Location]:
     first: date | None = start.date() if start else None
     last: date | None = end.date() if end else None
-    for folder in sorted(log_dir.iterdir()):
+    for folder in storage.list_dir(log_dir):
         match = DATE_DIR_RE.match(folder.name)
-        if not folder.is_dir() or not match:
-            problems.append(f"{folder}: not a date=YYYY-MM-DD folder of the request log; "
-                            "skipped")
+        if not folder.is_dir or not match:
+            problems.append(f"{folder.location}: not a date=YYYY-MM-DD folder of the request "
+                            "log; skipped")
             continue
         try:
             day = date.fromisoformat(match.group(1))
         except ValueError:
-            problems.append(f"{folder}: {match.group(1)} is not a date; skipped")
+            problems.append(f"{folder.location}: {match.group(1)} is not a date; skipped")
             continue
         if (first and day < first) or (last and day > last):
             continue
-        for path in sorted(folder.iterdir()):
-            if path.name.endswith(".tmp"):
+        for entry in storage.list_dir(folder.location):
+            path = entry.location
+            if entry.name.endswith(".tmp"):
                 problems.append(f"{path}: incomplete file (being written, or left by a crash); "
                                 "skipped")
-            elif PART_RE.match(path.name):
+            elif PART_RE.match(entry.name) and not entry.is_dir:
                 yield path
             else:
                 problems.append(f"{path}: not a part-<HHMMSS>-<pid>-<seq>.parquet file; skipped")
 
 
-def read_request_log(log_dir: str | os.PathLike[str], start: datetime | None = None,
+def read_request_log(log_dir: storage.Location, start: datetime | None = None,
                      end: datetime | None = None) -> tuple[pa.Table, list[str]]:
     """All logged rows with ``start <= logged_at < end`` (naive datetimes are UTC).
 
     Returns the rows (``LOG_SCHEMA``, sorted by ``logged_at`` then ``request_id``) and a list of
     problems: each file or folder that was skipped (incomplete, unreadable, wrong columns) and
     why. Never raises for a bad file; a missing ``log_dir`` gives no rows and one problem.
+    ``log_dir`` may be ``gs://``; a listing that fails (a missing bucket, no access, Cloud
+    Storage unreachable) raises the OSError naming it: an unreadable log is not an empty one.
     """
-    log_dir = Path(log_dir)
+    log_dir = log_dir if storage.is_gcs(log_dir) else Path(log_dir)
     start = utc(start) if start is not None else None
     end = utc(end) if end is not None else None
     problems: list[str] = []
-    if not log_dir.is_dir():
+    if not storage.is_dir(log_dir):
         return LOG_SCHEMA.empty_table(), [f"{log_dir}: no request log folder (no request logged "
                                       "yet, or a wrong --request-log-dir)"]
     tables = []
     for path in _files(log_dir, start, end, problems):
         try:
-            table = safe_parquet.read_table(path)
+            table = read_parquet(path)
         except safe_parquet.UnsafeParquetError as err:
             problems.append(_unsafe(err))
             continue
@@ -237,32 +244,37 @@ def read_request_log(log_dir: str | os.PathLike[str], start: datetime | None = N
     return table.sort_by([("logged_at", "ascending"), ("request_id", "ascending")]), problems
 
 
-def read_window(log_dir: str | os.PathLike[str], start: datetime | None = None,
+def read_window(log_dir: storage.Location, start: datetime | None = None,
                      end: datetime | None = None) -> tuple[pa.Table, list[str]]:
     """The records a monitor can judge in [start, end): ``read_request_log``'s, less those
     without a request id, time, version or probability (dropped and counted). A missing log
     folder is an empty window, not a problem. Not deduplicated (``live.dedupe_requests``)."""
     table, problems = read_request_log(log_dir, start, end)
-    if not Path(log_dir).is_dir():
+    if not table.num_rows and not storage.is_dir(log_dir):
         problems = []  # nothing logged yet is an empty window, not a problem
     table, dropped = _drop_incomplete(table.cast(LOG_SCHEMA), LOG_REQUIRED, "request-log")
     return table, problems + dropped
 
 
-def read_labels(labels_dir: str | os.PathLike[str]) -> tuple[pa.Table, list[str]]:
-    """Every label in ``<labels_dir>/part-*.parquet`` (LABEL_SCHEMA), and the problems met."""
-    root = Path(labels_dir)
+def read_labels(labels_dir: storage.Location) -> tuple[pa.Table, list[str]]:
+    """Every label in ``<labels_dir>/part-*.parquet`` (LABEL_SCHEMA), and the problems met
+    (``labels_dir`` may be ``gs://``; a failed listing raises, as in ``read_request_log``)."""
     problems: list[str] = []
-    paths: list[Path] = []
-    if root.is_dir():
-        for path in sorted(root.iterdir()):
-            if _LABEL_PART.fullmatch(path.name) and path.is_file():
-                paths.append(path)
-            elif ".tmp" in path.name:
-                problems.append(f"{path}: temporary file; skipped")
+    paths: list[storage.Location] = []
+    for entry in storage.list_dir(labels_dir):
+        if _LABEL_PART.fullmatch(entry.name) and not entry.is_dir:
+            paths.append(entry.location)
+        elif ".tmp" in entry.name:
+            problems.append(f"{entry.location}: temporary file; skipped")
     tables, read_problems, _ = _read_files(paths, LABEL_SCHEMA)
     problems.extend(read_problems)
     table = pa.concat_tables(tables) if tables else LABEL_SCHEMA.empty_table()
+    return clean_labels(table, problems)
+
+
+def clean_labels(table: pa.Table, problems: list[str]) -> tuple[pa.Table, list[str]]:
+    """Labels (LABEL_SCHEMA) less those without a value or with a label other than 0/1,
+    each kind dropped and counted in ``problems``."""
     table, dropped = _drop_incomplete(table, LABEL_SCHEMA.names, "label")
     bad = pc.sum(pc.invert(pc.is_in(table[features.LABEL_KEY], pa.array([0, 1])))).as_py() or 0
     if bad:

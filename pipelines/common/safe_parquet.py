@@ -100,6 +100,21 @@ def read_table(path: str | os.PathLike[str], **kwargs: Any) -> pa.Table:
     return _read("read_table", path, **kwargs)
 
 
+def read_table_bytes(data: bytes, name: str, **kwargs: Any) -> pa.Table:
+    """``read_table`` of a whole file held in memory (an object downloaded from Cloud
+    Storage); ``name`` is what an UnsafeParquetError names. Schema first, as above."""
+    guard()
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_schema(pa.BufferReader(data))
+        return pq.read_table(pa.BufferReader(data), **kwargs)
+    except Exception as err:
+        if is_refusal(err):
+            raise UnsafeParquetError(name) from None
+        raise
+
+
 def read_schema(path: str | os.PathLike[str]) -> pa.Schema:
     """``pq.read_schema``, guarded (opening the schema alone would run the pickle)."""
     return _read("read_schema", path)

@@ -13,6 +13,11 @@ knows nothing of. This executor keeps TFX's contract (same properties, same vers
    came from. A server ignores ``assets.extra`` (TF Serving reads only its warm-up file there),
    and the SavedModel fingerprint is unchanged. The next local run reads it to record a push
    that its run did not live to record (``pipelines.metadata.recovery``).
+
+It also takes a second blessing, ``simple_model_blessing`` (the simple-model Evaluator's: the
+candidate is no worse than a logistic regression on the same rows), and pushes only when both
+blessings hold: TFX's Pusher has one ``model_blessing`` input, and a second Evaluator is how
+TFX judges a candidate against a second baseline.
 """
 
 from __future__ import annotations
@@ -27,15 +32,18 @@ import tensorflow as tf
 from tfx import types
 from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as tfx_executor
+from tfx.components.util import model_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter
+from tfx.utils import io_utils, json_utils, proto_utils
 
 from pipelines.common import names
 
 _SAVED_MODEL = "saved_model.pb"
+SIMPLE_MODEL_BLESSING_KEY = "simple_model_blessing"
 
 
 def push_record(*, pipeline_name: str, run_id: str, node_id: str, model: types.Artifact,
@@ -84,7 +92,7 @@ class Executor(tfx_executor.Executor):
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        if not self.CheckBlessing(input_dict):
+        if not self.CheckBlessing(input_dict) or not simple_model_blessed(input_dict):
             self._MarkNotPushed(model_push)
             return
         destination = pusher_pb2.PushDestination()
@@ -131,7 +139,44 @@ class Executor(tfx_executor.Executor):
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
 
 
-class Pusher(pusher_component.Pusher):
-    """TFX's Pusher with the executor above."""
+def simple_model_blessed(input_dict: dict[str, list[types.Artifact]]) -> bool:
+    """Whether the simple-model blessing, when there is one, holds (TFX's rule for a
+    ModelBlessing: ``model_utils.is_model_blessed``, its ``blessed`` custom property is 1)."""
+    artifacts = input_dict.get(SIMPLE_MODEL_BLESSING_KEY)
+    if not artifacts:
+        return True
+    blessing = artifact_utils.get_single_instance(artifacts)
+    if model_utils.is_model_blessed(blessing):
+        return True
+    logging.info("Model not pushed: the simple-model Evaluator did not bless it (%s).",
+                 blessing.uri)
+    return False
 
+
+class PusherSpec(standard_component_specs.PusherSpec):
+    """TFX's PusherSpec with the optional second blessing."""
+
+    INPUTS = {
+        **standard_component_specs.PusherSpec.INPUTS,
+        SIMPLE_MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing,
+                                                    optional=True),
+    }
+
+
+class Pusher(pusher_component.Pusher):
+    """TFX's Pusher with the executor above, and ``simple_model_blessing``."""
+
+    SPEC_CLASS = PusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(self, *, model: types.BaseChannel,
+                 push_destination: pusher_pb2.PushDestination,
+                 model_blessing: types.BaseChannel | None = None,
+                 simple_model_blessing: types.BaseChannel | None = None) -> None:
+        spec = PusherSpec(
+            model=model, model_blessing=model_blessing,
+            simple_model_blessing=simple_model_blessing, push_destination=push_destination,
+            custom_config=json_utils.dumps(None),
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel))
+        # TFX's Pusher.__init__ only builds its own spec; BaseComponent takes ours.
+        super(pusher_component.Pusher, self).__init__(spec=spec)

@@ -66,15 +66,30 @@ def signatures(saved_model_dir: str) -> set[str]:
     return set(saved.meta_graphs[0].signature_def) if saved.meta_graphs else set()
 
 
+# FingerprintDef's hashes of what the model computes (tensorflow/core/protobuf/fingerprint.proto):
+# the graph program "invariant to node and function names", the signatures, the object graph and
+# the checkpoint. Not saved_model_checksum, a hash of saved_model.pb's bytes: the traced function
+# names in it (``__inference_signature_wrapper_11395``) count up per Python process, so the same
+# model saved twice in one process has two checksums.
+_FINGERPRINT_HASHES = ("graph_def_program_hash", "signature_def_hash", "saved_object_graph_hash",
+                       "checkpoint_hash")
+
+
 def identity(saved_model_dir: str) -> bytes:
-    """What tells two SavedModels apart: TF's fingerprint.pb (graph and variables hashes),
-    else the graph and variable index bytes for a model saved without one."""
+    """What tells two SavedModels apart: TF's fingerprint.pb hashes of graph, signatures,
+    objects and variables, else the graph and variable index bytes for a model saved
+    without one."""
     gfile = _gfile()
-    names = ["fingerprint.pb"]
-    if not gfile.exists(os.path.join(saved_model_dir, names[0])):
-        names = list(_COMPLETE)
+    fingerprint = os.path.join(saved_model_dir, "fingerprint.pb")
+    if gfile.exists(fingerprint):
+        from tensorflow.core.protobuf import fingerprint_pb2
+
+        parsed = fingerprint_pb2.FingerprintDef()
+        with gfile.GFile(fingerprint, "rb") as f:
+            parsed.ParseFromString(f.read())
+        return ",".join(str(getattr(parsed, name)) for name in _FINGERPRINT_HASHES).encode()
     parts = []
-    for name in names:
+    for name in _COMPLETE:
         with gfile.GFile(os.path.join(saved_model_dir, name), "rb") as f:
             parts.append(f.read())
     return b"\0".join(parts)

@@ -108,3 +108,26 @@ def test_a_baseline_from_elsewhere_is_taken_as_tfx_would(tmp_path) -> None:
     other.uri = str(tmp_path)
     assert evaluator.has_baseline([other]) is True
     assert evaluator.has_baseline([]) is False
+
+
+def test_the_same_model_saved_again_in_one_process_is_the_candidate_itself(tmp_path, models
+                                                                            ) -> None:
+    """A forced rerun in the same process (the local runner's) retrains the very same model,
+    but its saved_model.pb differs: traced function names count up per process, so TF's
+    saved_model_checksum differs while the graph, signature, object and checkpoint hashes
+    do not (tensorflow/core/protobuf/fingerprint.proto)."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    again = small_model.export_small_model(tmp_path / "again", rows=200, seed=1, train_steps=5)
+    prints = []
+    for folder in (models["second"], again):
+        fingerprint = fingerprint_pb2.FingerprintDef()
+        fingerprint.ParseFromString((folder / "fingerprint.pb").read_bytes())
+        prints.append(fingerprint)
+    assert prints[0].saved_model_checksum != prints[1].saved_model_checksum
+    assert prints[0].checkpoint_hash == prints[1].checkpoint_hash
+    assert served_baseline.identity(str(again)) == served_baseline.identity(str(models["second"]))
+    assert served_baseline.identity(str(again)) != served_baseline.identity(str(models["first"]))
+    serving = tmp_path / "serving"
+    _serve(serving, 40, models["second"])
+    assert _run(tmp_path, serving, again).get_int_custom_property("found") == 0

@@ -90,8 +90,27 @@ def print_result(summary: dict[str, Any], path: Path) -> None:
               + (f", eval AUC {base_auc:.4f} on the same rows" if base_auc is not None else ""))
     elif summary.get("metrics"):
         print("Baseline: none (nothing served yet): judged by the absolute AUC threshold alone")
+    simple = summary.get("simple_model")
+    if simple:
+        print("Simple model: " + simple_model_line(simple))
     print(f"Pushed model: {summary.get('pushed_model') or 'none'}")
     print(f"Summary: {path}")
+
+
+def simple_model_line(simple: dict[str, Any]) -> str:
+    """"logistic regression on the numeric features, AUC 0.9802 on the same rows; the
+    candidate +0.0004 (margin 0.01); within the margin"."""
+    overall = (simple.get("slices") or {}).get("Overall") or {}
+    parts = ["logistic regression on the numeric features"]
+    if overall.get("simple_auc") is not None:
+        parts[0] += f", AUC {overall['simple_auc']:.4f} on the same rows"
+    if overall.get("auc_change") is not None:
+        margin = simple.get("margin")
+        parts.append(f"the candidate {overall['auc_change']:+.4f}"
+                     + (f" (margin {margin:g})" if margin is not None else ""))
+    parts.append("within the margin" if simple.get("blessed")
+                 else "worse than the simple model by more than the margin")
+    return "; ".join(parts)
 
 
 def run_and_summarize(run: Any, *, root: Path, metadata_path: Path, pipeline_name: str,
@@ -202,6 +221,13 @@ def collect_outputs(metadata_path: Path, pipeline_name: str, data: ResolvedData,
     blessing = _first(outputs, "Evaluator", "blessing")
     if blessing is not None:
         out["blessed"] = run_summary.custom_int(blessing, "blessed") == 1
+    simple = _simple_model(outputs)
+    if simple is not None:
+        out["simple_model"] = simple
+        # The Pusher pushes only what both Evaluators blessed: so does the summary.
+        out["blessed"] = out["blessed"] and simple["blessed"]
+        out["not_blessed_because"] = [*(out.get("not_blessed_because") or []),
+                                      *simple["not_blessed_because"]]
     pushed = _first(outputs, "Pusher", "pushed_model")
     if pushed is not None and run_summary.custom_int(pushed, "pushed") == 1:
         out["pushed_model"] = run_summary.custom_str(pushed, "pushed_destination")
@@ -264,6 +290,31 @@ def _baseline(outputs: dict[str, dict[str, list[Any]]], evaluation_uri: str
     return {"served_version": run_summary.custom_str(model, served_baseline.SERVED_VERSION),
             "served_path": run_summary.custom_str(model, served_baseline.SERVED_PATH),
             "metrics": {k: metrics[k] for k in run_summary.METRIC_KEYS if k in metrics}}
+
+
+def _simple_model(outputs: dict[str, dict[str, list[Any]]]) -> dict[str, Any] | None:
+    """The candidate against the simple model (names.SIMPLE_EVALUATOR's result): the simple
+    model's metrics, both AUCs per slice, the margin, the blessing and why it failed."""
+    from pipelines.metadata import runs as run_summary
+    from pipelines.metadata import verdict
+
+    evaluation = _first(outputs, names.SIMPLE_EVALUATOR, "evaluation")
+    blessing = _first(outputs, names.SIMPLE_EVALUATOR, "blessing")
+    if evaluation is None or blessing is None:
+        return None
+    candidate_name, simple_name = run_summary.evaluation_models(evaluation.uri)
+    candidate, candidate_sliced = run_summary.evaluation_metrics(evaluation.uri,
+                                                                 model_name=candidate_name)
+    simple, simple_sliced = run_summary.evaluation_metrics(evaluation.uri,
+                                                           model_name=simple_name)
+    comparison = verdict.simple_model_comparison(
+        evaluation.uri, {verdict.OVERALL: candidate, **candidate_sliced},
+        {verdict.OVERALL: simple, **simple_sliced})
+    model = _first(outputs, names.SIMPLE_TRAINER, "model")
+    return {"blessed": run_summary.custom_int(blessing, "blessed") == 1,
+            "metrics": {k: simple[k] for k in run_summary.METRIC_KEYS if k in simple},
+            "evaluation": evaluation.uri, "model": None if model is None else model.uri,
+            **comparison}
 
 
 def _first(outputs: dict[str, dict[str, list[Any]]], node: str, key: str) -> Any:

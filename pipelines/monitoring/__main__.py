@@ -4,6 +4,9 @@
     python -m pipelines.monitoring run --start 2026-01-01T00:00 --end 2026-01-02T00:00 \\
         --trigger local
     python -m pipelines.monitoring simulate --rows 2000 --drift covariate
+    python -m pipelines.monitoring run --log-dir gs://BUCKET/request_log \\
+        --labels-dir gs://BUCKET/labels --out-dir gs://BUCKET/monitoring --no-metadata \\
+        --trigger cloud --cloud-config /etc/clickflow/cloud.yaml
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipelines.common import names
+from pipelines.common import names, storage
 from pipelines.common.argtypes import positive_int
 from pipelines.common.names import DEFAULT_MODEL_NAME, DEFAULT_PIPELINE_NAME, SCHEMA_FILE
 
@@ -43,6 +46,15 @@ def instant(text: str) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
+def _labels_table(text: str) -> str:
+    from pipelines.monitoring.labels_table import LabelsTableError, check_table
+
+    try:
+        return check_table(text)
+    except LabelsTableError as err:
+        raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.data import drift as data_drift
 
@@ -59,18 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "previous window of the same length), live AUC/accuracy/calibration from "
                     "the delayed labels, then the retraining policy. Writes "
                     "OUT_DIR/<time>/monitoring_report.json, anomalies.pbtxt and SVG plots, "
-                    "and records the report in ML Metadata.")
+                    "and records the report in ML Metadata. The log, labels and out folders "
+                    "may be gs://BUCKET/PREFIX (the cool-down state is then kept there too).")
     when = run.add_argument_group("window (UTC; default: the last 24 hours)")
     when.add_argument("--start", type=instant, help="window start, ISO 8601 (inclusive)")
     when.add_argument("--end", type=instant, help="window end, ISO 8601 (exclusive; default: "
                                                   "now, or START + --last)")
     when.add_argument("--last", type=duration,
                       help="window length ending at --end, e.g. 1h, 30m, 7d (default 24h)")
-    run.add_argument("--log-dir", type=Path, default=names.DEFAULT_REQUEST_LOG_DIR,
-                     help="the server's --request-log-dir")
-    run.add_argument("--labels-dir", type=Path, default=names.DEFAULT_LABELS_DIR,
+    run.add_argument("--log-dir", type=storage.location, default=names.DEFAULT_REQUEST_LOG_DIR,
+                     help="the server's --request-log-dir (a folder or gs://BUCKET/PREFIX)")
+    run.add_argument("--labels-dir", type=storage.location, default=names.DEFAULT_LABELS_DIR,
                      help="delayed labels: part-*.parquet with request_id, ClickedOnAd, "
                           "labelled_at")
+    run.add_argument("--labels-table", type=_labels_table, metavar="PROJECT.DATASET.TABLE",
+                     help="read the delayed labels from this BigQuery table (request_id, "
+                          "ClickedOnAd, labelled_at) instead of --labels-dir")
     run.add_argument("--labels-cutoff", type=instant,
                      help="labels stamped later have not arrived yet (default: now); makes a "
                           "re-run of an old window reproducible")
@@ -83,10 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="curated schema; the thresholds are written into a copy of it")
     run.add_argument("--config", type=Path,
                      help="YAML of thresholds and policy (see pipelines/monitoring/config.py)")
-    run.add_argument("--out-dir", type=Path, default=names.DEFAULT_MONITORING_DIR,
-                     help="reports go to OUT_DIR/<UTC time>/")
+    run.add_argument("--out-dir", type=storage.location, default=names.DEFAULT_MONITORING_DIR,
+                     help="reports go to OUT_DIR/<UTC time>/; OUT_DIR/trigger_state.json keeps "
+                          "the cool-down")
     run.add_argument("--no-metadata", action="store_true",
-                     help="do not record the report in ML Metadata")
+                     help="do not record the report in ML Metadata (in the cloud: the "
+                          "pipeline's metadata is Vertex's or KFP's service, which the monitor "
+                          "does not write; the report in OUT_DIR and the run it names are the "
+                          "record)")
     run.add_argument("--trigger", choices=("none", "local", "cloud"), default="none",
                      help="what a breach does: none (report the decision only), local "
                           "(labelled traffic becomes a new span, then local_runner.py runs), "
@@ -96,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cloud-target", choices=("vertex", "kfp"), default="vertex")
     run.add_argument("--cloud-config", type=Path,
                      help="kubeflow_runner.py --config for the cloud trigger")
+    run.add_argument("--cloud-endpoint", metavar="URL",
+                     help="send the BigQuery and Cloud Storage calls (gs:// reads and writes, "
+                          "the trigger's ingestion) to this emulator or fake instead of Google "
+                          "Cloud (sets STORAGE_EMULATOR_HOST for this run)")
 
     sim = sub.add_parser(
         "simulate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -114,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="instances per :predict request")
     sim.add_argument("--label-delay", type=duration, default=timedelta(seconds=1),
                      help="labelled_at = time sent + this delay")
-    sim.add_argument("--labels-dir", type=Path, default=names.DEFAULT_LABELS_DIR)
+    sim.add_argument("--labels-dir", type=storage.location, default=names.DEFAULT_LABELS_DIR,
+                     help="a folder or gs://BUCKET/PREFIX")
     sim.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     return parser
 
@@ -143,14 +168,21 @@ def _run(args: argparse.Namespace) -> int:
         config = MonitorConfig.from_yaml(args.config) if args.config else MonitorConfig()
         if not args.schema.is_file():
             raise ValueError(f"--schema {args.schema}: no such file")
-        if args.log_dir.exists() and not args.log_dir.is_dir():
-            raise ValueError(f"--log-dir {args.log_dir}: not a folder")
+        for flag, where in (("--log-dir", args.log_dir), ("--labels-dir", args.labels_dir),
+                            ("--out-dir", args.out_dir)):
+            if not storage.is_gcs(where) and where.exists() and not where.is_dir():
+                raise ValueError(f"{flag} {where}: not a folder")
+        if args.cloud_endpoint and not args.cloud_endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"--cloud-endpoint {args.cloud_endpoint!r}: expected a URL like "
+                             "http://127.0.0.1:9023")
     except (ValueError, MonitorConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.cloud_endpoint:
+        os.environ[storage.EMULATOR_ENV] = args.cloud_endpoint
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -160,10 +192,11 @@ def _run(args: argparse.Namespace) -> int:
         pipeline_name=args.pipeline_name, model_name=args.model_name, config=config,
         labels_cutoff=args.labels_cutoff, record_metadata=not args.no_metadata,
         trigger_mode=args.trigger, data_dir=args.data_dir, cloud_config=args.cloud_config,
-        cloud_target=args.cloud_target)
+        cloud_target=args.cloud_target, cloud_endpoint=args.cloud_endpoint,
+        labels_table=args.labels_table)
     try:
         outcome = run_monitor(settings, now=now)
-    except ValueError as err:  # unreadable schema/state file: named in the message
+    except (ValueError, OSError) as err:  # unreadable schema/state/bucket: named in it
         print(f"error: {err}", file=sys.stderr)
         return 2
     print_summary(outcome.report)

@@ -18,8 +18,36 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for flag in ("--start", "--end", "--last", "--log-dir", "--labels-dir", "--trigger",
-                 "--config"):
+                 "--config", "--cloud-endpoint", "--labels-table"):
         assert flag in out
+
+
+def test_gs_flags_and_the_endpoint_are_checked(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--log-dir", "gs://Not_A_Bucket/request_log"])
+    assert "--log-dir" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--labels-table", "labels"])
+    assert "--labels-table: expected PROJECT.DATASET.TABLE" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["run", "--out-dir", "gs://my-bucket/monitoring/"])
+    assert args.out_dir == "gs://my-bucket/monitoring"
+    assert cli.main(["run", "--out-dir", str(tmp_path), "--cloud-endpoint", "127.0.0.1:1"]) == 2
+    assert "--cloud-endpoint '127.0.0.1:1': expected a URL" in capsys.readouterr().err
+
+
+def test_an_unreachable_bucket_is_a_one_line_error(tmp_path: Path, monkeypatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.common import storage
+
+    monkeypatch.setattr(storage, "RETRY_SECONDS", 0.0)
+    code = cli.main(["run", "--log-dir", "gs://my-bucket/request_log", "--labels-dir",
+                     str(tmp_path), "--out-dir", str(tmp_path / "out"), "--no-metadata",
+                     "--cloud-endpoint", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: gs://my-bucket/request_log: Cloud Storage "
+                                        "unreachable"), err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(("text", "expected"), [("90m", timedelta(minutes=90)),

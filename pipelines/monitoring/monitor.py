@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.common import names, request_log
+from pipelines.common import names, request_log, storage
 from pipelines.common.errors import ClickflowError
 from pipelines.common.request_log import utc
 from pipelines.metadata.store import StoreUnavailable, open_store
@@ -50,10 +50,14 @@ class Window:
 
 @dataclasses.dataclass(frozen=True)
 class MonitorSettings:
-    log_dir: Path
-    labels_dir: Path
+    """Where a run reads and writes: ``log_dir``, ``labels_dir`` and ``out_dir`` are folders
+    or ``gs://`` URIs (``pipelines.common.storage``); the cool-down state is kept in
+    ``out_dir`` too, so a monitor in the cloud keeps it in Cloud Storage."""
+
+    log_dir: storage.Location
+    labels_dir: storage.Location
     window: Window
-    out_dir: Path
+    out_dir: storage.Location
     pipeline_root: Path
     schema_path: Path
     pipeline_name: str = "clickflow"
@@ -68,6 +72,8 @@ class MonitorSettings:
     # BigQuery and Cloud Storage calls of the cloud trigger go here instead of Google Cloud
     # (a local fake or emulator; None: Google Cloud with default credentials).
     cloud_endpoint: str | None = None
+    # Delayed labels from this BigQuery table (PROJECT.DATASET.TABLE) instead of labels_dir.
+    labels_table: str | None = None
     runner_args: tuple[str, ...] = ()
 
     @property
@@ -78,7 +84,7 @@ class MonitorSettings:
 @dataclasses.dataclass
 class Outcome:
     report: dict[str, Any]
-    report_dir: Path
+    report_dir: storage.Location
     decision: policy.Decision
 
 
@@ -115,7 +121,8 @@ def _reference_auc(evaluation_uri: str | None) -> float | None:
 
 
 def run_monitor(settings: MonitorSettings, *, now: datetime,
-                on_judged: Callable[[dict[str, Any], Path], None] | None = None) -> Outcome:
+                on_judged: Callable[[dict[str, Any], storage.Location], None] | None = None
+                ) -> Outcome:
     """Everything one monitoring run does; the report is returned and written to disk.
 
     ``on_judged(report, report_dir)`` is called once the decision is made and recorded, before
@@ -176,7 +183,13 @@ def run_monitor(settings: MonitorSettings, *, now: datetime,
         anomaly_parts[f"skew/v{version}"] = skew_anomalies
     t = lap("skew_drift", t)
 
-    labels, label_problems = request_log.read_labels(settings.labels_dir)
+    if settings.labels_table:
+        from pipelines.monitoring.labels_table import read_labels_table
+
+        labels, label_problems = read_labels_table(settings.labels_table,
+                                                   settings.cloud_endpoint)
+    else:
+        labels, label_problems = request_log.read_labels(settings.labels_dir)
     joined = live.join_labels(requests, labels, settings.labels_cutoff or now)
     metrics = live.metrics_by_version(joined.table) if requests.num_rows else {}
     for version, values in metrics.items():
@@ -210,7 +223,8 @@ def run_monitor(settings: MonitorSettings, *, now: datetime,
         "status": "not enough data" if decision.action == policy.NOT_ENOUGH_DATA else "judged",
         "request_log": {"dir": str(settings.log_dir), **log_info},
         "previous_window_log": {k: previous_info[k] for k in ("requests", "duplicates")},
-        "labels": {"dir": str(settings.labels_dir), "read": labels.num_rows,
+        "labels": {"dir": None if settings.labels_table else str(settings.labels_dir),
+                   "table": settings.labels_table, "read": labels.num_rows,
                    "cutoff": utc(settings.labels_cutoff or now).isoformat(),
                    **joined.counts(), "problems": label_problems},
         "drift": drift,
@@ -233,7 +247,7 @@ def run_monitor(settings: MonitorSettings, *, now: datetime,
         trigger.write_state(settings.out_dir, now, list(decision.reasons), str(report_dir))
         report["trigger"] = _trigger(settings, joined.table, decision, report_dir, now).as_dict()
     report["seconds"] = {**seconds, "total": round(time.perf_counter() - began, 3)}
-    _write_json(report_dir / REPORT_FILE, report)
+    _write_json(storage.join(report_dir, REPORT_FILE), report)
     return Outcome(report, report_dir, decision)
 
 
@@ -258,42 +272,43 @@ def _last_trigger(settings: MonitorSettings) -> datetime | None:
     return max(times) if times else None
 
 
-def _new_report_dir(out_dir: Path, now: datetime) -> Path:
-    base = out_dir / f"{now:%Y%m%dT%H%M%SZ}"
-    path, n = base, 1
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    path.mkdir(parents=True)
+def _new_report_dir(out_dir: storage.Location, now: datetime) -> storage.Location:
+    base = f"{now:%Y%m%dT%H%M%SZ}"
+    path, n = storage.join(out_dir, base), 1
+    while storage.is_dir(path):
+        path, n = storage.join(out_dir, f"{base}-{n}"), n + 1
+    storage.make_dirs(path)
     return path
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+def _write_json(path: storage.Location, data: dict[str, Any]) -> None:
+    storage.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _write_artifacts(report_dir: Path, report: dict[str, Any], schema: Any,
+def _write_artifacts(report_dir: storage.Location, report: dict[str, Any], schema: Any,
                      anomaly_parts: dict[str, Any], per_version: dict[int, dict[str, Any]],
                      drift: dict[str, Any]) -> None:
     from google.protobuf import text_format
 
+    def write(name: str, text: str) -> None:
+        storage.write_text(storage.join(report_dir, name), text)
+
     anomalies = statistics.merge_anomalies(anomaly_parts)
-    (report_dir / ANOMALIES_FILE).write_text(text_format.MessageToString(anomalies))
-    (report_dir / SCHEMA_FILE).write_text(text_format.MessageToString(schema))
+    write(ANOMALIES_FILE, text_format.MessageToString(anomalies))
+    write(SCHEMA_FILE, text_format.MessageToString(schema))
     curves = {f"v{v}": e["live"]["reliability"] for v, e in per_version.items()
               if e.get("live", {}).get("reliability")}
-    (report_dir / "reliability.svg").write_text(plots.reliability_svg(curves))
+    write("reliability.svg", plots.reliability_svg(curves))
     rows = [(f"drift {name}", m["value"], m["threshold"]) for name, m in drift.items()]
     rows += [(f"skew v{v} {name}", m["value"], m["threshold"])
              for v, e in per_version.items() for name, m in e.get("skew", {}).items()]
-    (report_dir / "skew_drift.svg").write_text(
-        plots.measurements_svg(rows, "Skew and drift (bar) against thresholds (line)"))
-    report["files"] = {name: str(report_dir / name) for name in (
+    write("skew_drift.svg",
+          plots.measurements_svg(rows, "Skew and drift (bar) against thresholds (line)"))
+    report["files"] = {name: str(storage.join(report_dir, name)) for name in (
         REPORT_FILE, ANOMALIES_FILE, SCHEMA_FILE, "reliability.svg", "skew_drift.svg")}
 
 
-def _record(settings: MonitorSettings, report_dir: Path, report: dict[str, Any],
+def _record(settings: MonitorSettings, report_dir: storage.Location, report: dict[str, Any],
             decision: policy.Decision, lineages: dict[int, lineage.ModelLineage]
             ) -> dict[str, Any]:
     try:
@@ -320,9 +335,9 @@ def _record(settings: MonitorSettings, report_dir: Path, report: dict[str, Any],
 
 
 def _trigger(settings: MonitorSettings, joined: pa.Table, decision: policy.Decision,
-             report_dir: Path, now: datetime) -> trigger.TriggerResult:
+             report_dir: storage.Location, now: datetime) -> trigger.TriggerResult:
     reason = f"monitor: {', '.join(decision.breached)} (report {report_dir})"
-    log_file = report_dir / "trigger.log"
+    log_file = storage.join(report_dir, "trigger.log")
     examples = trigger.labelled_examples(joined)
     if settings.trigger_mode == "cloud":
         command = trigger.cloud_command(target=settings.cloud_target,

@@ -8,13 +8,13 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pyarrow as pa
 
 from models import features
+from pipelines.common import storage
 from pipelines.common.request_log import LABEL_SCHEMA, TIMESTAMP, utc, write_labels_file
 from pipelines.data import drift as data_drift
 from pipelines.data import generator as data_generator
@@ -25,7 +25,7 @@ class SimulationResult:
     rows: int
     requests: int
     failed_requests: int
-    labels_file: Path | None
+    labels_file: storage.Location | None
     errors: tuple[str, ...]
 
 
@@ -49,7 +49,7 @@ def _instances(batch: pa.RecordBatch) -> list[dict[str, Any]]:
 
 
 def simulate(client: Any, *, url: str, model_name: str, rows: int, seed: int,
-             drift: data_drift.Drift | None, labels_dir: Path, batch_size: int,
+             drift: data_drift.Drift | None, labels_dir: storage.Location, batch_size: int,
              label_delay: timedelta, clock: Callable[[], datetime],
              event_start: datetime) -> SimulationResult:
     """POST ``rows`` generated rows in requests of ``batch_size`` instances to

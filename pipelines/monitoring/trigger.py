@@ -8,6 +8,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models import features
+from pipelines.common import storage
 from pipelines.common.names import REPO_ROOT
 from pipelines.common.request_log import utc
 from pipelines.data import spans
@@ -104,29 +106,36 @@ def cloud_command(*, target: str, config: Path | None, reason_tag: str,
     return command
 
 
-def run_command(command: list[str], log_file: Path) -> int:
-    """Run ``command`` from the repository root, its output to ``log_file``; its exit status."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("w") as out:
-        return subprocess.run(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-                              check=False).returncode
+def run_command(command: list[str], log_file: storage.Location) -> int:
+    """Run ``command`` from the repository root, its output to ``log_file`` (a gs:// log is
+    written locally, then uploaded); its exit status."""
+    if not storage.is_gcs(log_file):
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        with Path(log_file).open("w") as out:
+            return subprocess.run(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  check=False).returncode
+    with tempfile.TemporaryDirectory(prefix="clickflow-trigger-") as folder:
+        local = Path(folder, "trigger.log")
+        returncode = run_command(command, local)
+        storage.put_file(local, log_file)
+        return returncode
 
 
-def read_state(out_dir: Path) -> datetime | None:
-    """When the last trigger happened according to ``<out_dir>/trigger_state.json``."""
+def read_state(out_dir: storage.Location) -> datetime | None:
+    """When the last trigger happened according to ``<out_dir>/trigger_state.json`` (a file
+    or a Cloud Storage object: the cool-down outlives the monitor's container)."""
+    path = storage.join(out_dir, STATE_FILE)
     try:
-        data = json.loads((out_dir / STATE_FILE).read_text())
+        data = json.loads(storage.read_text(path))
         return utc(datetime.fromisoformat(data["last_trigger_at"]))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{out_dir / STATE_FILE}: unreadable trigger state ({err}); fix or "
-                         "delete it") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: unreadable trigger state ({err}); fix or delete it") from None
 
 
-def write_state(out_dir: Path, when: datetime, reasons: list[str], report: str) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps({"last_trigger_at": utc(when).isoformat(), "reasons": reasons,
-                               "report": report}, indent=2) + "\n")
-    tmp.replace(out_dir / STATE_FILE)
+def write_state(out_dir: storage.Location, when: datetime, reasons: list[str],
+                report: str) -> None:
+    storage.write_text(storage.join(out_dir, STATE_FILE), json.dumps(
+        {"last_trigger_at": utc(when).isoformat(), "reasons": reasons, "report": report},
+        indent=2) + "\n")

@@ -10,7 +10,19 @@ Calls and shapes follow the JSON API reference (cloud.google.com/storage/docs/js
 and generations as strings, ``md5Hash``/``crc32c`` base64), media download (GET
 /download/storage/v1/b/{bucket}/o/{object}?alt=media, ``x-goog-hash`` header, which the client
 checks) and multipart upload (POST /upload/storage/v1/b/{bucket}/o?uploadType=multipart) with
-``ifGenerationMatch`` (412 conditionNotMet when it does not hold, as the real service).
+``ifGenerationMatch`` (412 conditionNotMet when it does not hold, as the real service;
+``ifGenerationMatch=0``: only if no live object has that name), ``objects.get`` (metadata),
+``objects.delete`` (DELETE /storage/v1/b/{bucket}/o/{object}, 204 with no body, 404 when
+missing) and ``objects.list`` with ``delimiter`` (objects directly under the prefix in
+``items``, the deeper names folded into ``prefixes``, each ending in the delimiter) and
+``maxResults``/``pageToken``; resumable uploads, which the client uses above 8 MB
+(POST ...?uploadType=resumable with the metadata answers a session URI in ``Location``;
+PUT chunks to it with ``Content-Range: bytes A-B/TOTAL``, 308 with ``Range: bytes=0-B``
+until the last, which creates the object: "Perform resumable uploads" in the Storage docs).
+A bucket must exist (a folder under the root): listing,
+uploading to or reading from a missing one is 404 "The specified bucket does not exist."
+as the service answers. An upload is visible only once complete (the service never lists or
+serves an object whose upload is in progress).
 An object's generation is its file's mtime in nanoseconds: rewriting a file makes a new one.
 """
 
@@ -22,11 +34,14 @@ import email.policy
 import hashlib
 import json
 import os
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import google_crc32c
+
+UPLOADING = ".uploading"  # an upload in progress: never listed
 
 
 def _b64(digest: bytes) -> str:
@@ -61,6 +76,7 @@ class FakeGcs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.sessions: dict[str, dict[str, Any]] = {}  # resumable uploads in progress
 
     def path_of(self, uri: str) -> Path | None:
         """The local file of a ``gs://bucket/name`` URI (None when it is not one)."""
@@ -84,8 +100,16 @@ class FakeGcs:
             if not (self.root / parts[4] / name).is_file():
                 return gcs_error(404, "notFound", f"No such object: {parts[4]}/{name}")
             return self._json(object_resource(self.root, parts[4], name, endpoint))
+        if method == "DELETE" and parts[1:3] == ["storage", "v1"] and len(parts) == 7:
+            return self._delete(parts[4], urllib.parse.unquote(parts[6]))
         if method == "POST" and parts[1:3] == ["upload", "storage"] and len(parts) == 7:
+            if not (self.root / parts[5]).is_dir():
+                return gcs_error(404, "notFound", "The specified bucket does not exist.")
+            if query.get("uploadType") == "resumable":
+                return self._start_resumable(parts[5], query, body, endpoint)
             return self._upload(parts[5], query, headers, body, endpoint)
+        if method == "PUT" and parts[1:3] == ["upload", "storage"] and "upload_id" in query:
+            return self._resume(query["upload_id"], headers, body, endpoint)
         return gcs_error(404, "notFound", f"no route {method} {path}")
 
     def _json(self, payload: dict) -> tuple[int, dict, bytes]:
@@ -96,10 +120,39 @@ class FakeGcs:
         if not base.is_dir():
             return gcs_error(404, "notFound", "The specified bucket does not exist.")
         prefix = query.get("prefix", "")
-        names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        items = [object_resource(self.root, bucket, n, endpoint)
-                 for n in names if n.startswith(prefix)]
-        return self._json({"kind": "storage#objects", "items": items})
+        delimiter = query.get("delimiter")
+        names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*")
+                       if p.is_file() and not p.name.endswith(UPLOADING))
+        entries: dict[str, str | None] = {}  # name or prefix -> object name (None: a prefix)
+        for name in names:
+            if not name.startswith(prefix):
+                continue
+            rest = name[len(prefix):]
+            if delimiter and delimiter in rest:
+                entries.setdefault(prefix + rest.split(delimiter, 1)[0] + delimiter, None)
+            else:
+                entries[name] = name
+        keys = sorted(k for k in entries if k > query.get("pageToken", ""))
+        limit = int(query.get("maxResults", 1000))
+        page, more = keys[:limit], len(keys) > limit
+        payload: dict[str, Any] = {"kind": "storage#objects", "items": [
+            object_resource(self.root, bucket, entries[k], endpoint) for k in page
+            if entries[k] is not None]}
+        prefixes = [k for k in page if entries[k] is None]
+        if prefixes:
+            payload["prefixes"] = prefixes
+        if more:
+            payload["nextPageToken"] = page[-1]
+        return self._json(payload)
+
+    def _delete(self, bucket: str, name: str) -> tuple[int, dict, bytes]:
+        path = self.root / bucket / name
+        if not (self.root / bucket).is_dir():
+            return gcs_error(404, "notFound", "The specified bucket does not exist.")
+        if not path.is_file():
+            return gcs_error(404, "notFound", f"No such object: {bucket}/{name}")
+        path.unlink()
+        return 204, {}, b""
 
     def _download(self, bucket: str, name: str) -> tuple[int, dict, bytes]:
         path = self.root / bucket / name
@@ -110,6 +163,46 @@ class FakeGcs:
                   f"md5={_b64(hashlib.md5(data).digest())}")
         return 200, {"Content-Type": "application/octet-stream", "x-goog-hash": hashes,
                      "x-goog-generation": str(path.stat().st_mtime_ns)}, data
+
+    def _start_resumable(self, bucket: str, query: dict[str, str], body: bytes,
+                         endpoint: str) -> tuple[int, dict, bytes]:
+        metadata = json.loads(body) if body else {}
+        name = metadata.get("name") or query.get("name", "")
+        upload_id = hashlib.md5(f"{bucket}/{name}/{len(self.sessions)}".encode()).hexdigest()
+        self.sessions[upload_id] = {"bucket": bucket, "name": name, "data": bytearray(),
+                                    "expected": query.get("ifGenerationMatch")}
+        location = (f"{endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=resumable"
+                    f"&upload_id={upload_id}")
+        return 200, {"Location": location}, b""
+
+    def _resume(self, upload_id: str, headers: Any, body: bytes,
+                endpoint: str) -> tuple[int, dict, bytes]:
+        session = self.sessions.get(upload_id)
+        if session is None:
+            return gcs_error(404, "notFound", "No such upload session.")
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)",
+                             headers.get("Content-Range", ""))
+        if match is None or int(match.group(1)) != len(session["data"]):
+            return gcs_error(400, "invalid", "Content-Range does not continue the upload.")
+        session["data"] += body
+        end, total = int(match.group(2)), match.group(3)
+        if total == "*" or end + 1 < int(total):
+            return 308, {"Range": f"bytes=0-{end}"}, b""
+        del self.sessions[upload_id]
+        bucket, name = session["bucket"], session["name"]
+        path = self.root / bucket / name
+        current = str(path.stat().st_mtime_ns) if path.is_file() else "0"
+        if session["expected"] is not None and session["expected"] != current:
+            return gcs_error(412, "conditionNotMet",
+                             "At least one of the pre-conditions you specified did not hold.")
+        self._store(path, bytes(session["data"]))
+        return self._json(object_resource(self.root, bucket, name, endpoint))
+
+    def _store(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + UPLOADING)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
 
     def _upload(self, bucket: str, query: dict[str, str], headers: Any, body: bytes,
                 endpoint: str) -> tuple[int, dict, bytes]:
@@ -126,8 +219,5 @@ class FakeGcs:
         if expected is not None and expected != current:
             return gcs_error(412, "conditionNotMet",
                              "At least one of the pre-conditions you specified did not hold.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".uploading")
-        tmp.write_bytes(media_part.get_payload(decode=True))
-        os.replace(tmp, path)
+        self._store(path, media_part.get_payload(decode=True))
         return self._json(object_resource(self.root, bucket, name, endpoint))

@@ -23,7 +23,11 @@ predictions differ), then, on 127.0.0.1 only:
    failed requests. Every answer is checked against both versions' in-process predictions, and
    after shutdown against the request log (which version answered each request id).
 
-5. ``--workers 1`` against ``--workers 2``: fresh servers of each, in turn, under 8
+5. the request-logging proxy (the GKE sidecar, ``python -m deployment.server --proxy-rest
+   --proxy-grpc``) in front of the server, which stands in for TF Serving: lone REST and gRPC
+   requests sent alternately to the server and through the proxy, in the same invocation; the
+   answers must be identical (``proxy``);
+6. ``--workers 1`` against ``--workers 2``: fresh servers of each, in turn, under 8
    single-instance keep-alive clients from ``raw_load`` (one process, raw sockets, prebuilt
    request bytes: about a quarter of http.client's CPU per request, so the load generator does
    not take the second core the second worker needs), and the ratio of their requests/s.
@@ -36,6 +40,7 @@ use per phase. Prints a markdown table with the targets; exits 1 when a target i
 The parts: ``settings`` (flags), ``clients`` (rows, request bodies, load clients, percentiles,
 CPU clock), ``baseline`` (the models and the in-process baseline), ``scenarios`` (sequential and
 concurrent load), ``hot_swap`` (a push under load, checked against the request log),
-``workers`` and ``raw_load`` (one against two server processes, and their load generator),
+``proxy`` (the proxy in front of the server), ``workers`` and ``raw_load`` (one against two
+server processes, and their load generator),
 ``report`` (the table) and ``runner`` (the server, the phases in order, ``main``).
 """

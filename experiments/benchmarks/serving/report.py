@@ -61,6 +61,23 @@ def report(results: dict[str, Any], settings: Settings) -> tuple[str, bool]:
         if own and own["count"]:
             rows.append(("  gRPC: time inside the server (its access log), p50 / p99",
                          f"{own['p50_ms']:.2f} / {own['p99_ms']:.2f} ms", "-", None))
+    proxy = results.get("proxy")
+    if proxy:
+        for api, label in (("rest", "REST, http.client"), ("grpc", "gRPC, TF Serving's stub")):
+            both = proxy[api]
+            ok = both["direct"]["failed"] == both["proxy"]["failed"] == 0 and \
+                both["answers_differ"] == 0
+            rows.append((f"request-logging proxy in front of the server, 1 instance, {label}: "
+                         "p50 / p99 direct vs through the proxy (alternating requests)",
+                         f"{both['direct']['p50_ms']:.2f} / {both['direct']['p99_ms']:.2f} ms vs "
+                         f"{both['proxy']['p50_ms']:.2f} / {both['proxy']['p99_ms']:.2f} ms "
+                         f"(adds {both['added_p50_ms']:.2f} ms at p50; "
+                         f"{both['proxy']['count']} requests, {both['proxy']['failed']} failed, "
+                         f"{both['answers_differ']} answers differ)", "-",
+                         None if ok else False))
+        if proxy.get("peak_rss_mib"):
+            rows.append(("  the proxy's peak memory (VmHWM)", f"{proxy['peak_rss_mib']:.0f} MiB",
+                         "-", None))
     seq = results.get("sequential")
     if seq:
         rows.append(("  same with httpx (a heavier client), p50 / p99",

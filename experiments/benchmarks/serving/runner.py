@@ -20,6 +20,7 @@ from experiments.benchmarks.serving.baseline import export_models, in_process
 from experiments.benchmarks.serving.clients import CpuClock, body, sample_rows
 from experiments.benchmarks.serving.grpc_load import grpc_sequential, predict_requests
 from experiments.benchmarks.serving.hot_swap import check_request_log, hot_swap
+from experiments.benchmarks.serving.proxy import proxy_latency
 from experiments.benchmarks.serving.report import machine, report
 from experiments.benchmarks.serving.scenarios import (
     concurrent,
@@ -93,6 +94,8 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
             ("sequential_stdlib", lambda: sequential_stdlib(port, single_bodies, settings)),
             ("sequential", lambda: sequential(url, single_bodies, settings)),
             ("grpc_sequential", lambda: grpc_sequential(grpc_port, grpc_requests, settings)),
+            ("proxy", lambda: proxy_latency(port, grpc_port, single_bodies, grpc_requests, work,
+                                            settings)),
             ("batched", lambda: concurrent(port, batch_bodies, settings.batch_clients,
                                            settings.batch_requests, settings, clock)),
             ("concurrent_single", lambda: concurrent(port, single_bodies, settings.clients,

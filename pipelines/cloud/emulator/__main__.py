@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which compiled variant to run (default: kfp)")
     p.add_argument("--runs", type=int, default=2,
                    help="runs against the same local gs folder (default: 2; run 2 sees run "
-                        "1's pushed model)")
+                        "1's pushed model; with generated data the table grows by one "
+                        "day of --rows rows before each run, as a scheduled run's table does)")
     p.add_argument("--tune", action="store_true", help="compile the variant with the Tuner")
     p.add_argument("--rows", type=int, default=600, help="rows of generated data (default 600)")
     p.add_argument("--seed", type=int, default=42, help="seed of the generated data")
@@ -91,6 +92,8 @@ def emulate(args: argparse.Namespace, target: str) -> bool:
     for n in range(1, args.runs + 1):
         run_id = f"{spec.get('pipelineInfo', {}).get('name', 'run')}-{stamp}-{n}"
         started = time.monotonic()
+        if args.data is None and n > 1:  # the table has grown by day n's partition
+            session.use_table(em, session.make_data(args.workdir, args.rows, args.seed, n))
         results = orchestrator.run_once(em, run_id)
         print(report.table(run_id, results))
         counts = {s: sum(r.status == s for r in results) for s in ("succeeded", "failed",

@@ -18,8 +18,10 @@ BUCKET = "my-clickflow-bucket"  # configs/cloud.example.yaml
 def _emulate(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKFLOW_")}
     # A check of the wiring, not of the model: enough steps and a low bar that run 1 is
-    # always blessed and pushed (20 steps once stayed under the 0.75 AUC bar and pushed nothing).
-    env.update(CLICKFLOW_TRAIN_STEPS="50", CLICKFLOW_EVAL_STEPS="5", CLICKFLOW_MIN_AUC="0.5")
+    # always blessed and pushed (20 steps once stayed under the 0.75 AUC bar and pushed nothing;
+    # 50 steps trail the simple model, which keeps its own budget, on 20-row slices).
+    env.update(CLICKFLOW_TRAIN_STEPS="50", CLICKFLOW_EVAL_STEPS="5", CLICKFLOW_MIN_AUC="0.5",
+               CLICKFLOW_SIMPLE_MODEL_MARGIN="0.5")
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cloud.emulator", "--workdir", str(workdir),
          "--rows", "600", *args], cwd=ROOT, env=env, capture_output=True, text=True,

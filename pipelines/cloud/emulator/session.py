@@ -87,14 +87,34 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def make_data(workdir: Path, rows: int, seed: int) -> Path:
-    """A generated CSV of the ad-click columns (pipelines.data.generator), reused if there."""
+def make_data(workdir: Path, rows: int, seed: int, days: int = 1) -> Path:
+    """The BigQuery table of a scheduled run's day ``days``: ``rows`` generated rows of each
+    day 1..``days`` (pipelines.data.generator's spans: their own seed and day each), as one CSV
+    under ``workdir``, reused if there. A recurring run reads a table that has grown by the
+    new day's partition since the previous run; run n of the emulator reads day n's table."""
+    import pyarrow.csv as pacsv
+
     from pipelines.data import generator
 
-    path = workdir / "data" / f"ad_clicks-{rows}-{seed}.csv"
-    if not path.exists():
-        generator.write_csv(path, rows, seed)
+    path = workdir / "data" / f"ad_clicks-{rows}-{seed}-days{days}.csv"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with pacsv.CSVWriter(tmp, generator.schema_of(generator.DEFAULT_MODE)) as writer:
+        for day in range(1, days + 1):
+            for batch in generator.generate_batches(
+                    rows, generator.span_seed(seed, day), start=generator.span_start(day)):
+                writer.write_batch(batch)
+    tmp.replace(path)
     return path
+
+
+def use_table(em: Emulation, data: Path) -> None:
+    """Points every BigQuery table of ``em`` at ``data`` for the runs that follow."""
+    settings = json.loads(em.settings_file.read_text())
+    settings["tables"] = {t: str(data.resolve()) for t in settings["tables"]}
+    em.settings_file.write_text(json.dumps(settings, indent=1))
 
 
 def prepare(spec: dict[str, Any], target: str, workdir: Path, data: Path, repo: Path,
