@@ -35,3 +35,13 @@ def drift_demo(tmp_path_factory: pytest.TempPathFactory
         cwd=Path(__file__).resolve().parent, env=env, capture_output=True, text=True,
         timeout=600, check=False)
     return workdir, result
+
+
+@pytest.fixture(scope="session")
+def history_root(tmp_path_factory: pytest.TempPathFactory):
+    """A pipeline root after four real runs (``tests.run_history``): blessed with no baseline,
+    blessed against the served baseline, not blessed, and failed at the gate. Shared by the
+    dashboard's pages and the model card's tests: one history per session."""
+    from tests import run_history
+
+    return run_history.build(tmp_path_factory.mktemp("history"))

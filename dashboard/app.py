@@ -1,8 +1,8 @@
 """The clickflow dashboard: `make dashboard` (streamlit run dashboard/app.py).
 
-Eight pages over three sources: the serving REST API (predict, score a file, serving health),
+Nine pages over three sources: the serving REST API (predict, score a file, serving health),
 the pipeline's ML Metadata store and run summaries (model history, run detail, compare runs,
-data) and the monitor's reports (monitoring).
+model card, data) and the monitor's reports (monitoring).
 Settings come from CLICKFLOW_* variables.
 """
 
@@ -30,7 +30,8 @@ safe_parquet.guard()
 
 st.set_page_config(page_title="clickflow", page_icon=":material/ads_click:", layout="wide")
 # The pages live in views/, not pages/: Streamlit lists a pages/ folder by file name in the
-# sidebar on a direct visit to a page URL, before st.navigation has run.
+# sidebar on a direct visit to a page URL, before st.navigation has run. Each url_path is its
+# file's name: AppTest.switch_page hashes the file name, st.navigation the url_path.
 page = st.navigation([
     st.Page("views/predict.py", title="Predict", icon=":material/ads_click:", default=True),
     st.Page("views/score.py", title="Score a file", icon=":material/upload_file:",
@@ -40,6 +41,8 @@ page = st.navigation([
     st.Page("views/run.py", title="Run detail", icon=":material/account_tree:", url_path="run"),
     st.Page("views/compare.py", title="Compare runs", icon=":material/compare_arrows:",
             url_path="compare"),
+    st.Page("views/card.py", title="Model card", icon=":material/description:",
+            url_path="card"),
     st.Page("views/data.py", title="Data", icon=":material/bar_chart:", url_path="data"),
     st.Page("views/health.py", title="Serving health", icon=":material/monitor_heart:",
             url_path="health"),

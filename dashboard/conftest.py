@@ -77,17 +77,8 @@ def serving_url(model_base_path: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def pipeline_root(history_root) -> Path:
     """A pipeline root (with metadata.sqlite) after one real local run on 300 generated rows:
-    ``history_root`` as it was after its first run."""
+    ``history_root`` (the repository's conftest.py) as it was after its first run."""
     return history_root.first_run_root
-
-
-@pytest.fixture(scope="session")
-def history_root(tmp_path_factory: pytest.TempPathFactory):
-    """A pipeline root after four real runs (``tests.run_history``): blessed with
-    no baseline, blessed against the served baseline, not blessed, and failed at the gate."""
-    from tests import run_history
-
-    return run_history.build(tmp_path_factory.mktemp("history"))
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import run_params
-from pipelines.common.names import SIMPLE_EVALUATOR, SUMMARY_FILE
+from pipelines.common.names import MODEL_CARD_WRITTEN, SIMPLE_EVALUATOR, SUMMARY_FILE
 from pipelines.metadata import runs as run_summary
 from pipelines.metadata.recovery import ABANDONED
 from pipelines.metadata.store import StoreUnavailable, open_store
 
 EXAMPLE_GEN = "DuckDBExampleGen"
+MODEL_CARD_NODE = "ModelCardGenerator"  # pipelines/components/model_card.py
 SPLITS = ("train", "eval")
 # ml_metadata's Execution.State values.
 _STATES = {0: "unknown", 1: "new", 2: "running", 3: "complete", 4: "failed", 5: "cached",
@@ -52,6 +53,8 @@ class RunRecord:
     evaluation_uri: str | None = None
     statistics_uri: str | None = None
     anomalies_uri: str | None = None
+    # The ModelCard artifact folder of a pushed model (a card was written), else None.
+    model_card_uri: str | None = None
     # The runner's run_summary.json of this run (metrics, verdict, error), when it wrote one.
     summary: dict[str, Any] | None = None
     # Nodes whose execution ML Metadata records as failed or canceled.
@@ -127,6 +130,7 @@ def run_record(store: Any, run: Any, pipeline_name: str,
     statistics = _last(outputs, "StatisticsGen", "statistics")
     anomalies = _last(outputs, "ExampleValidator", "anomalies")
     model = _last(outputs, "Trainer", "model")
+    card = _last(outputs, MODEL_CARD_NODE, "model_card")
     summary = match_summary(run.create_time_since_epoch / 1000, summaries or [], run.name)
     return RunRecord(
         run_id=run.name,
@@ -147,6 +151,8 @@ def run_record(store: Any, run: Any, pipeline_name: str,
         evaluation_uri=None if evaluation is None else evaluation.uri,
         statistics_uri=None if statistics is None else statistics.uri,
         anomalies_uri=None if anomalies is None else anomalies.uri,
+        model_card_uri=card.uri if card is not None and run_summary.custom_int(
+            card, MODEL_CARD_WRITTEN) == 1 else None,
         summary=summary,
         failed_nodes=failed,
         parameters=run_params.parameters(executions, node_of),

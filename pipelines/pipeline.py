@@ -24,6 +24,7 @@ from pipelines.common import names
 from pipelines.components.eval_sample import EvalSample
 from pipelines.components.evaluator import Evaluator
 from pipelines.components.gate import AnomaliesGate
+from pipelines.components.model_card import ModelCardGenerator
 from pipelines.components.pusher import Pusher
 from pipelines.components.served_baseline import ServedBaseline
 from pipelines.config import PipelineConfig
@@ -38,6 +39,9 @@ SIMPLE_TRAIN_STEPS = 2_000
 TUNER_FN = "models.tuner.tuner_fn"
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "schema", "schema.pbtxt")
+# The curated "intended use" text of every model card (ModelCardGenerator).
+MODEL_CARD_INTRO = os.path.join(os.path.dirname(os.path.dirname(SCHEMA_FILE)), "models",
+                                "model_card_intro.md")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,6 +229,11 @@ def _simple_model_gate(config: PipelineConfig, transform: Any, schema_gen: Any, 
     return [simple_trainer, simple_evaluator]
 
 
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def create_pipeline(
     *,
     pipeline_name: str,
@@ -242,9 +251,10 @@ def create_pipeline(
     """Builds the clickflow graph.
 
     ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-    Transform -> [Tuner] -> Trainer -> ServedBaseline -> Evaluator -> Pusher, the Evaluator
-    reading EvalSample's deterministic sample of at most ``config.eval_max_rows`` eval rows
-    (all of them on small data) and comparing the candidate with the model served from
+    Transform -> [Tuner] -> Trainer -> ServedBaseline -> Evaluator -> Pusher ->
+    ModelCardGenerator (the pushed model's card; ``MODEL_CARD_INTRO`` is its intended use), the
+    Evaluator reading EvalSample's deterministic sample of at most ``config.eval_max_rows``
+    eval rows (all of them on small data) and comparing the candidate with the model served from
     ``serving_model_dir`` (ServedBaseline: the same on every runner, no Resolver node).
     With ``config.simple_model_gate`` a SimpleTrainer (logistic regression) and a
     SimpleModelEvaluator (the candidate against it) run beside them, and the Pusher pushes
@@ -344,6 +354,19 @@ def create_pipeline(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
     components.append(pusher)
+    # The pushed model's card, beside its artifacts and in the pushed version.
+    components.append(ModelCardGenerator(
+        pushed_model=pusher.outputs["pushed_model"],
+        evaluation=evaluator.outputs["evaluation"],
+        statistics=statistics_gen.outputs["statistics"],
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        baseline_model=served_baseline.outputs["model"],
+        simple_evaluation=simple_nodes[-1].outputs["evaluation"] if config.simple_model_gate
+        else None,
+        intended_use=_read_text(MODEL_CARD_INTRO),
+        serving_model_dir=serving_model_dir,
+    ))
     if model_registry is not None:
         from pipelines.components.register_model import RegisterModel
 

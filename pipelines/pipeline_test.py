@@ -12,7 +12,7 @@ from pipelines.pipeline import BigQueryTable, LocalFiles, create_pipeline, eval_
 
 ORDER = ["DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
          "AnomaliesGate", "Transform", "Trainer", "ServedBaseline", "Evaluator",
-         "Pusher"]
+         "Pusher", "ModelCardGenerator"]
 SIMPLE = ["SimpleTrainer", "SimpleModelEvaluator"]
 
 
@@ -40,6 +40,23 @@ def test_graph_has_every_component_in_dependency_order(tmp_path) -> None:
     assert by_id["Evaluator"].inputs["examples"].producer_component_id == "EvalSample"
     assert position["AnomaliesGate"] < position["EvalSample"] < position["Evaluator"]
     assert by_id["EvalSample"].exec_properties["max_rows"] == PipelineConfig().eval_max_rows
+
+
+def test_the_model_card_reads_the_push_and_what_judged_it(tmp_path) -> None:
+    by_id = {c.id: c for c in _pipeline(tmp_path).components}
+    card = by_id["ModelCardGenerator"]
+    producers = {key: channel.producer_component_id for key, channel in card.inputs.items()}
+    assert producers == {"pushed_model": "Pusher", "evaluation": "Evaluator",
+                         "statistics": "StatisticsGen", "examples": "DuckDBExampleGen",
+                         "schema": "ImportSchemaGen", "baseline_model": "ServedBaseline",
+                         "simple_evaluation": "SimpleModelEvaluator"}
+    # The curated intended-use text travels in the spec: the cloud image needs no repo file.
+    assert card.exec_properties["intended_use"].startswith("This model estimates")
+    # Without the simple-model gate the optional input is left out: the card says "not run".
+    gateless = {c.id: c for c in _pipeline(tmp_path, simple_model_gate=False).components}
+    assert "simple_evaluation" not in gateless["ModelCardGenerator"].inputs
+    # The Pusher's base folder: where the card goes into the pushed version.
+    assert card.exec_properties["serving_model_dir"] == str(tmp_path / "serving" / "clickflow")
 
 
 def test_user_code_is_referenced_by_module_path_not_packaged(tmp_path) -> None:

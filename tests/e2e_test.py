@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 
 COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
               "AnomaliesGate", "EvalSample", "Transform", "Trainer", "ServedBaseline",
-              "Evaluator", "SimpleTrainer", "SimpleModelEvaluator", "Pusher")
+              "Evaluator", "SimpleTrainer", "SimpleModelEvaluator", "Pusher",
+              "ModelCardGenerator")
 
 
 def _args(tmp_path: Path, data: Path, *extra: str) -> list[str]:
@@ -85,6 +86,9 @@ def test_pipeline_trains_blesses_pushes_and_serves(tmp_path: Path, capsys) -> No
     pushed = Path(summary["pushed_model"])
     assert pushed.parent == tmp_path / "serving" / "clickflow" and pushed.name.isdigit()
     assert (pushed / "saved_model.pb").is_file()
+    card = pushed / "assets.extra" / "model_card"  # names.MODEL_CARD_DIR
+    assert {p.name for p in card.iterdir()} == {"model_card.json", "model_card.md",
+                                                "model_card.html"}
 
     import tensorflow as tf
 

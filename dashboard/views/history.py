@@ -96,10 +96,14 @@ if len(scored) >= 2:
 st.header("Why blessed, or not")
 run = run_picker.pick_run(runs)
 evaluation_view.show(run)
-links = st.columns(2)
+links = st.columns(3 if run.pushed_version else 2)
 with links[0]:
     run_picker.page_link("views/run.py", "Run detail: parameters, lineage, error",
                          ":material/account_tree:", {"run": run.run_id})
+if run.pushed_version:
+    with links[2]:
+        run_picker.page_link("views/card.py", f"Model card of version {run.pushed_version}",
+                             ":material/description:", {"run": run.run_id})
 with links[1]:
     run_picker.page_link("views/compare.py", "Compare two runs", ":material/compare_arrows:",
                          {"a": run.run_id})

@@ -26,6 +26,18 @@ SUMMARY_FILE = "run_summary.json"  # what the last local run did (and runs/<id>/
 # Inside each version a clickflow Pusher pushed: where it came from (pipeline, run, model), so
 # a version whose run was killed before ML Metadata recorded the push still has its lineage.
 PUSH_RECORD = "assets.extra/clickflow_push.json"
+# Beside it, the version's model card (pipelines/components/model_card.py): what the model is
+# for, what it learned from, how it scored against which thresholds and what it cannot do.
+MODEL_CARD_DIR = "assets.extra/model_card"
+MODEL_CARD_JSON = "model_card.json"  # the card's content, read by the dashboard
+MODEL_CARD_MD = "model_card.md"
+MODEL_CARD_HTML = "model_card.html"
+MODEL_CARD_WRITTEN = "written"  # ModelCard artifact property: 1 with a card, 0 (not pushed)
+# A span's folder under a data directory: span-NNNNN (pipelines/data/spans.py).
+SPAN_DIR_RE = re.compile(r"span-(\d{5})")
+# Custom property of the local ExampleGen's Examples: the span folders it read, comma-separated
+# (BigQueryExampleGen records none).
+EXAMPLES_SPANS_PROPERTY = "spans"
 
 # The default workspace layout of a local installation.
 DEFAULT_DATA_DIR = WORKSPACE / "data"

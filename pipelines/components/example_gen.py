@@ -32,6 +32,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
+from pipelines.common import names
 from pipelines.config import DEFAULT_MAX_DROPPED_SHARE
 from pipelines.data import row_accounting
 from pipelines.data import source as data_source
@@ -155,6 +156,13 @@ def _pattern(exec_properties: dict[str, Any]) -> str:
                         input_config.splits[0].pattern)
 
 
+def span_names(files: tuple[str, ...]) -> list[str]:
+    """The span folders (``span-NNNNN``) that hold the matched files, sorted; [] for files
+    outside span folders (a single CSV or Parquet file)."""
+    return sorted({os.path.basename(os.path.dirname(f)) for f in files
+                   if names.SPAN_DIR_RE.fullmatch(os.path.basename(os.path.dirname(f)))})
+
+
 def count_rows(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The row accounting of the matched files and their column mapping; DataError when they
     cannot be used or more than max_dropped_share of the rows would be dropped."""
@@ -188,9 +196,11 @@ class Executor(BaseExampleGenExecutor):
         publishes with the custom properties an executor sets (as TFX's own payload_format)."""
         accounting, self._mapping = count_rows(exec_properties)
         self._generate(output_dict, exec_properties)
+        spans = span_names(data_source.SourceFiles.from_pattern(_pattern(exec_properties)).files)
         for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
             artifact.set_string_custom_property(row_accounting.ARTIFACT_PROPERTY,
                                                 row_accounting.to_json(accounting))
+            artifact.set_string_custom_property(names.EXAMPLES_SPANS_PROPERTY, ",".join(spans))
 
     def _generate(self, output_dict: dict[str, list[Any]],
                   exec_properties: dict[str, Any]) -> None:

@@ -159,6 +159,7 @@ def test_executor_writes_train_and_eval_splits(tmp_path: Path) -> None:
     assert examples.split_names == artifact_utils.encode_split_names(["train", "eval"])
     assert ra.row_accounting(examples) == {"read": 300, "kept": 300, "dropped": {},
                                            "changed": {}, "changed_rows": 0}
+    assert examples.get_string_custom_property("spans") == "span-00001"  # the model card's
     train, evaluation = _read_split(examples.uri, "train"), _read_split(examples.uri, "eval")
     assert len(train) + len(evaluation) == 300
     assert 0.72 <= len(train) / 300 <= 0.88
@@ -210,6 +211,7 @@ def test_executor_drops_counts_and_records_rows_on_the_artifact(tmp_path: Path) 
                             "Timestamp is not a real date and time": 1},
                 "changed": {"Age is empty (left missing)": 1}, "changed_rows": 1}
     assert ra.row_accounting(published) == expected
+    assert published.custom_properties["spans"].string_value == ""  # one CSV: no span folder
     assert json.loads(published.custom_properties[ra.ARTIFACT_PROPERTY].string_value) == expected
     written = _read_split(examples.uri, "train") + _read_split(examples.uri, "eval")
     assert len(written) == 58

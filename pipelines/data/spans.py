@@ -10,7 +10,6 @@ to say that the labels have a known ground truth.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 from models import features
 from pipelines.common import safe_parquet
+from pipelines.common.names import SPAN_DIR_RE
 from pipelines.common.request_log import ARROW_TYPES
 
 # Parquet files whose schema metadata has this key set to b"1" hold data with a known ground
@@ -30,7 +30,6 @@ GENERATOR_METADATA_KEY = b"clickflow.generator"
 EXAMPLES_SCHEMA = pa.schema(
     [pa.field(name, ARROW_TYPES[features.RAW_TYPES[name]]) for name in features.RAW_COLUMNS])
 ROWS_PER_FILE = 1_000_000
-SPAN_DIR_RE = re.compile(r"span-(\d{5})")
 PART_FILE_FORMAT = "part-{:05d}.parquet"
 
 
