@@ -180,6 +180,18 @@ def count_rows(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     return accounting, mapping
 
 
+def _configs(exec_properties: dict[str, Any]) -> tuple[example_gen_pb2.Input,
+                                                       example_gen_pb2.Output]:
+    """The component's input and output configs, from their JSON exec properties."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+    return input_config, output_config
+
+
 class Executor(BaseExampleGenExecutor):
     """Serialized tf.Examples from the training query over local CSV/Parquet files.
 
@@ -216,12 +228,7 @@ class Executor(BaseExampleGenExecutor):
         by the worker that made it, so there is no write to balance, and no reader of these
         files depends on their order (TFX reads splits as unordered sets).
         """
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        input_config, output_config = _configs(exec_properties)
         examples = output_dict[standard_component_specs.EXAMPLES_KEY]
         artifact_utils.get_single_instance(examples).split_names = (
             artifact_utils.encode_split_names(
@@ -246,12 +253,7 @@ class Executor(BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: dict[str, Any]) -> dict[str, Any]:
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        input_config, output_config = _configs(exec_properties)
         splits = output_config.split_config
         if len(input_config.splits) != 1 or not splits.partition_feature_name:
             raise ValueError("DuckDBExampleGen needs one input split and output splits by "
