@@ -108,3 +108,20 @@ def test_relative_imports_and_missing_modules_are_read_not_guessed(tmp_path: Pat
     (pkg / "b.py").write_text("thing = 1\n")
     found = modules.project_modules(tmp_path, ["pipelines.part"])
     assert set(found) == {"pipelines", "pipelines.part", "pipelines.part.a", "pipelines.part.b"}
+
+
+def test_a_package_getattr_is_followed_only_when_the_attribute_is_named(tmp_path: Path) -> None:
+    """PEP 562: ``__getattr__``'s imports run when the attribute is asked for, not on import,
+    so importing the package or a sibling does not need them (the server image, which has
+    pipelines/__init__.py but not the TFX components behind ``pipelines.ModelCard``)."""
+    root = tmp_path / "pipelines"
+    (root / "lazy").mkdir(parents=True)
+    (root / "__init__.py").write_text(
+        "def __getattr__(name):\n    from pipelines.lazy import heavy\n    return heavy.Thing\n")
+    (root / "lazy" / "__init__.py").write_text("")
+    (root / "lazy" / "heavy.py").write_text("Thing = 1\n")
+    (root / "light.py").write_text("import os\n")
+    assert set(modules.project_modules(tmp_path, ["pipelines.light"])) == {
+        "pipelines", "pipelines.light"}
+    (root / "user.py").write_text("from pipelines.lazy import heavy\n")
+    assert {"pipelines.lazy.heavy"} <= set(modules.project_modules(tmp_path, ["pipelines.user"]))

@@ -28,8 +28,22 @@ def module_file(root: Path, module: str) -> Path | None:
     return None
 
 
+def _lazy_attributes(tree: ast.AST, is_package: bool) -> set[int]:
+    """The nodes of a package's module-level ``__getattr__`` (PEP 562): its imports run only
+    when someone asks the package for such an attribute (``pipelines.ModelCard``, which TFX's
+    Kubeflow launcher resolves by name), not when the package or a submodule is imported."""
+    if not is_package or not isinstance(tree, ast.Module):
+        return set()
+    return {id(node) for statement in tree.body
+            if isinstance(statement, ast.FunctionDef) and statement.name == "__getattr__"
+            for node in ast.walk(statement)}
+
+
 def _imported(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
+    lazy = _lazy_attributes(tree, is_package)
     for node in ast.walk(tree):
+        if id(node) in lazy:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name
