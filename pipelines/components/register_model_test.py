@@ -142,9 +142,10 @@ def _pipeline(tmp_path, model_registry=None):
 def test_graph_registers_after_the_pusher_only_when_asked(tmp_path) -> None:
     assert "RegisterModel" not in {c.id for c in _pipeline(tmp_path).components}
     pipeline = _pipeline(tmp_path, ModelRegistry(**SETTINGS))
-    ids = [c.id for c in pipeline.components]
-    assert ids[-2:] == ["Pusher", "RegisterModel"]
-    register, pusher = pipeline.components[-1], pipeline.components[-2]
+    by_id = {c.id: c for c in pipeline.components}
+    ids = list(by_id)
+    assert ids[-1] == "RegisterModel" and ids.index("Pusher") < ids.index("RegisterModel")
+    register, pusher = by_id["RegisterModel"], by_id["Pusher"]
     assert register.inputs["pushed_model"].producer_component_id == pusher.id
     assert register.inputs["pushed_model"].output_key == "pushed_model"
     assert {k: register.exec_properties[k] for k in SETTINGS} == SETTINGS
