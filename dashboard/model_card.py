@@ -98,6 +98,34 @@ def find(run: RunRecord) -> Found:
     return Found(None, None, "; ".join(problems))
 
 
+# The columns each table leads with (the card's JSON keeps its keys sorted): what a row is
+# about first, then its numbers; any other column follows in the card's order.
+SPLIT_COLUMNS = ("name", "rows", "first", "last", "positive_rate")
+METRIC_COLUMNS = ("slice", "example_count", "auc", "auc_diff", "binary_accuracy",
+                  "binary_accuracy_diff")
+THRESHOLD_COLUMNS = ("gate", "metric", "slices", "threshold", "overall_value", "passed",
+                     "failed_slices")
+COMPARISON_COLUMNS = ("metric", "candidate", "baseline", "difference")
+
+
+def column_order(rows: list[dict[str, Any]], leading: tuple[str, ...]) -> list[str]:
+    """``leading`` columns present in ``rows``, then the rest in first-seen order."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return [c for c in leading if c in seen] + [c for c in seen if c not in leading]
+
+
+def four_decimals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Streamlit column configs showing every float column with 4 decimals (TFMA's diffs carry
+    float noise such as -2e-16), counts as they are."""
+    import streamlit as st
+
+    floats = {k for row in rows for k, v in row.items()
+              if isinstance(v, float) and k != "example_count"}
+    return {k: st.column_config.NumberColumn(format="%.4f") for k in sorted(floats)}
+
+
 def metric_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
     return list(card["quantitative_analysis"].get("performance_metrics", []))
 

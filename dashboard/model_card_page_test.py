@@ -41,6 +41,11 @@ def test_each_pushed_version_shows_its_card(four, monkeypatch) -> None:
     assert [o.split(" · ")[1] for o in picker.options] == [f"pushed {v2}", f"pushed {v1}"]
     assert f"Version `{v2}`" in texts(at.caption)
     assert "This model estimates the probability" in texts(at.markdown)  # the curated intro
+    # What a row is about leads each table (the card's JSON keys are sorted).
+    assert list(at.dataframe[0].proto.column_order)[:2] == ["name", "rows"]
+    assert list(at.dataframe[1].proto.column_order)[:3] == ["slice", "example_count", "auc"]
+    assert list(at.dataframe[2].proto.column_order)[:2] == ["gate", "metric"]
+    assert list(at.dataframe[3].proto.column_order)[:1] == ["metric"]
     metrics = at.dataframe[1].value.set_index("slice")
     assert metrics.loc["overall", "auc"] == pytest.approx(second["metrics"]["auc"])
     thresholds = at.dataframe[2].value

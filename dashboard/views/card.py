@@ -72,11 +72,15 @@ st.markdown(
 st.dataframe(
     pd.DataFrame(data["splits"]),
     hide_index=True,
+    column_order=model_card.column_order(data["splits"], model_card.SPLIT_COLUMNS),
     column_config={"positive_rate": st.column_config.NumberColumn("click rate", format="%.4f")},
 )
 
 st.subheader("Metrics per slice (eval split)")
-st.dataframe(pd.DataFrame(model_card.metric_rows(card)), hide_index=True)
+metric_rows = model_card.metric_rows(card)
+st.dataframe(pd.DataFrame(metric_rows), hide_index=True,
+             column_order=model_card.column_order(metric_rows, model_card.METRIC_COLUMNS),
+             column_config=model_card.four_decimals(metric_rows))
 
 st.subheader("Thresholds")
 thresholds = model_card.threshold_rows(card)
@@ -84,6 +88,7 @@ if thresholds:
     st.dataframe(
         pd.DataFrame(thresholds),
         hide_index=True,
+        column_order=model_card.column_order(thresholds, model_card.THRESHOLD_COLUMNS),
         column_config={
             "passed": st.column_config.CheckboxColumn("passed"),
             "overall_value": st.column_config.NumberColumn("overall value", format="%.4f"),
@@ -96,7 +101,10 @@ st.subheader("Comparisons")
 for comparison in card["quantitative_analysis"]["comparisons"]:
     st.markdown(f"**Compared with the {md_escape(comparison['what'])}**")
     if comparison["status"] == "compared":
-        st.dataframe(pd.DataFrame(comparison["metrics"]), hide_index=True)
+        st.dataframe(pd.DataFrame(comparison["metrics"]), hide_index=True,
+                     column_order=model_card.column_order(comparison["metrics"],
+                                                          model_card.COMPARISON_COLUMNS),
+                     column_config=model_card.four_decimals(comparison["metrics"]))
     else:
         st.caption(md_escape(comparison["status"]))
 
