@@ -138,11 +138,13 @@ def test_two_workers_share_the_port_metrics_restart_and_stop(tmp_path: Path,
     grpc_ports = re.findall(r"gRPC \(PredictionService, ModelService\) on 127\.0\.0\.1:(\d+)",
                             log_text)
     assert len(grpc_ports) == 3 and len(set(grpc_ports)) == 1, grpc_ports
-    # Both live workers flushed their request log at shutdown, each into its own files.
+    # The live workers flushed their request log at shutdown, each into its own files: every
+    # request answered after the kill is in the log (below). Which worker accepts a connection
+    # is the kernel's choice, so a fresh worker may have answered none and written no file.
     table, problems = read_request_log(log_dir)
     assert problems == []
     pids = {int(path.name.split("-")[2]) for path in log_dir.glob("date=*/part-*.parquet")}
-    assert pids >= replaced, (pids, replaced)
+    assert pids & replaced and pids <= replaced | {killed}, (pids, replaced, killed)
     versions = dict(zip(table["request_id"].to_pylist(), table["model_version"].to_pylist(),
                         strict=True))
     assert {i for i in versions if i.startswith("after-")} == {f"after-{i}"
