@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 
 import numpy as np
 import pytest
@@ -171,3 +172,54 @@ def test_float64_input_takes_what_float32_cannot() -> None:
     assert inputs["x"].tolist() == [1e39]
     with pytest.raises(RequestError, match="is inf; expects a finite number"):
         convert.instances_to_inputs([float("inf")], wide, "s", 5)
+
+
+WIDE_SPECS = {
+    "i64": TensorSpec("int64", (None,)), "i32": TensorSpec("int32", (None,)),
+    "u8": TensorSpec("uint8", (None,)), "f32": TensorSpec("float32", (None,)),
+    "f64": TensorSpec("float64", (None,)), "f16": TensorSpec("float16", (None,)),
+    "s": TensorSpec("string", (None,)),
+}
+GOOD = {"i64": [0, -2**63, 2**63 - 1], "i32": [-2**31, 2**31 - 1, 7], "u8": [0, 255, 1],
+        "f32": [0.1, 16777215, -3.4e38], "f64": [2**53 - 1, 1e300, -0.0],
+        "f16": [65504.0, 1, 0.5], "s": ["", "Paris", "é"]}
+# Each is refused by the per-value rules (`scalar`), so the column must not take the fast path.
+BAD = [("i32", 2**31), ("u8", -1), ("u8", 256), ("i64", 2**63), ("i64", True), ("i64", "1"),
+       ("f32", 16777217), ("f32", 3.5e38), ("f32", float("nan")), ("f64", float("inf")),
+       ("f16", 65520.0), ("f32", False), ("f32", None), ("s", 1), ("s", None)]
+# Accepted per value but only there: the fast path hands them over.
+RARE = [("i64", 3.0), ("s", {"b64": "/w=="})]
+
+
+def _slow(monkeypatch: pytest.MonkeyPatch, call, *args):
+    with monkeypatch.context() as patched:
+        patched.setattr(convert, "_fast_instances", lambda *a: None)
+        patched.setattr(convert, "_fast_column", lambda *a: None)
+        return call(*args)
+
+
+def _outcome(call, *args):
+    try:
+        inputs, count = call(*args)
+    except RequestError as err:
+        return "refused", err.message
+    return count, {name: (array.dtype, array.tolist()) for name, array in inputs.items()}
+
+
+@pytest.mark.parametrize("change", [None, *BAD, *RARE], ids=str)
+def test_the_numpy_fast_path_converts_and_refuses_as_the_per_value_path(
+        change, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole columns are checked in numpy when every value is plain (the batched requests'
+    cost was one Python call per value); the arrays, and every refusal with its message, are
+    the per-value path's."""
+    columns = {name: list(values) for name, values in GOOD.items()}
+    if change is not None:
+        columns[change[0]][1] = change[1]
+    rows = [{name: columns[name][i] for name in columns} for i in range(3)]
+    for call, body in ((convert.instances_to_inputs, rows),
+                       (convert.columns_to_inputs, columns)):
+        args = (body, WIDE_SPECS, "serving_default", 10)
+        fast = _outcome(call, *args)
+        slow = _outcome(functools.partial(_slow, monkeypatch, call), *args)
+        assert fast == slow
+        assert (fast[0] == "refused") == (change in BAD), fast

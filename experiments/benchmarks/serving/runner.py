@@ -139,7 +139,9 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
             return model_server(base, work, free_port(), settings, workers=workers,
                                 name=name).start()
 
-        results["workers"] = compare_workers(start_server, body([rows[0]]), work, settings)
+        batch = body([rows[j % len(rows)] for j in range(settings.batch_size)])
+        results["workers"] = compare_workers(start_server, body([rows[0]]), batch, work,
+                                             settings)
     results["machine_after"] = machine()
     return results
 

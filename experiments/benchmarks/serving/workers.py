@@ -25,9 +25,10 @@ from pipelines.common.processes import ServiceProcess
 WORKER_COUNTS = (1, 2)
 
 
-def _load(port: int, body_file: Path, settings: Settings, clock: CpuClock) -> dict[str, Any]:
+def _load(port: int, body_file: Path, settings: Settings, clock: CpuClock,
+          clients: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "experiments.benchmarks.serving.raw_load", "--port",
-               str(port), "--clients", str(settings.clients), "--seconds",
+               str(port), "--clients", str(clients), "--seconds",
                str(settings.workers_seconds), "--body-file", str(body_file)]
     start = clock.sample()
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
@@ -40,10 +41,13 @@ def _load(port: int, body_file: Path, settings: Settings, clock: CpuClock) -> di
 
 
 def compare_workers(start_server: Callable[[int, str], ServiceProcess], body: bytes,
-                    work: Path, settings: Settings) -> dict[str, Any]:
-    """``start_server(workers, name)`` returns a started server; the phase's results."""
-    body_file = work / "workers-body.json"
+                    batch_body: bytes, work: Path, settings: Settings) -> dict[str, Any]:
+    """``start_server(workers, name)`` returns a started server; the phase's results. Each
+    server takes the single-instance load, then the batched one (``batch_body``,
+    ``--batch-clients`` connections)."""
+    body_file, batch_file = work / "workers-body.json", work / "workers-batch-body.json"
     body_file.write_bytes(body)
+    batch_file.write_bytes(batch_body)
     order = [n for r in range(settings.workers_rounds)
              for n in (WORKER_COUNTS if r % 2 == 0 else WORKER_COUNTS[::-1])]
     runs: dict[int, list[dict[str, Any]]] = {n: [] for n in WORKER_COUNTS}
@@ -52,28 +56,45 @@ def compare_workers(start_server: Callable[[int, str], ServiceProcess], body: by
         try:
             ready_s = server.wait_ready()
             time.sleep(0.5)  # the other worker's "ready" may trail the first by a moment
-            result = _load(int(server.url.rsplit(":", 1)[1]), body_file, settings,
-                           CpuClock(server.pid))
+            port = int(server.url.rsplit(":", 1)[1])
+            result = _load(port, body_file, settings, CpuClock(server.pid), settings.clients)
             result["seconds_to_ready"] = round(ready_s, 1)
+            batched = _load(port, batch_file, settings, CpuClock(server.pid),
+                            settings.batch_clients)
+            result["batched"] = {
+                "predictions_per_s": batched["requests_per_s"] * settings.batch_size,
+                **{k: batched.get(k) for k in ("p99_ms", "server_cores", "client_cores",
+                                               "failed", "failures")}}
         finally:
             result_code = server.stop()
         result["exit_code"] = result_code
         runs[workers].append(result)
         print(f"  --workers {workers}: {result['requests_per_s']:,.0f} requests/s, server "
               f"{result.get('server_cores')} cores, load generator "
-              f"{result.get('client_cores')} cores", flush=True)
+              f"{result.get('client_cores')} cores; batched "
+              f"{result['batched']['predictions_per_s']:,.0f} predictions/s, server "
+              f"{result['batched']['server_cores']} cores", flush=True)
     summary: dict[str, Any] = {"clients": settings.clients, "runs": runs}
     for workers, results in runs.items():
         summary[f"w{workers}_requests_per_s"] = mean(r["requests_per_s"] for r in results)
         summary[f"w{workers}_p99_ms"] = max(r.get("p99_ms", float("nan")) for r in results)
         summary[f"w{workers}_server_cores"] = mean(r.get("server_cores", 0.0) for r in results)
+        summary[f"w{workers}_batched_predictions_per_s"] = mean(
+            r["batched"]["predictions_per_s"] for r in results)
+        summary[f"w{workers}_batched_p99_ms"] = max(
+            r["batched"].get("p99_ms") or float("nan") for r in results)
+        summary[f"w{workers}_batched_server_cores"] = mean(
+            r["batched"].get("server_cores") or 0.0 for r in results)
     summary["client_cores"] = mean(r.get("client_cores", 0.0) for rs in runs.values()
                                    for r in rs)
     summary["client_cpu_us_per_request"] = mean(
         r.get("client_cpu_us_per_request", 0.0) for rs in runs.values() for r in rs)
     summary["failed"] = sum(r.get("failed", 0) for rs in runs.values() for r in rs)
-    summary["failures"] = [f for rs in runs.values() for r in rs for f in r.get("failures", [])
-                           ][:5]
+    summary["batched_failed"] = sum(r["batched"].get("failed") or 0 for rs in runs.values()
+                                    for r in rs)
+    summary["failures"] = [f for rs in runs.values() for r in rs
+                           for f in [*r.get("failures", []),
+                                     *(r["batched"].get("failures") or [])]][:5]
     summary["exit_codes"] = sorted({r["exit_code"] for rs in runs.values() for r in rs})
     first = summary["w1_requests_per_s"]
     summary["ratio"] = summary["w2_requests_per_s"] / first if first else float("nan")
