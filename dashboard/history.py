@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import run_params
-from pipelines.common.names import MODEL_CARD_WRITTEN, SIMPLE_EVALUATOR, SUMMARY_FILE
+from pipelines.common.names import (
+    MODEL_CARD_WRITTEN,
+    SIMPLE_EVALUATOR,
+    STATISTICS_FILE,
+    SUMMARY_FILE,
+)
 from pipelines.metadata import runs as run_summary
 from pipelines.metadata.recovery import ABANDONED
 from pipelines.metadata.store import StoreUnavailable, open_store
@@ -236,7 +241,7 @@ def feature_statistics(statistics_uri: str) -> list[dict[str, Any]]:
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
     rows = []
-    for split, path in _split_files(statistics_uri, "FeatureStats.pb"):
+    for split, path in _split_files(statistics_uri, STATISTICS_FILE):
         stats = statistics_pb2.DatasetFeatureStatisticsList()
         stats.ParseFromString(path.read_bytes())
         for dataset in stats.datasets:
@@ -269,7 +274,7 @@ def numeric_histograms(statistics_uri: str, split: str = "train") -> list[dict[s
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
     rows = []
-    for found, path in _split_files(statistics_uri, "FeatureStats.pb"):
+    for found, path in _split_files(statistics_uri, STATISTICS_FILE):
         if found != split:
             continue
         stats = statistics_pb2.DatasetFeatureStatisticsList()

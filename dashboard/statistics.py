@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pipelines.common.names import STATISTICS_FILE
+
 SPLITS = ("train", "eval")
 NUMERIC, BINARY, CATEGORICAL = "numeric", "binary", "categorical"
 BINS = 20  # common bins of a numeric overlay: Facets Overview's charts have about as many
@@ -113,7 +115,7 @@ def read_splits(uri: str | Path) -> dict[str, dict[str, Feature]]:
 
     out = {}
     for split in SPLITS:
-        path = Path(uri) / f"Split-{split}" / "FeatureStats.pb"
+        path = Path(uri) / f"Split-{split}" / STATISTICS_FILE
         if not path.is_file():
             continue
         stats = statistics_pb2.DatasetFeatureStatisticsList()

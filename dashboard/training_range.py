@@ -18,6 +18,7 @@ from typing import Any
 
 from dashboard import history
 from models import features
+from pipelines.common.names import STATISTICS_FILE
 
 CATEGORICAL = tuple(features.VOCAB_SIZE)  # City, Country: the features with a vocabulary
 NUMERIC = tuple(n for n in features.SERVING_FEATURES if features.RAW_TYPES[n] in ("int", "float"))
@@ -50,7 +51,7 @@ def pick_run(runs: Sequence[history.RunRecord], served_version: int
 def _train_stats(statistics_uri: str) -> Any:
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    path = Path(statistics_uri) / f"Split-{TRAIN}" / "FeatureStats.pb"
+    path = Path(statistics_uri) / f"Split-{TRAIN}" / STATISTICS_FILE
     stats = statistics_pb2.DatasetFeatureStatisticsList()
     stats.ParseFromString(path.read_bytes())
     return stats

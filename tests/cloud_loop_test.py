@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pipelines.common import request_log, storage
+from pipelines.common import names, request_log, storage
 from pipelines.common.names import REPO_ROOT
 from pipelines.common.processes import ServiceProcess, free_port
+from pipelines.monitoring import statistics
 from pipelines.testing import fake_bigquery, fake_kfp
 from pipelines.testing.grpc_requests import predict_request
 from pipelines.testing.traffic import generated
@@ -140,9 +141,18 @@ def test_served_traffic_to_a_submitted_retraining_run(tmp_path: Path, monkeypatc
         monitor_yaml = tmp_path / "monitor.yaml"
         monitor_yaml.write_text("policy:\n  signals: [live_auc_min]\n  min_requests: 50\n"
                                 "  min_labelled: 50\n  live_auc_min: 0.75\n")
+        # The pushed version in the bucket carries its train split's statistics, as the
+        # pipeline's model card step copies them (pipelines/components/model_card_test.py):
+        # the CronJob's skew reference, with no ML Metadata to ask.
+        serving_uri = f"gs://{BUCKET}/serving_model/clickflow"
+        carried = storage.join(serving_uri, "1", *names.TRAINING_STATISTICS_DIR.split("/"),
+                               names.STATISTICS_FILE)
+        storage.write_bytes(carried, statistics.table_statistics(
+            generated(2000, seed=3)).SerializeToString())
         out_uri = f"gs://{BUCKET}/monitoring"
         command = [sys.executable, "-m", "pipelines.monitoring", "run", "--log-dir", log_uri,
                    "--labels-dir", labels_uri, "--out-dir", out_uri, "--no-metadata",
+                   "--serving-model-dir", serving_uri,
                    "--trigger", "cloud", "--cloud-config", str(cloud_yaml),
                    "--cloud-target", "kfp", "--cloud-endpoint", cloud.endpoint,
                    "--config", str(monitor_yaml), "--pipeline-root", str(tmp_path / "root"),
@@ -166,6 +176,10 @@ def test_served_traffic_to_a_submitted_retraining_run(tmp_path: Path, monkeypatc
         assert report["decision"]["action"] == "retrain"
         assert report["decision"]["breached"] == ["live_auc_min"]
         assert report["metadata"] is None  # --no-metadata
+        served = report["versions"]["1"]
+        assert served["skew_statistics"] == carried and served["skew"], served
+        say("skew", f"v1 against {carried}: " + ", ".join(
+            f"{name} {m['value']:.3f}" for name, m in sorted(served["skew"].items())))
         state = json.loads((gcs_root / BUCKET / "monitoring" / "trigger_state.json").read_text())
         assert state["report"] == f"{out_uri}/{folder.name}"
         say("report", f"{out_uri}/{folder.name}/: decision {report['decision']['action']} "

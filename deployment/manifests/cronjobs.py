@@ -25,7 +25,8 @@ from deployment.manifests.sidecar import REQUEST_LOG, env_from_config_map, polic
 MONITOR_COMMAND = [
     "python", "-m", "pipelines.monitoring", "run", "--log-dir", REQUEST_LOG,
     "--labels-dir", f"gs://$({BUCKET_KEY})/labels", "--out-dir", f"gs://$({BUCKET_KEY})/monitoring",
-    "--no-metadata", "--trigger", "cloud", "--cloud-config", CLOUD_CONFIG_FILE]
+    "--serving-model-dir", f"$({BASE_PATH_KEY})", "--no-metadata", "--trigger", "cloud",
+    "--cloud-config", CLOUD_CONFIG_FILE]
 GSA_RE = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]"
                     r"\.iam\.gserviceaccount\.com")
 
@@ -44,10 +45,13 @@ def cronjob_problems(objects: list[dict[str, Any]]) -> list[str]:
         command = [*(container.get("command") or []), *(container.get("args") or [])]
         if name == MONITOR_CRONJOB:
             problems += _monitor_command_problems(describe(cronjob), command)
-            if env_map is not None and not env_from_config_map(
-                    container, BUCKET_KEY, env_map["metadata"]["name"]):
-                problems.append(f"{describe(cronjob)}: must read {BUCKET_KEY} from ConfigMap "
-                                f"{env_map['metadata']['name']} (the bucket the proxy logs to)")
+            for key, why in ((BUCKET_KEY, "the bucket the proxy logs to"),
+                             (BASE_PATH_KEY, "the versions TF Serving reads, which carry "
+                                             "their training statistics")):
+                if env_map is not None and not env_from_config_map(
+                        container, key, env_map["metadata"]["name"]):
+                    problems.append(f"{describe(cronjob)}: must read {key} from ConfigMap "
+                                    f"{env_map['metadata']['name']} ({why})")
         elif not re.search(rf"python -m pipelines\.cloud\.ingest --config {CLOUD_CONFIG_FILE} "
                            r"--day \S", " ".join(" ".join(map(str, command)).split())):
             problems.append(f"{describe(cronjob)}: command must run python -m "

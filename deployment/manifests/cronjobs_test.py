@@ -88,11 +88,17 @@ def test_the_monitor_command_is_what_the_monitor_accepts(rendered) -> None:
 
     objects = rendered["prod"]
     job = pod_of(objects, "CronJob", m.MONITOR_CRONJOB)["containers"][0]
-    bucket = one(objects, "ConfigMap", m.SERVING_ENV_CONFIG_MAP)["data"][m.BUCKET_KEY]
-    argv = expand(job["command"] + job["args"], {m.BUCKET_KEY: bucket})
+    env = one(objects, "ConfigMap", m.SERVING_ENV_CONFIG_MAP)["data"]
+    bucket, base_path = env[m.BUCKET_KEY], env[m.BASE_PATH_KEY]
+    argv = expand(job["command"] + job["args"], {m.BUCKET_KEY: bucket,
+                                                 m.BASE_PATH_KEY: base_path})
     assert argv[:3] == ["python", "-m", "pipelines.monitoring"]
     args = build_parser().parse_args(argv[3:])
     assert (args.trigger, args.no_metadata) == ("cloud", True)
+    # Skew without the pipeline's metadata: against the statistics each version TF Serving
+    # reads carries (the serving pod's model base path, from the same ConfigMap).
+    assert args.serving_model_dir == base_path
+    assert base_path.startswith(f"gs://{bucket}/")
     assert str(args.cloud_config) == m.CLOUD_CONFIG_FILE
     # It reads the log where the proxy writes it.
     proxy = container(pod_of(objects, "Deployment", m.SERVING_DEPLOYMENT), m.PROXY_CONTAINER)

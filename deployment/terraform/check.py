@@ -155,7 +155,8 @@ REQUIRED: dict[Grant, str] = {
 PREFIXES: dict[tuple[str, str], frozenset[str]] = {
     ("serving", "roles/storage.objectViewer"): frozenset({"serving_model/"}),
     ("serving", "log-writer"): frozenset({"request_log/"}),
-    ("monitor", "roles/storage.objectViewer"): frozenset({"request_log/", "labels/", "incoming/"}),
+    ("monitor", "roles/storage.objectViewer"): frozenset({"request_log/", "labels/", "incoming/",
+                                                          "serving_model/"}),
     ("monitor", "object-writer"): frozenset({"monitoring/"}),
     ("dashboard", "roles/storage.objectViewer"): frozenset({"monitoring/", "request_log/"}),
     ("monitor", "roles/storage.objectCreator"): frozenset({"incoming/"}),

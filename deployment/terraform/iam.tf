@@ -313,8 +313,9 @@ resource "google_storage_bucket_iam_member" "serving_writes_request_log" {
   depends_on = [google_project_iam_custom_role.log_writer]
 }
 
-# The monitor reads the request log, the delayed labels and the new day's files it checks before
-# loading them (listing is checked on the bucket, so bucket-level calls pass, as for serving).
+# The monitor reads the request log, the delayed labels, the new day's files it checks before
+# loading them, and the pushed versions' training statistics under serving_model/ (its skew
+# reference; listing is checked on the bucket, so bucket-level calls pass, as for serving).
 resource "google_storage_bucket_iam_member" "monitor_reads_traffic" {
   bucket = google_storage_bucket.clickflow.name
   role   = "roles/storage.objectViewer"
@@ -322,8 +323,8 @@ resource "google_storage_bucket_iam_member" "monitor_reads_traffic" {
 
   condition {
     title       = "monitor-reads-traffic"
-    description = "Objects under request_log/, labels/ and incoming/ (and bucket-level listing)."
-    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/request_log/\") || resource.name.startsWith(\"${local.objects}/labels/\") || resource.name.startsWith(\"${local.objects}/incoming/\")"
+    description = "Objects under request_log/, labels/, incoming/ and serving_model/ (and bucket-level listing)."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.objects}/request_log/\") || resource.name.startsWith(\"${local.objects}/labels/\") || resource.name.startsWith(\"${local.objects}/incoming/\") || resource.name.startsWith(\"${local.objects}/serving_model/\")"
   }
 }
 

@@ -331,7 +331,7 @@ def test_bucket_grants_are_limited_to_the_prefixes_their_uses_need(tf: c.Terrafo
 def test_the_prefixes_are_the_folders_the_manifests_and_commands_use() -> None:
     """The prefixes of PREFIXES are where the rendered manifests point the proxy and the monitor
     (gs://$(CLICKFLOW_BUCKET)/<folder>) and where ingestion reads (ingest_cli.DEFAULT_FOLDER)."""
-    from deployment.manifests import check, cronjobs, sidecar
+    from deployment.manifests import BASE_PATH_KEY, check, cronjobs, sidecar
     from pipelines.cloud.ingest_cli import DEFAULT_FOLDER
 
     def folder(path: str) -> str:
@@ -340,8 +340,17 @@ def test_the_prefixes_are_the_folders_the_manifests_and_commands_use() -> None:
 
     monitor = sidecar.flags(cronjobs.MONITOR_COMMAND[4:])
     assert c.PREFIXES[("serving", "log-writer")] == {folder(sidecar.REQUEST_LOG)}
+    # The monitor's --serving-model-dir is the serving pods' model base path (the ConfigMap's
+    # gs://BUCKET/serving_model/<model>): its first folder is what TF Serving reads.
+    assert monitor["serving-model-dir"] == f"$({BASE_PATH_KEY})"
+    [base_path] = [line.split("=", 1)[1] for line in
+                   (DEPLOYMENT / "base" / "kustomization.yaml").read_text().split()
+                   if line.startswith(f"{BASE_PATH_KEY}=")]
+    serving_folder = base_path.split("/", 3)[3].split("/")[0] + "/"
+    assert c.PREFIXES[("serving", "roles/storage.objectViewer")] == {serving_folder}
     assert c.PREFIXES[("monitor", "roles/storage.objectViewer")] == {
-        folder(monitor["log-dir"]), folder(monitor["labels-dir"]), f"{DEFAULT_FOLDER}/"}
+        folder(monitor["log-dir"]), folder(monitor["labels-dir"]), f"{DEFAULT_FOLDER}/",
+        serving_folder}
     assert c.PREFIXES[("monitor", "object-writer")] == {folder(monitor["out-dir"])}
     assert c.PREFIXES[("dashboard", "roles/storage.objectViewer")] == {
         folder(v) for v in check.DASHBOARD_GCS_ENV.values()}

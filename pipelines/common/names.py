@@ -33,6 +33,11 @@ MODEL_CARD_JSON = "model_card.json"  # the card's content, read by the dashboard
 MODEL_CARD_MD = "model_card.md"
 MODEL_CARD_HTML = "model_card.html"
 MODEL_CARD_WRITTEN = "written"  # ModelCard artifact property: 1 with a card, 0 (not pushed)
+# Beside them, the train split's TFDV statistics (FeatureStats.pb) the version learned from: the
+# monitor measures skew against them where it has no ML Metadata (a CronJob in the cloud).
+TRAINING_STATISTICS_DIR = "assets.extra/training_statistics"
+# TFDV's statistics file in each split folder of a StatisticsGen output (Split-<name>/).
+STATISTICS_FILE = "FeatureStats.pb"
 # A span's folder under a data directory: span-NNNNN (pipelines/data/spans.py).
 SPAN_DIR_RE = re.compile(r"span-(\d{5})")
 # Custom property of the local ExampleGen's Examples: the span folders it read, comma-separated

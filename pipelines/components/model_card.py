@@ -15,7 +15,9 @@ card for it, beside the real ones, would read like a release. Its ModelCard arti
 empty folder with ``written = 0``. A pushed model's card is written to the artifact folder and
 copied into the pushed version (``names.MODEL_CARD_DIR``), so whoever holds a served version,
 locally or on gs://, holds its card; TF Serving ignores ``assets.extra`` but for its warm-up
-file, and the SavedModel's fingerprint does not cover it.
+file, and the SavedModel's fingerprint does not cover it. The train split's statistics go
+beside the card (``names.TRAINING_STATISTICS_DIR``), for the monitor's skew where it has no
+ML Metadata.
 
 (No ``from __future__ import annotations``: TFX reads the component's type hints as objects.)
 """
@@ -206,6 +208,21 @@ def write_card(card: dict[str, Any], *folders: str) -> None:
                 f.write(text)
 
 
+def copy_training_statistics(statistics_uri: str, version_dir: str) -> str:
+    """The train split's ``FeatureStats.pb`` into ``<version>/`` ``names.TRAINING_STATISTICS_DIR``
+    (the card's data section is computed from the same file): a monitor that has no access to
+    the pipeline's metadata (the CronJob on GKE) measures skew against them. Returns the copy."""
+    source = os.path.join(statistics_uri, "Split-train", names.STATISTICS_FILE)
+    if not _gfile().exists(source):
+        raise ModelCardError(f"{source}: the train split's statistics are missing from the "
+                             "StatisticsGen output")
+    folder = os.path.join(version_dir, names.TRAINING_STATISTICS_DIR)
+    _gfile().makedirs(folder)
+    target = os.path.join(folder, names.STATISTICS_FILE)
+    _gfile().copy(source, target, overwrite=True)
+    return target
+
+
 @component
 def ModelCardGenerator(
     pushed_model: InputArtifact[standard_artifacts.PushedModel],
@@ -240,4 +257,5 @@ def ModelCardGenerator(
         min_slice_examples=min_slice_examples,
     )
     write_card(card, model_card.uri, os.path.join(version_dir, names.MODEL_CARD_DIR))
+    copy_training_statistics(statistics.uri, version_dir)
     model_card.set_int_custom_property(WRITTEN, 1)

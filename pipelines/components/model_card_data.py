@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from models import features
+from pipelines.common import names
 from pipelines.common.names import EXAMPLES_SPANS_PROPERTY as SPANS_PROPERTY
 from pipelines.data import row_accounting
 
@@ -28,7 +29,7 @@ def read_statistics(statistics_uri: str) -> dict[str, Any]:
 
     out = {}
     for split in SPLITS:
-        path = os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb")
+        path = os.path.join(statistics_uri, f"Split-{split}", names.STATISTICS_FILE)
         if not tf.io.gfile.exists(path):
             continue
         stats = statistics_pb2.DatasetFeatureStatisticsList()

@@ -109,6 +109,12 @@ def test_pushed_versions_carry_their_card_and_the_others_have_none(history) -> N
         written = json.loads(in_version[names.MODEL_CARD_JSON])
         assert written["model_details"]["version"]["name"] == version.name
         assert written["model_details"]["path"] == str(version)
+        # Beside the card, the train statistics the model learned from (the monitor's skew
+        # where it has no ML Metadata): the run's own StatisticsGen output, byte for byte.
+        statistics = _one(outputs, "StatisticsGen", "statistics")
+        carried = version / names.TRAINING_STATISTICS_DIR / names.STATISTICS_FILE
+        assert carried.read_bytes() == (
+            Path(statistics.uri) / "Split-train" / names.STATISTICS_FILE).read_bytes()
     # Not blessed: the card component ran and wrote nothing; failed at the gate: it never ran.
     card = _one(runs[2], NODE, "model_card")
     assert run_summary.custom_int(card, names.MODEL_CARD_WRITTEN) == 0

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "re-run of an old window reproducible")
     run.add_argument("--pipeline-root", type=Path, default=names.DEFAULT_PIPELINE_ROOT,
                      help="holds metadata.sqlite (ML Metadata) of the training runs")
+    run.add_argument("--serving-model-dir", type=storage.location,
+                     default=names.DEFAULT_SERVING_DIR,
+                     help="the served versions (the server's --model-base-path, a folder or "
+                          "gs://BUCKET/PREFIX): skew is measured against the training "
+                          "statistics each pushed version carries when ML Metadata has none")
     run.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME)
     run.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
                      help="judge only requests to this model")
@@ -193,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         labels_cutoff=args.labels_cutoff, record_metadata=not args.no_metadata,
         trigger_mode=args.trigger, data_dir=args.data_dir, cloud_config=args.cloud_config,
         cloud_target=args.cloud_target, cloud_endpoint=args.cloud_endpoint,
-        labels_table=args.labels_table)
+        labels_table=args.labels_table, serving_model_dir=args.serving_model_dir)
     try:
         outcome = run_monitor(settings, now=now)
     except (ValueError, OSError) as err:  # unreadable schema/state/bucket: named in it

@@ -75,6 +75,10 @@ class MonitorSettings:
     # Delayed labels from this BigQuery table (PROJECT.DATASET.TABLE) instead of labels_dir.
     labels_table: str | None = None
     runner_args: tuple[str, ...] = ()
+    # The served versions (the server's --model-base-path, a folder or gs://): each pushed one
+    # holds its training statistics (names.TRAINING_STATISTICS_DIR), read where ML Metadata has
+    # none (None: ML Metadata only).
+    serving_model_dir: storage.Location | None = None
 
     @property
     def metadata_path(self) -> Path:
@@ -109,6 +113,36 @@ def _lineages(settings: MonitorSettings, versions: list[int]
         return {}, str(err)
     found = {v: lineage.model_lineage(store, v) for v in versions}
     return {v: found_lineage for v, found_lineage in found.items() if found_lineage}, None
+
+
+def _training_statistics(settings: MonitorSettings, version: int,
+                         found: lineage.ModelLineage | None, metadata_problem: str | None
+                         ) -> tuple[Any, str | None, str | None]:
+    """(statistics, where they were read, None) of the train split that ``version`` learned
+    from, or (None, None, why not): ML Metadata's StatisticsGen output first, else the copy the
+    pushed version carries (``names.TRAINING_STATISTICS_DIR``, written by the model card
+    step), which is how a monitor without the pipeline's metadata (in the cloud) finds them."""
+    if found is None:
+        problem = metadata_problem or (
+            f"no PushedModel with pushed_version {version} in {settings.metadata_path}")
+    elif not found.train_statistics_uri:
+        problem = "ML Metadata has no training statistics for this model"
+    else:
+        try:
+            return (statistics.load_statistics(found.train_statistics_uri, "train"),
+                    found.train_statistics_uri, None)
+        except (FileNotFoundError, OSError) as err:
+            problem = f"training statistics unreadable: {err}"
+    if settings.serving_model_dir is None:
+        return None, None, problem
+    beside = storage.join(settings.serving_model_dir, str(version),
+                          *names.TRAINING_STATISTICS_DIR.split("/"), statistics.STATS_FILE)
+    try:
+        return statistics.load_statistics_file(beside), str(beside), None
+    except FileNotFoundError:
+        return None, None, f"{problem}; and no {beside}"
+    except (OSError, ValueError) as err:
+        return None, None, f"{problem}; and {beside} is unreadable: {err}"
 
 
 def _reference_auc(evaluation_uri: str | None) -> float | None:
@@ -165,18 +199,12 @@ def run_monitor(settings: MonitorSettings, *, now: datetime,
         found = lineages.get(version)
         entry["lineage"] = found.describe() if found else None
         entry["skew"] = {}
-        if found is None:
-            entry["skew_unavailable"] = metadata_problem or (
-                f"no PushedModel with pushed_version {version} in {settings.metadata_path}")
+        training, source, unavailable = _training_statistics(settings, version, found,
+                                                             metadata_problem)
+        if training is None:
+            entry["skew_unavailable"] = unavailable
             continue
-        if not found.train_statistics_uri:
-            entry["skew_unavailable"] = "ML Metadata has no training statistics for this model"
-            continue
-        try:
-            training = statistics.load_statistics(found.train_statistics_uri, "train")
-        except (FileNotFoundError, OSError) as err:
-            entry["skew_unavailable"] = f"training statistics unreadable: {err}"
-            continue
+        entry["skew_statistics"] = source
         measured, skew_anomalies = statistics.measure_skew(training, version_stats[version],
                                                            schema)
         entry["skew"] = {name: m.as_dict() for name, m in sorted(measured.items())}

@@ -185,6 +185,45 @@ def test_unknown_version_reports_skew_unavailable(tmp_path: Path, pipeline_root:
         outcome.report["versions"]["42"]["skew_unavailable"])
 
 
+def test_without_metadata_skew_is_measured_against_the_pushed_versions_statistics(
+        tmp_path: Path, pipeline_root: Path) -> None:
+    """The CronJob in the cloud has no ML Metadata: the pushed version carries its train
+    split's statistics (the model card step copies them, names.TRAINING_STATISTICS_DIR), and
+    skew is the same as against ML Metadata's StatisticsGen output."""
+    from pipelines.common import names
+
+    _serve(tmp_path, generated(2000, 2, dd.DRIFT_PRESETS["both"]), T0, "c")
+    with_metadata = monitor.run_monitor(
+        _settings(tmp_path, pipeline_root, record_metadata=False), now=NOW).report
+    serving = tmp_path / "serving"
+    no_metadata = tmp_path / "no_metadata"  # a pipeline root without metadata.sqlite
+    no_metadata.mkdir()
+    bare = monitor.run_monitor(_settings(tmp_path, no_metadata, record_metadata=False,
+                                         serving_model_dir=serving, out_dir=tmp_path / "o1"),
+                               now=NOW).report["versions"][str(VERSION)]
+    assert bare["skew"] == {}
+    assert f"{serving}/{VERSION}/{names.TRAINING_STATISTICS_DIR}/FeatureStats.pb" in (
+        bare["skew_unavailable"])
+    carried = serving / str(VERSION) / names.TRAINING_STATISTICS_DIR
+    carried.mkdir(parents=True)
+    source = pipeline_root / "StatisticsGen" / "statistics" / "3" / "Split-train"
+    (carried / names.STATISTICS_FILE).write_bytes(
+        (source / names.STATISTICS_FILE).read_bytes())
+    found = monitor.run_monitor(_settings(tmp_path, no_metadata, record_metadata=False,
+                                          serving_model_dir=serving, out_dir=tmp_path / "o2"),
+                                now=NOW).report["versions"][str(VERSION)]
+    assert found["skew"] == with_metadata["versions"][str(VERSION)]["skew"]
+    assert found["skew_statistics"] == str(carried / names.STATISTICS_FILE)
+    assert {n for n, m in found["skew"].items() if m["breached"]} == {
+        "Age", "DailyTimeSpentOnSite", "Male", "Country"}
+    (carried / names.STATISTICS_FILE).write_bytes(b"\xff not a proto")
+    broken = monitor.run_monitor(_settings(tmp_path, no_metadata, record_metadata=False,
+                                           serving_model_dir=serving, out_dir=tmp_path / "o3"),
+                                 now=NOW).report["versions"][str(VERSION)]
+    assert "is unreadable" in broken["skew_unavailable"]
+    assert "not TFDV statistics" in broken["skew_unavailable"]
+
+
 def test_trigger_recorded_in_metadata_starts_the_cooldown(tmp_path: Path,
                                                           pipeline_root: Path) -> None:
     store = open_store(pipeline_root / "metadata.sqlite", writable=True)

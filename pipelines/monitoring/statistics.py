@@ -17,9 +17,10 @@ from typing import Any
 import pyarrow as pa
 
 from models import features
+from pipelines.common import names, storage
 from pipelines.monitoring.config import DriftThresholds
 
-STATS_FILE = "FeatureStats.pb"
+STATS_FILE = names.STATISTICS_FILE
 _HIGH = ("COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH")
 COMPARATOR_REASONS = {"skew": _HIGH, "drift": _HIGH}
 
@@ -110,6 +111,19 @@ def load_statistics(stats_dir: str | Path, split: str = "train") -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"no statistics file {path}")
     return tfdv.load_stats_binary(str(path))
+
+
+def load_statistics_file(where: storage.Location) -> Any:
+    """A ``FeatureStats.pb`` (DatasetFeatureStatisticsList) from a local path or gs://, as
+    ``tfdv.load_stats_binary`` reads it; ``ValueError`` naming the file if it is not one."""
+    from google.protobuf.message import DecodeError
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    data = storage.read_bytes(where)
+    try:
+        return statistics_pb2.DatasetFeatureStatisticsList.FromString(data)
+    except DecodeError as err:
+        raise ValueError(f"{where}: not TFDV statistics (FeatureStats.pb): {err}") from None
 
 
 def load_schema(path: str | Path) -> Any:
