@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compile and start one run; prints the run's URL")
     s.add_argument("--tune", action="store_true", help="run the Tuner before the Trainer")
     s.add_argument("--run-name", help="name of the run (default: pipeline name and UTC time)")
+    s.add_argument("--trigger-reason", type=_label_value, metavar="REASON",
+                   help="why the run starts (the monitor passes its breached signals, e.g. "
+                        "live-auc-min): a label clickflow-trigger=REASON on a Vertex run; KFP "
+                        "runs take no labels, so name the run after it too (--run-name)")
     s.add_argument("--spec-dir", type=Path, default=DEFAULT_SPEC_DIR,
                    help="where the compiled spec is written (default: build)")
     r = sub.add_parser("schedule", parents=[common],
@@ -54,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--spec-dir", type=Path, default=DEFAULT_SPEC_DIR,
                    help="where the compiled specs are written (default: build)")
     return p
+
+
+def _label_value(text: str) -> str:
+    from pipelines.cloud.vertex import LABEL_VALUE_RE
+
+    if not LABEL_VALUE_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 1 to 63 lowercase letters, digits, '_' or '-' (a Google "
+            "Cloud label value), e.g. live-auc-min")
+    return text
 
 
 def _quiet(verbose: bool) -> None:
@@ -116,7 +130,7 @@ def run(args: argparse.Namespace, config: CloudConfig) -> int:
         run_name = args.run_name or (
             f"{name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}")
         if target == "vertex":
-            url = vertex.submit(config, spec, run_name)
+            url = vertex.submit(config, spec, run_name, trigger_reason=args.trigger_reason)
         else:
             url = kfp_client.submit(kfp_client.connect(config), config, spec, run_name)
         print(f"Started run {run_name!r} on {target}: {url}")

@@ -455,6 +455,12 @@ def test_vertex_pipeline_job_for_a_run(vertex_specs) -> None:
     job = vertex.build_pipeline_job(kwargs, credentials=AnonymousCredentials())
     resource = job._gca_resource
     assert resource.display_name == "clickflow-run-1"
+    # A run the monitor starts carries its reason as a label of the PipelineJob.
+    triggered = vertex.build_pipeline_job(
+        vertex.pipeline_job_kwargs(config, spec, display_name="r", trigger_reason="live-auc-min"),
+        credentials=AnonymousCredentials())._gca_resource
+    assert dict(triggered.labels) == {"clickflow-spec": spec.fingerprint,
+                                      "clickflow-trigger": "live-auc-min"}
     assert resource.runtime_config.gcs_output_directory == kwargs["pipeline_root"]
     assert job.pipeline_spec["pipelineInfo"]["name"] == "clickflow"
     tasks = job.pipeline_spec["root"]["dag"]["tasks"]
@@ -514,3 +520,15 @@ def test_pipeline_image_copies_every_module_the_cloud_steps_import_and_nothing_l
                        "pipelines/demo/steps.py", "pipelines/testing/small_model.py",
                        "pipelines/data/generator.py", "local_runner.py"):
         assert not in_image(ROOT / local_only), f"the pipeline image copies {local_only}"
+
+
+@pytest.mark.parametrize("reason", ["Live-AUC", "live auc", "x" * 64, ""])
+def test_a_trigger_reason_that_is_no_label_value_is_refused(reason: str, capsys) -> None:
+    """Google Cloud label values: at most 63 lowercase letters, digits, '_' or '-'
+    (cloud.google.com/resource-manager/docs/labels-overview#requirements); Vertex refuses
+    others when the job is created, after the compile, so the flag refuses them first."""
+    with pytest.raises(SystemExit) as exit_info:
+        kubeflow_runner.build_parser().parse_args(["submit", "--trigger-reason", reason])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--trigger-reason" in err and "lowercase letters, digits" in err

@@ -199,6 +199,9 @@ def test_served_traffic_to_a_submitted_retraining_run(tmp_path: Path, monkeypatc
         assert run["display_name"].startswith("clickflow-monitor-live-auc-min-")
         assert run["display_name"] == trigger["command"][trigger["command"].index(
             "--run-name") + 1]
+        # The reason as its own value too: a label on Vertex (KFP's runs take none).
+        assert trigger["command"][trigger["command"].index("--trigger-reason") + 1] == \
+            "live-auc-min"
         assert run["runtime_config"]["pipeline_root"] == f"gs://{BUCKET}/pipeline_root"
         example_gen = run["pipeline_spec"]["root"]["dag"]["tasks"]["BigQueryExampleGen"]
         assert TABLE in json.dumps(example_gen) or TABLE in json.dumps(run["pipeline_spec"])

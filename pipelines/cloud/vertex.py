@@ -9,6 +9,7 @@ is kept; one that differs is deleted and created again.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from pipelines.cloud.compile import plan_schedule
@@ -17,6 +18,11 @@ from pipelines.cloud.kfp_client import CompiledSpec, ScheduleResult
 
 SPEC_LABEL = "clickflow-spec"
 SCHEDULE_LABEL = "clickflow-schedule"
+# Why the run was started, when the monitor started it (kubeflow_runner.py --trigger-reason).
+TRIGGER_LABEL = "clickflow-trigger"
+# A Google Cloud label value: at most 63 lowercase letters, digits, '_' or '-'
+# (cloud.google.com/resource-manager/docs/labels-overview#requirements).
+LABEL_VALUE_RE = re.compile(r"[a-z0-9_-]{1,63}")
 
 
 def vertex_cron(schedule: Schedule) -> str:
@@ -25,11 +31,16 @@ def vertex_cron(schedule: Schedule) -> str:
 
 
 def pipeline_job_kwargs(c: CloudConfig, spec: CompiledSpec, *, display_name: str,
-                        schedule: Schedule | None = None) -> dict[str, Any]:
-    """The arguments of ``aiplatform.PipelineJob`` for one run of ``spec``."""
+                        schedule: Schedule | None = None,
+                        trigger_reason: str | None = None) -> dict[str, Any]:
+    """The arguments of ``aiplatform.PipelineJob`` for one run of ``spec``; a trigger reason
+    (already a label value, see ``LABEL_VALUE_RE``) becomes the ``TRIGGER_LABEL`` label, which
+    the console shows and ``gcloud ai ... --filter=labels.clickflow-trigger:*`` finds."""
     labels = {SPEC_LABEL: spec.fingerprint}
     if schedule is not None:
         labels[SCHEDULE_LABEL] = schedule.name
+    if trigger_reason is not None:
+        labels[TRIGGER_LABEL] = trigger_reason
     return {
         "display_name": display_name,
         "template_path": str(spec.path),
@@ -79,9 +90,11 @@ def build_schedule(request: ScheduleRequest, credentials: Any = None) -> Any:
                                           credentials=credentials)
 
 
-def submit(c: CloudConfig, spec: CompiledSpec, display_name: str) -> str:
+def submit(c: CloudConfig, spec: CompiledSpec, display_name: str,
+           trigger_reason: str | None = None) -> str:
     """Starts one run; returns its console URL."""
-    job = build_pipeline_job(pipeline_job_kwargs(c, spec, display_name=display_name))
+    job = build_pipeline_job(pipeline_job_kwargs(c, spec, display_name=display_name,
+                                                 trigger_reason=trigger_reason))
     job.submit(service_account=c.service_account or None)
     return job._dashboard_uri()
 

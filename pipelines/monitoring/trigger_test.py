@@ -15,6 +15,7 @@ from pipelines.data import inputs, spans
 from pipelines.data import source as data_source
 from pipelines.local.modules import project_modules
 from pipelines.monitoring import live, monitor, policy, trigger
+from pipelines.monitoring.config import SIGNALS
 from pipelines.testing import fake_bigquery
 from pipelines.testing.traffic import generated, logged_requests
 
@@ -83,7 +84,12 @@ def test_cloud_command_is_accepted_by_the_kubeflow_runner(tmp_path: Path) -> Non
     args = kubeflow_runner.build_parser().parse_args(command[2:])
     assert args.command == "submit" and args.target == "kfp"
     assert args.run_name == "clickflow-monitor-drift-20260301-000000"
+    assert args.trigger_reason == "drift"  # a label of the Vertex run
     assert args.config == tmp_path / "cloud.yaml"
+    # Every signal breached at once still makes a valid label value (at most 63 characters).
+    every = "-".join(SIGNALS).replace("_", "-") * 3  # longer than any real breach
+    command = trigger.cloud_command(target="vertex", config=None, reason_tag=every, now=T0)
+    assert len(kubeflow_runner.build_parser().parse_args(command[2:]).trigger_reason) == 63
 
 
 def test_state_file_round_trip_and_bad_state(tmp_path: Path) -> None:
