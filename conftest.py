@@ -45,20 +45,3 @@ def history_root(tmp_path_factory: pytest.TempPathFactory):
     from tests import run_history
 
     return run_history.build(tmp_path_factory.mktemp("history"))
-
-
-# A C++ thread of a library still alive when the interpreter tears down aborted the test process
-# ("terminate called without an active exception", exit 134) after every test had passed
-# (seen with pipelines/common/storage_test.py's client cache and fake server; root cause still
-# open). The results are final by then: end with pytest's own exit status, skipping the teardown,
-# as local_runner.py does after a run.
-def pytest_sessionfinish(session, exitstatus) -> None:
-    session.config._clickflow_exit_status = int(exitstatus)
-
-
-def pytest_unconfigure(config) -> None:
-    status = getattr(config, "_clickflow_exit_status", None)
-    if status is not None and not os.environ.get("CLICKFLOW_PYTEST_TEARDOWN"):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
