@@ -607,13 +607,14 @@ def serving(gcs_root: Path) -> Iterator[FakeBigQuery]:
     finally:
         server.shutdown()
         server.server_close()
-        # Closed here, in the thread that made it: a handler thread still parked on a client's
-        # keep-alive connection holds the server, and if the last reference went with that
-        # daemon thread at interpreter exit, DuckDB's destructor would release the GIL there
-        # and the thread, exiting at finalization, would unwind through it (std::terminate,
-        # exit 134 after every test passed).
+        # Closed and dropped here, in the thread that made it: a handler thread still parked on
+        # a client's keep-alive connection holds the server, and if the connection's last
+        # reference went with that daemon thread at interpreter exit, DuckDB's destructor
+        # (closed or not) would release the GIL there and the thread, exiting at finalization,
+        # would unwind through it (std::terminate, exit 134 after every test passed).
         with server.lock:
             server.duck.close()
+            server.duck = None
 
 
 def clients(server: FakeBigQuery, project: str) -> tuple[Any, Any]:
