@@ -22,7 +22,8 @@ SCHEDULE_LABEL = "clickflow-schedule"
 TRIGGER_LABEL = "clickflow-trigger"
 # A Google Cloud label value: at most 63 lowercase letters, digits, '_' or '-'
 # (cloud.google.com/resource-manager/docs/labels-overview#requirements).
-LABEL_VALUE_RE = re.compile(r"[a-z0-9_-]{1,63}")
+LABEL_VALUE_MAX = 63
+LABEL_VALUE_RE = re.compile(rf"[a-z0-9_-]{{1,{LABEL_VALUE_MAX}}}")
 
 
 def vertex_cron(schedule: Schedule) -> str:

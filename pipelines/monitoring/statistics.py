@@ -103,14 +103,12 @@ def table_statistics(table: pa.Table) -> Any:
 
 def load_statistics(stats_dir: str | Path, split: str = "train") -> Any:
     """A StatisticsGen output's split statistics (``<uri>/Split-<split>/FeatureStats.pb``)."""
-    import tensorflow_data_validation as tfdv
-
     path = Path(stats_dir) / f"Split-{split}" / STATS_FILE
     if not path.is_file():
         path = Path(stats_dir) / STATS_FILE if (Path(stats_dir) / STATS_FILE).is_file() else path
     if not path.is_file():
         raise FileNotFoundError(f"no statistics file {path}")
-    return tfdv.load_stats_binary(str(path))
+    return load_statistics_file(path)
 
 
 def load_statistics_file(where: storage.Location) -> Any:

@@ -99,9 +99,11 @@ def cloud_command(*, target: str, config: Path | None, reason_tag: str,
                   now: datetime) -> list[str]:
     """``kubeflow_runner.py submit`` naming the run after the monitor's trigger, and giving
     the reason as its own value too (a label on Vertex)."""
+    from pipelines.cloud.vertex import LABEL_VALUE_MAX
+
     command = [sys.executable, str(REPO_ROOT / "kubeflow_runner.py"), "submit",
                "--target", target, "--run-name", f"clickflow-monitor-{reason_tag}-"
-               f"{utc(now):%Y%m%d-%H%M%S}", "--trigger-reason", reason_tag[:63]]
+               f"{utc(now):%Y%m%d-%H%M%S}", "--trigger-reason", reason_tag[:LABEL_VALUE_MAX]]
     if config is not None:
         command += ["--config", str(config)]
     return command
