@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx.components import (
     ExampleValidator,
@@ -37,11 +38,27 @@ SIMPLE_RUN_FN = "models.simple_model.run_fn"
 # same however briefly the candidate trains (models.simple_model.MAX_EPOCHS ends it sooner).
 SIMPLE_TRAIN_STEPS = 2_000
 TUNER_FN = "models.tuner.tuner_fn"
+# TFDV's combiner batch for StatisticsGen: rows merged before each generator's add_input.
+STATISTICS_BATCH_ROWS = 8_192
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "schema", "schema.pbtxt")
 # The curated "intended use" text of every model card (ModelCardGenerator).
 MODEL_CARD_INTRO = os.path.join(os.path.dirname(os.path.dirname(SCHEMA_FILE)), "models",
                                 "model_card_intro.md")
+
+
+def statistics_options() -> tfdv.StatsOptions:
+    """StatisticsGen's options, the same on every runner.
+
+    Top-k values and unique counts of string features come from sketches combined per bundle
+    (Misra-Gries for the counts, exact up to ``names.TFDV_SKETCH_EXACT_VALUES`` distinct
+    values, as City and Country are, upper bounds above it; KMV for the unique count), the
+    same generator the monitor's in-memory statistics use, instead of one Beam element per
+    (feature, value) pair grouped by key. That grouping was most of StatisticsGen's time (56 s
+    of the train split's 69 s at 1M rows) and its state grew with the data.
+    """
+    return tfdv.StatsOptions(use_sketch_based_topk_uniques=True,
+                             desired_batch_size=STATISTICS_BATCH_ROWS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,7 +285,8 @@ def create_pipeline(
     version pointing at the same folder.
     """
     example_gen = _example_gen(source, config)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
+                                   stats_options=statistics_options())
     schema_gen = ImportSchemaGen(schema_file=schema_file)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])

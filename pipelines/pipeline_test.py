@@ -200,3 +200,52 @@ def test_cloud_graphs_have_the_simple_model_gate_on_plain_steps(target) -> None:
     off = load_cloud_config(example, environ={"CLICKFLOW_SIMPLE_MODEL_GATE": "false"})
     assert not set(SIMPLE) & {c.id for c in build_pipeline(off, target=target,
                                                            tune=False).components}
+
+
+def test_statistics_gen_uses_sketches_that_match_exact_statistics_on_our_data(tmp_path) -> None:
+    # The sketch options must not change what ExampleValidator, the model card and the
+    # dashboard read for features with fewer distinct values than TFDV's Misra-Gries sketch
+    # (names.TFDV_SKETCH_EXACT_VALUES; City and Country): top values and rank histograms equal
+    # the exact generator's. Above it (AdTopicLine, near-unique) the counts are upper bounds of
+    # the true ones, and unique counts stay within KMV's error.
+    from collections import Counter
+    from datetime import datetime
+
+    import apache_beam as beam
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+    from tfx_bsl.arrow import table_util
+
+    from pipelines.common import names
+    from pipelines.data.generator import generate_batches
+    from pipelines.pipeline import statistics_options
+
+    assert names.TFDV_SKETCH_EXACT_VALUES == stats_impl._DEFAULT_MG_SKETCH_SIZE
+    raw = list(generate_batches(20_000, 7, start=datetime(2026, 1, 1), chunk_rows=5_000))
+    batches = [table_util.CanonicalizeRecordBatch(b) for b in raw]
+
+    def run(options, name):
+        path = str(tmp_path / name)
+        with beam.Pipeline() as p:
+            _ = (p | beam.Create(batches, reshuffle=False) | tfdv.GenerateStatistics(options)
+                 | tfdv.WriteStatisticsToBinaryFile(path))
+        return {f.path.step[0]: f for f in tfdv.load_stats_binary(path).datasets[0].features}
+
+    sketched = run(statistics_options(), "sketched.pb")
+    exact = run(tfdv.StatsOptions(), "exact.pb")
+    assert statistics_options().use_sketch_based_topk_uniques
+    strings = {name for name, f in exact.items() if f.HasField("string_stats")}
+    assert {"City", "Country", "AdTopicLine"} <= strings, strings
+    for name in strings:
+        want, got = exact[name].string_stats, sketched[name].string_stats
+        if want.unique < names.TFDV_SKETCH_EXACT_VALUES:
+            assert [(v.value, v.frequency) for v in got.top_values] == \
+                [(v.value, v.frequency) for v in want.top_values], name
+            assert [(b.label, b.sample_count) for b in got.rank_histogram.buckets] == \
+                [(b.label, b.sample_count) for b in want.rank_histogram.buckets], name
+            assert got.unique == want.unique, name
+        else:
+            true = Counter(v for b in raw for v in b.column(name).to_pylist())
+            assert all(v.frequency >= true[v.value] for v in got.top_values), name
+            assert abs(got.unique - want.unique) <= 0.05 * want.unique, name
+    assert exact["AdTopicLine"].string_stats.unique > names.TFDV_SKETCH_EXACT_VALUES

@@ -38,6 +38,11 @@ MODEL_CARD_WRITTEN = "written"  # ModelCard artifact property: 1 with a card, 0 
 TRAINING_STATISTICS_DIR = "assets.extra/training_statistics"
 # TFDV's statistics file in each split folder of a StatisticsGen output (Split-<name>/).
 STATISTICS_FILE = "FeatureStats.pb"
+# Distinct values up to which StatisticsGen's sketches (pipelines.pipeline.statistics_options)
+# and the monitor's in-memory statistics count top values exactly: TFDV's Misra-Gries size
+# (tensorflow_data_validation/statistics/stats_impl.py _DEFAULT_MG_SKETCH_SIZE). Above it the
+# rank histogram's counts are upper bounds.
+TFDV_SKETCH_EXACT_VALUES = 1_024
 # A span's folder under a data directory: span-NNNNN (pipelines/data/spans.py).
 SPAN_DIR_RE = re.compile(r"span-(\d{5})")
 # Custom property of the local ExampleGen's Examples: the span folders it read, comma-separated

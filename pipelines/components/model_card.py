@@ -81,7 +81,8 @@ def limitations(
     for rare in data_section.get("rare_values", []):
         if rare["rare"]:
             out.append(
-                f"{rare['feature']}: {rare['rare']} of {rare['unique']} values were seen "
+                f"{rare['feature']}: {'at least ' if rare.get('rare_at_least') else ''}"
+                f"{rare['rare']} of {rare['unique']} values were seen "
                 f"fewer than {rare['min_count']} times in the train split "
                 f"(e.g. {', '.join(rare['examples'])}); they share the out-of-vocabulary "
                 "buckets, so the model cannot tell them apart."

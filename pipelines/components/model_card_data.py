@@ -84,12 +84,15 @@ def rare_values(train: Any) -> list[dict[str, Any]]:
         # Values TFDV did not list are rarer than the least frequent listed one.
         unlisted = max(0, stats.unique - len(listed))
         rare_count = len(rare) + (unlisted if listed and listed[-1][1] < min_count else 0)
+        # Above this many values TFDV's sketch counts are upper bounds: more may be rare.
+        at_least = stats.unique > names.TFDV_SKETCH_EXACT_VALUES
         out.append(
             {
                 "feature": name,
                 "unique": int(stats.unique),
                 "min_count": min_count,
                 "rare": int(rare_count),
+                "rare_at_least": at_least,
                 "examples": rare[-EXAMPLES_SHOWN:][::-1],
             }
         )

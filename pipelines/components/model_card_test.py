@@ -34,6 +34,32 @@ def test_the_version_folder_comes_from_the_parameter_and_a_bad_version_is_named(
         model_card.version_folder("/local/serving", {**props, "pushed_version": "../x"})
 
 
+def test_rare_values_above_the_exact_sketch_size_are_a_lower_bound() -> None:
+    # StatisticsGen's sketches count exactly up to names.TFDV_SKETCH_EXACT_VALUES distinct
+    # values; above it the listed counts are upper bounds, so the card says "at least".
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    from pipelines.components import model_card_data
+
+    def train(unique: int) -> statistics_pb2.DatasetFeatureStatistics:
+        dataset = statistics_pb2.DatasetFeatureStatistics()
+        city = dataset.features.add()
+        city.path.step.append("City")
+        city.string_stats.unique = unique
+        for label, count in (("Rome", 50), ("Oslo", 12), ("Bern", 3)):
+            city.string_stats.rank_histogram.buckets.add(label=label, sample_count=count)
+        return dataset
+
+    def limits(unique: int) -> str:
+        section = {"rare_values": model_card_data.rare_values(train(unique))}
+        return " ".join(model_card.limitations(section, {}, model_card.MIN_SLICE_EXAMPLES))
+
+    # Bern is listed below 10; the values TFDV did not list are rarer than Bern.
+    assert "City: 1 of 3 values were seen fewer than 10 times" in limits(3)
+    big = names.TFDV_SKETCH_EXACT_VALUES + 100
+    assert f"City: at least {big - 2} of {big} values were seen fewer than 10" in limits(big)
+
+
 def test_the_kubeflow_v2_launcher_finds_the_card_type_by_its_compiled_name() -> None:
     """What the compiler writes as the output's schema title is what the launcher imports
     (tfx/orchestration/kubeflow/v2: compiler_utils.build_output_artifact_spec, then
