@@ -159,6 +159,36 @@ def _no_state_cache() -> Undo:
     return _replace((worker_handlers, "STATE_CACHE_SIZE_MB", 0))
 
 
+@_patch("fast_tfrecord_source", "tfx_bsl.tfxio.tf_example_record.TFExampleRecord.BeamSource "
+        "(inherited from RecordBasedTFXIO)", BEAM, TFX, ("tfx-bsl", "1.16.1"))
+def _fast_tfrecord_source() -> Undo:
+    """StatisticsGen, Transform, EvalSample and the Evaluator read tf.Examples through
+    ``TFExampleRecord.BeamSource``: Beam's ``ReadFromTFRecord`` makes one Python call and one
+    Beam element per record, and ``BatchElements`` groups them again before decoding. Here
+    each file is one element read by TensorFlow's C++ TFRecord reader in batches that go to
+    tfx_bsl's own decoder (``pipelines.local.fast_read``): the same RecordBatches. A pattern
+    that matches no file keeps the stock source (and its error)."""
+    from tfx_bsl.tfxio import tf_example_record
+
+    from pipelines.local import fast_read
+
+    cls = tf_example_record.TFExampleRecord
+    stock = cls.BeamSource
+    assert "BeamSource" not in vars(cls), "TFExampleRecord defines BeamSource itself now"
+
+    def beam_source(self: Any, batch_size: int | None = None) -> Any:
+        files = fast_read.matched_files(self._file_pattern)
+        if not files:
+            return stock(self, batch_size)
+        return fast_read.beam_source(self, batch_size, files)
+
+    cls.BeamSource = beam_source
+
+    def undo() -> None:
+        del cls.BeamSource
+    return undo
+
+
 @_patch("quiet_tf_shutdown", "sys.unraisablehook (one TensorFlow message at exit)", TF, PYTHON)
 def _quiet_tf_shutdown() -> Undo:
     """TF functions referenced from module globals are freed at shutdown after those globals
@@ -231,7 +261,7 @@ def _fast_exit() -> Undo:
 # too (still only at the tested versions).
 OUTPUT_FIXES = ("pin_absl_level",)
 LIBRARY = ("hide_kubernetes_validate", "cloudpickle_default", "memo_dofn_signatures",
-           "memo_options_views", "no_state_cache", "quiet_tf_shutdown")
+           "memo_options_views", "no_state_cache", "quiet_tf_shutdown", "fast_tfrecord_source")
 
 
 def installed_version(distribution: str) -> str | None:
