@@ -326,3 +326,32 @@ def test_executor_in_beam_worker_processes(tmp_path: Path, monkeypatch) -> None:
     example_gen.Executor(context).Do({}, {standard_component_specs.EXAMPLES_KEY: [multi]}, props)
     for split in ("train", "eval"):
         assert _canonical(multi.uri, split) == _canonical(single.uri, split)
+
+
+def test_a_failed_query_part_leaves_no_file_and_an_empty_split_gets_one(tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    # Each query part writes its own file per split; a reader globbing the split folder must
+    # never see a half-written one, and TFX expects a (possibly empty) file in every split.
+    dirs = [str(tmp_path / "Split-train"), str(tmp_path / "Split-eval")]
+
+    def some_rows_then_fail(element, *args):
+        yield 0, b"one"
+        yield 0, b"two"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(example_gen, "_query_records", some_rows_then_fail)
+    write = example_gen._WriteQueryDoFn("q", [9, 10], "Timestamp", dirs)
+    with pytest.raises(OSError, match="disk full"):
+        list(write.process(("pattern", 1, 3)))
+    assert [os.listdir(d) for d in dirs] == [[], []]
+
+    monkeypatch.setattr(example_gen, "_query_records",
+                        lambda element, *args: iter([(0, b"a"), (0, b"b")]))
+    assert list(write.process(("pattern", 1, 3))) == [2]
+    assert [os.listdir(d) for d in dirs] == [["data_tfrecord-00001-of-00003.gz"]] * 2
+    import tensorflow as tf
+
+    def records(d):
+        return [r.numpy() for r in tf.data.TFRecordDataset(
+            os.path.join(d, "data_tfrecord-00001-of-00003.gz"), compression_type="GZIP")]
+    assert records(dirs[0]) == [b"a", b"b"] and records(dirs[1]) == []
