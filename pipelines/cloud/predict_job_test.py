@@ -168,3 +168,32 @@ def test_vertex_pipeline_job_for_the_scoring_run(tmp_path) -> None:
     job = vertex.build_pipeline_job(kwargs, credentials=AnonymousCredentials())
     assert job._gca_resource.display_name == "score-1"
     assert list(job.pipeline_spec["root"]["dag"]["tasks"]) == ["batch-predict"]
+
+
+def test_pipeline_image_copies_every_module_the_scoring_job_loads() -> None:
+    """The Dockerfile's import check runs ``import pipelines.predict.beam_job``; every project
+    module that import and a worker's ``setup`` load must be in a COPY line of the image."""
+    import subprocess
+    import sys
+
+    from pipelines.cloud.emulator.image import read_image
+
+    code = (
+        "import sys, pipelines.predict.beam_job as j, pipelines.predict.plan, "
+        "pipelines.predict.model, models.bootstrap; "
+        "print('\\n'.join(sorted(getattr(m, '__file__', None) or '' for n, m in "
+        "sys.modules.items() if n.split('.')[0] in ('models', 'pipelines'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    image = read_image(ROOT)
+    files = [Path(f).resolve().relative_to(ROOT).as_posix() for f in loaded if f]
+    assert "pipelines/predict/beam_job.py" in files and "pipelines/data/source.py" in files
+    missing = [f for f in files if not image.copies(f)]
+    assert not missing, f"the pipeline image lacks {missing}"
