@@ -329,11 +329,13 @@ def remove_empty_dir(where: Location) -> None:
 def open_read(where: Location) -> Any:
     """A seekable binary file object reading ``where``: a local file, or a ``gs://`` object read
     in ranged requests (the client's ``BlobReader``), so a Parquet footer or one CSV block is
-    read without downloading the whole object."""
+    read without downloading the whole object. Errors of later reads are the client's own."""
     if not is_gcs(where):
         return open(where, "rb")  # the caller closes it
     with _errors(where):
-        return _blob(str(where)).open("rb", timeout=TIMEOUT_SECONDS, retry=_retry(None))
+        blob = _blob(str(where))
+        blob.reload(**_call(None))  # a missing object is FileNotFoundError here, not at read
+        return blob.open("rb", timeout=TIMEOUT_SECONDS, retry=_retry(None))
 
 
 def rename(src: Location, dst: Location) -> None:

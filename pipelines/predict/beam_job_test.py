@@ -53,8 +53,8 @@ def test_span_folder_gives_the_rows_and_manifest_of_the_local_command(
     pushed_model: Path, tmp_path: Path
 ):
     data = tmp_path / "data"
-    generator.write_span(data, 1, 700, 1, chunk_rows=300)  # several files: offsets matter
-    generator.write_span(data, 2, 500, 2)
+    generator.write_span(data, 1, 700, 1, chunk_rows=300)  # row groups
+    generator.write_span(data, 2, 500, 2)  # a second file: its rows are numbered from 700
     (local, local_manifest), (beamed, beam_manifest) = _both(
         data, pushed_model, tmp_path, "--direct_num_workers=2", "--direct_running_mode=in_memory"
     )
