@@ -179,6 +179,21 @@ def remove(staging: storage.Location) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _refuse_local_paths_on_dataflow(args: argparse.Namespace, beam_args: list[str]) -> None:
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner or ""
+    if "dataflow" not in runner.lower():
+        return
+    for flag in ("input", "output", "model"):
+        where = getattr(args, flag)
+        if not storage.is_gcs(where):
+            raise ClickflowError(
+                f"--{flag} {where}: a local path, but the job runs on Dataflow, whose "
+                "workers read and write Cloud Storage only; give a gs:// URI"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args, beam_args = build_parser().parse_known_args(argv)
     safe_parquet.guard()
@@ -188,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.predict import batch, model, plan
 
     try:
+        _refuse_local_paths_on_dataflow(args, beam_args)
         version = model.find_version(args.model)
         batch.check_output(args.output)
         scorer = model.Scorer(version)  # the model's inputs, and a model that loads

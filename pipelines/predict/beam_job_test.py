@@ -94,6 +94,7 @@ def test_csv_with_ids_and_empty_inputs_matches_the_local_command(
         ("empty_file", "the file is empty"),
         ("no_model", "no such folder"),
         ("output_not_empty", "exists and is not an empty folder"),
+        ("local_on_dataflow", "a local path, but the job runs on Dataflow"),
     ],
 )
 def test_bad_input_model_or_output_exits_2_before_the_job(
@@ -112,7 +113,8 @@ def test_bad_input_model_or_output_exits_2_before_the_job(
         out.mkdir()
         (out / "keep.txt").write_text("earlier results")
     before = sorted(p.name for p in tmp_path.iterdir())
-    rc = beam_job.main(["--input", str(data), "--output", str(out), "--model", str(model)])
+    flags = ["--runner", "DataflowRunner"] if case == "local_on_dataflow" else []
+    rc = beam_job.main(["--input", str(data), "--output", str(out), "--model", str(model), *flags])
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -149,3 +150,27 @@ def test_gcs_finalize_renames_shards_and_writes_the_manifest_last(bucket):
     assert (bucket / "preds" / "part-00001.parquet").read_bytes() == b"shard 1"
     assert json.loads((bucket / "preds" / batch.MANIFEST).read_text()) == manifest
     assert storage.list_files(staging) == []
+
+
+def test_a_gcs_csv_is_scored_as_the_same_file_locally(pushed_model, tmp_path, bucket):
+    table = pa.Table.from_batches(
+        list(generator.generate_batches(300, 3, start=generator.FIRST_SPAN_DAY))
+    )
+    table = table.add_column(0, "request_id", pa.array([f"r-{i}" for i in range(300)]))
+    pacsv.write_csv(table, bucket / "requests.csv")
+    common = ["--model", str(pushed_model), "--batch-rows", "128"]
+    assert (
+        local_command.main(
+            [*common, "--input", str(bucket / "requests.csv"), "--output", str(tmp_path / "local")]
+        )
+        == 0
+    )
+    assert (
+        beam_job.main(
+            [*common, "--input", "gs://bucket/requests.csv", "--output", str(tmp_path / "beam")]
+        )
+        == 0
+    )
+    (local, _), (beamed, manifest) = _read(tmp_path / "local"), _read(tmp_path / "beam")
+    _assert_same(local, beamed)
+    assert manifest["input"] == "gs://bucket/requests.csv" and manifest["rows"] == 300
