@@ -4,7 +4,12 @@ Pipelines 2.x: the same create_pipeline() as local_runner.py, fed by BigQuery.
     python kubeflow_runner.py compile --config configs/cloud.yaml --output build/pipeline.json
     python kubeflow_runner.py submit --config configs/cloud.yaml [--target kfp] [--tune]
     python kubeflow_runner.py schedule --config configs/cloud.yaml [--target kfp]
+    python kubeflow_runner.py predict --config configs/cloud.yaml --input gs://B/in \
+        --output gs://B/predictions [--model gs://B/serving_model/clickflow] [--compile-only]
     python kubeflow_runner.py SUBCOMMAND --help
+
+``predict`` runs batch scoring on Dataflow: a one-task pipeline whose container runs
+``python -m pipelines.predict.beam_job`` with the DataflowRunner (pipelines/cloud/predict_job.py).
 
 Settings come from the YAML file, then CLICKFLOW_<SETTING> environment variables.
 """
@@ -36,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Compile, run and schedule the clickflow pipeline on Vertex AI Pipelines "
                     "or Kubeflow Pipelines 2.x.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{compile,submit,schedule}")
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{compile,submit,schedule,predict}")
     c = sub.add_parser("compile", parents=[common],
                        help="write the KFP v2 pipeline spec (offline, no credentials)")
     c.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
@@ -57,6 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
                             "(idempotent)")
     r.add_argument("--spec-dir", type=Path, default=DEFAULT_SPEC_DIR,
                    help="where the compiled specs are written (default: build)")
+    b = sub.add_parser("predict", parents=[common],
+                       help="score gs:// data with a pushed model on Dataflow: compile a "
+                            "one-task pipeline and start it; prints the run's URL")
+    b.add_argument("--input", required=True,
+                   help="gs:// .csv/.parquet file, or folder of span-NNNNN/ Parquet spans")
+    b.add_argument("--output", required=True,
+                   help="a new gs:// prefix for part-NNNNN.parquet and predictions.json")
+    b.add_argument("--model",
+                   help="the Pusher's gs:// folder or one version folder (default: the "
+                        "config's serving_model_base_path)")
+    b.add_argument("--run-name", help="name of the run (default: pipeline name and UTC time)")
+    b.add_argument("--compile-only", action="store_true",
+                   help="write the spec and start nothing")
+    b.add_argument("--spec", type=Path,
+                   help="spec file to write, .json or .yaml (default: build/<name>.json, "
+                        ".yaml for kfp)")
     return p
 
 
@@ -110,8 +132,42 @@ def _client_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _start(config: CloudConfig, target: str, spec, run_name: str,
+           trigger_reason: str | None = None) -> str:
+    """Starts one run of a compiled spec on ``target``; returns its URL."""
+    from pipelines.cloud import kfp_client, vertex
+
+    if target == "vertex":
+        return vertex.submit(config, spec, run_name, trigger_reason=trigger_reason)
+    return kfp_client.submit(kfp_client.connect(config), config, spec, run_name)
+
+
+def _run_name(name: str, given: str | None) -> str:
+    return given or f"{name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}"
+
+
+def _predict(args: argparse.Namespace, config: CloudConfig, target: str) -> int:
+    from pipelines.cloud import predict_job
+
+    compiled = predict_job.compile_to(config, target=target, input_uri=args.input,
+                                      output_uri=args.output, model_uri=args.model,
+                                      spec_path=args.spec, spec_dir=DEFAULT_SPEC_DIR)
+    if args.compile_only:
+        print(f"Wrote the {target} batch-scoring spec (fingerprint {compiled.fingerprint}) to "
+              f"{compiled.path}")
+        return 0
+    if target == "kfp":
+        config.require_kfp_host()
+    run_name = _run_name(predict_job.display_name(config), args.run_name)
+    url = _start(config, target, compiled, run_name)
+    print(f"Started batch scoring {run_name!r} on {target} (Dataflow): {url}")
+    return 0
+
+
 def run(args: argparse.Namespace, config: CloudConfig) -> int:
     target = args.target or config.target
+    if args.command == "predict":
+        return _predict(args, config, target)
     if args.command == "compile":
         spec = _compile(config, target, args.tune, args.output)
         print(f"Wrote the {target} pipeline spec ({'with' if args.tune else 'without'} tuning, "
@@ -127,12 +183,8 @@ def run(args: argparse.Namespace, config: CloudConfig) -> int:
     if args.command == "submit":
         name = cloud_pipeline.display_name(config, tune=args.tune)
         spec = _compile(config, target, args.tune, args.spec_dir / f"{name}{suffix}")
-        run_name = args.run_name or (
-            f"{name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}")
-        if target == "vertex":
-            url = vertex.submit(config, spec, run_name, trigger_reason=args.trigger_reason)
-        else:
-            url = kfp_client.submit(kfp_client.connect(config), config, spec, run_name)
+        run_name = _run_name(name, args.run_name)
+        url = _start(config, target, spec, run_name, args.trigger_reason)
         print(f"Started run {run_name!r} on {target}: {url}")
         return 0
     specs = {s.name: _compile(config, target, s.tune, args.spec_dir / f"{s.name}{suffix}")

@@ -324,3 +324,31 @@ def remove_empty_dir(where: Location) -> None:
     if not is_gcs(where):
         with contextlib.suppress(OSError):
             Path(where).rmdir()
+
+
+def open_read(where: Location) -> Any:
+    """A seekable binary file object reading ``where``: a local file, or a ``gs://`` object read
+    in ranged requests (the client's ``BlobReader``), so a Parquet footer or one CSV block is
+    read without downloading the whole object. Errors of later reads are the client's own."""
+    if not is_gcs(where):
+        return open(where, "rb")  # the caller closes it
+    with _errors(where):
+        blob = _blob(str(where))
+        blob.reload(**_call(None))  # a missing object is FileNotFoundError here, not at read
+        return blob.open("rb", timeout=TIMEOUT_SECONDS, retry=_retry(None))
+
+
+def rename(src: Location, dst: Location) -> None:
+    """Moves a finished file to ``dst`` (a copy then a delete on GCS, which has no rename);
+    both on the same side."""
+    if is_gcs(src) != is_gcs(dst):
+        raise ValueError(f"rename {src} -> {dst}: both must be local or both gs://")
+    if not is_gcs(src):
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        return
+    source, target = _blob(str(src)), _blob(str(dst))
+    with _errors(src):
+        source.bucket.copy_blob(source, client().bucket(target.bucket.name), target.name,
+                                **_call(None))
+    delete(src)

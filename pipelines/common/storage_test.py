@@ -119,3 +119,19 @@ def test_location_keeps_uris_strings_and_paths_paths() -> None:
     assert storage.location("gs://b-1/request_log/") == "gs://b-1/request_log"
     assert storage.location("workspace/log") == Path("workspace/log")
     assert storage.join("gs://b-1/x", "date=1", "p") == "gs://b-1/x/date=1/p"
+
+
+def test_open_read_seeks_and_rename_moves_alike_on_both(base) -> None:
+    data = bytes(range(256)) * 1000
+    storage.write_bytes(storage.join(base, "a", "x.bin"), data)
+    with storage.open_read(storage.join(base, "a", "x.bin")) as f:
+        assert f.seek(0, 2) == len(data)
+        f.seek(len(data) - 10)
+        assert f.read() == data[-10:]  # a ranged read on gs://, not the whole object
+        f.seek(1000)
+        assert f.read(5) == data[1000:1005]
+    storage.rename(storage.join(base, "a", "x.bin"), storage.join(base, "b", "y.bin"))
+    assert storage.read_bytes(storage.join(base, "b", "y.bin")) == data
+    assert not storage.is_file(storage.join(base, "a", "x.bin"))
+    with pytest.raises(FileNotFoundError):
+        storage.open_read(storage.join(base, "a", "x.bin")).read()

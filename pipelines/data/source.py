@@ -411,3 +411,46 @@ def _as_list(column: pa.Array) -> pa.Array:
     values = column.filter(pa.array(valid)) if column.null_count else column
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
+
+
+def arrow_kind_problem(column: str, arrow_type: pa.DataType) -> str | None:
+    """Why a column of ``arrow_type`` cannot be the expected ``column`` (this module's wording),
+    judged from the type alone: for files whose values are not read before use (a schema in
+    a Parquet footer or a CSV's first block). Stricter than ``type_problems``, which reads the
+    values: a floating-point column is not taken as an integer one here."""
+    kind = features.RAW_TYPES[column]
+    integer = pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type)
+    number = integer or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type)
+    if kind == "string" or (kind == "int" and integer) or (kind == "float" and number):
+        return None
+    return f"column {column!r} should hold {_EXPECTED[kind]} but has {arrow_type} values"
+
+
+def arrow_column_map(schema: pa.Schema, where: str,
+                     columns: tuple[str, ...] = features.RAW_COLUMNS) -> dict[str, str]:
+    """``column_map`` for a file known only by its Arrow schema: each expected column -> the
+    file's column (matched as ``match_columns`` matches), DataError on missing, repeated or
+    mistyped columns."""
+    names = list(schema.names)
+    _refuse_repeated_names(where, names, columns)
+    by_norm = {_norm(name): name for name in names}
+    missing = [c for c in columns if _norm(c) not in by_norm]
+    if missing:
+        raise DataError(
+            f"{where}: {'; '.join(f'missing column {c!r}' for c in missing)}. "
+            f"Expected columns: {', '.join(columns)} (found: {', '.join(names)})")
+    mapping = {c: by_norm[_norm(c)] for c in columns}
+    problems = [p for c, actual in mapping.items()
+                if (p := arrow_kind_problem(c, schema.field(actual).type))]
+    if problems:
+        raise DataError(f"{where}: " + "; ".join(problems))
+    return mapping
+
+
+def _refuse_repeated_names(where: str, names: list[str], wanted: tuple[str, ...]) -> None:
+    for column in wanted:
+        same = [(i, n) for i, n in enumerate(names) if _norm(n) == _norm(column)]
+        if len(same) > 1:
+            named = ", ".join(f"{n!r} (column {i + 1})" for i, n in same)
+            raise DataError(f"{where}: the columns {named} all match the expected column "
+                            f"{column!r}; keep one of them (rename or delete the others)")

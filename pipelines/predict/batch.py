@@ -33,11 +33,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from models import features
+from pipelines.common import storage
 from pipelines.data import inputs
 from pipelines.data import source as data_source
 from pipelines.predict.model import ModelError, Scorer
 
-ADDED = ("row", "probability", "clicked", "model_version")
+# The columns scoring adds after the input's own, with their types (the Beam job's Parquet
+# sink needs the schema before the first row).
+ADDED_FIELDS = (
+    pa.field("row", pa.int64()),
+    pa.field("probability", pa.float32()),
+    pa.field("clicked", pa.int64()),
+    pa.field("model_version", pa.int64()),
+)
+ADDED = tuple(f.name for f in ADDED_FIELDS)
 MANIFEST = "predictions.json"
 BATCH_ROWS = 65_536
 SHARD_ROWS = 1_000_000
@@ -76,6 +85,43 @@ def open_input(path: Path, model_inputs: tuple[str, ...]) -> Input:
     return Input(source, mapping)
 
 
+def output_schema(input_schema: pa.Schema) -> pa.Schema:
+    """The scored rows' schema: the input's columns as they are, then ``ADDED_FIELDS``."""
+    return pa.schema([*input_schema, *ADDED_FIELDS])
+
+
+def input_schema(data: Input) -> pa.Schema:
+    """The Arrow schema ``batches`` yields for ``data`` (DuckDB's types for the files)."""
+    con = data_source.connect()
+    try:
+        return con.execute(f"SELECT * FROM {data.source.reader_sql()} LIMIT 0").arrow().schema
+    finally:
+        con.close()
+
+
+def build_manifest(
+    *,
+    model: object,
+    model_version: int,
+    input_name: str,
+    rows: int,
+    unscored: int,
+    shards: list[str],
+    seconds: float,
+) -> dict[str, Any]:
+    """What ``predictions.json`` holds; the local loop and the Beam job write the same."""
+    return {
+        "model": str(model),
+        "model_version": model_version,
+        "input": input_name,
+        "rows": rows,
+        "scored": rows - unscored,
+        "unscored_empty_input": unscored,
+        "shards": shards,
+        "seconds": round(seconds, 2),
+    }
+
+
 def batches(data: Input, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """Every input row, every column as the files have it, ``batch_rows`` at a time."""
     con = data_source.connect()
@@ -95,10 +141,12 @@ def batches(data: Input, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatc
 
 
 def predict_batch(
-    batch: pa.RecordBatch, data: Input, scorer: Scorer, first_row: int
+    batch: pa.RecordBatch, mapping: dict[str, str], scorer: Scorer, first_row: int
 ) -> tuple[pa.RecordBatch, int]:
-    """``batch`` with the added columns; and how many of its rows could not be scored."""
-    columns = {name: batch.column(actual) for name, actual in data.mapping.items()}
+    """``batch`` with the added columns (rows numbered from ``first_row``), and how many of its
+    rows could not be scored (an empty model input). ``mapping``: model input -> the batch's
+    column. Pure: the local loop and the Beam job's DoFn call it alike."""
+    columns = {name: batch.column(actual) for name, actual in mapping.items()}
     valid = np.ones(batch.num_rows, dtype=bool)
     for column in columns.values():
         if column.null_count:
@@ -119,7 +167,7 @@ def predict_batch(
         pa.array(clicked, mask=missing),
         pa.array(np.full(batch.num_rows, scorer.model.version, dtype=np.int64)),
     ]
-    out = pa.RecordBatch.from_arrays([*batch.columns, *added], names=[*batch.schema.names, *ADDED])
+    out = pa.RecordBatch.from_arrays([*batch.columns, *added], schema=output_schema(batch.schema))
     return out, int((~valid).sum())
 
 
@@ -155,8 +203,17 @@ class ShardWriter:
             self._writer = None
 
 
-def check_output(output: Path) -> None:
-    """DataError when ``output`` exists and is not an empty folder (never overwritten)."""
+def check_output(output: storage.Location) -> None:
+    """DataError when ``output`` exists and is not an empty folder (never overwritten); on
+    ``gs://``, when any object is stored under it or an object has its name."""
+    if storage.is_gcs(output):
+        if storage.is_file(output) or storage.list_files(output):
+            raise data_source.DataError(
+                f"--output {output}: objects exist under it; give a new prefix (the "
+                "predictions of an earlier run are never overwritten)"
+            )
+        return
+    output = Path(output)
     if output.exists() and not (output.is_dir() and not any(output.iterdir())):
         raise data_source.DataError(
             f"--output {output}: exists and is not an empty folder; give a new folder (the "
@@ -188,23 +245,22 @@ def score_to(
     rows = unscored = 0
     try:
         for batch in batches(data, batch_rows):
-            out, missing = predict_batch(batch, data, scorer, rows)
+            out, missing = predict_batch(batch, data.mapping, scorer, rows)
             writer.write(out)
             rows += batch.num_rows
             unscored += missing
             if progress:
                 progress(rows)
         writer.close()
-        manifest = {
-            "model": str(scorer.model.path),
-            "model_version": scorer.model.version,
-            "input": data_source.display_name(data.source),
-            "rows": rows,
-            "scored": rows - unscored,
-            "unscored_empty_input": unscored,
-            "shards": writer.shards,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
+        manifest = build_manifest(
+            model=scorer.model.path,
+            model_version=scorer.model.version,
+            input_name=data_source.display_name(data.source),
+            rows=rows,
+            unscored=unscored,
+            shards=writer.shards,
+            seconds=time.perf_counter() - started,
+        )
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if output.exists():
             output.rmdir()  # empty, checked above

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipelines.common import storage
 from pipelines.common.errors import ClickflowError
 
 SIGNATURE = "serving_default"
@@ -29,39 +30,45 @@ class ModelError(ClickflowError, ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ModelVersion:
-    path: Path
+    path: storage.Location  # a local Path, or a gs:// URI string
     version: int
 
 
-def _complete(folder: Path) -> bool:
-    return all((folder / part).is_file() for part in COMPLETE)
+def _complete(folder: storage.Location) -> bool:
+    return all(storage.is_file(storage.join(folder, *part.split(os.sep))) for part in COMPLETE)
 
 
-def find_version(path: Path) -> ModelVersion:
-    """The version folder to score with: ``path`` itself, or its newest complete version."""
-    if not path.is_dir():
+def find_version(path: storage.Location) -> ModelVersion:
+    """The version folder to score with: ``path`` itself, or its newest complete version.
+
+    ``path`` is a local folder or a ``gs://`` prefix (read through ``pipelines.common.storage``).
+    """
+    if not storage.is_gcs(path):
+        path = Path(path)
+    if not storage.is_dir(path):
         raise ModelError(
             f"--model {path}: no such folder; expected the Pusher's folder "
             "(serving_model/<model name>) or one of its numeric version folders "
             "(run the pipeline first: make run)"
         )
-    if path.name.isdigit() and _complete(path):
-        return ModelVersion(path, int(path.name))
-    if (path / "saved_model.pb").is_file():
+    name = storage.name_of(path)
+    if name.isdigit() and _complete(path):
+        return ModelVersion(path, int(name))
+    if storage.is_file(storage.join(path, "saved_model.pb")):
         raise ModelError(
             f"--model {path}: a SavedModel, but not in a numeric version folder "
             "(serving_model/<model name>/<version>/), so it has no version to "
             "write beside the predictions"
         )
     numeric = sorted(
-        (p for p in path.iterdir() if p.name.isdigit() and p.is_dir()),
-        key=lambda p: int(p.name),
+        (e for e in storage.list_dir(path) if e.name.isdigit() and e.is_dir),
+        key=lambda e: int(e.name),
         reverse=True,
     )
-    for folder in numeric:
-        if _complete(folder):
-            return ModelVersion(folder, int(folder.name))
-    found = f" (incomplete versions: {', '.join(p.name for p in numeric)})" if numeric else ""
+    for entry in numeric:
+        if _complete(entry.location):
+            return ModelVersion(entry.location, int(entry.name))
+    found = f" (incomplete versions: {', '.join(e.name for e in numeric)})" if numeric else ""
     raise ModelError(
         f"--model {path}: no complete model version in it{found}; expected "
         "numeric version folders with saved_model.pb and variables/ (what the "

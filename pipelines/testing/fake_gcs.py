@@ -9,7 +9,9 @@ Calls and shapes follow the JSON API reference (cloud.google.com/storage/docs/js
 ``objects.list`` (GET /storage/v1/b/{bucket}/o?prefix=, ``items`` + ``nextPageToken``, sizes
 and generations as strings, ``md5Hash``/``crc32c`` base64), media download (GET
 /download/storage/v1/b/{bucket}/o/{object}?alt=media, ``x-goog-hash`` header, which the client
-checks) and multipart upload (POST /upload/storage/v1/b/{bucket}/o?uploadType=multipart) with
+checks; with ``Range: bytes=A-B`` a 206 of that part, as ranged reads get it), ``objects.copy``
+(POST .../o/{object}/copyTo/b/{bucket}/o/{object}) and multipart upload
+(POST /upload/storage/v1/b/{bucket}/o?uploadType=multipart) with
 ``ifGenerationMatch`` (412 conditionNotMet when it does not hold, as the real service;
 ``ifGenerationMatch=0``: only if no live object has that name), ``objects.get`` (metadata),
 ``objects.delete`` (DELETE /storage/v1/b/{bucket}/o/{object}, 204 with no body, 404 when
@@ -92,14 +94,19 @@ class FakeGcs:
         if method == "GET" and parts[1:3] == ["storage", "v1"] and len(parts) == 6:
             return self._list(parts[4], query, endpoint)
         if method == "GET" and parts[1:3] == ["download", "storage"] and len(parts) == 8:
-            return self._download(parts[5], urllib.parse.unquote(parts[7]))
+            return self._download(parts[5], urllib.parse.unquote(parts[7]), headers.get("Range"))
         if method == "GET" and parts[1:3] == ["storage", "v1"] and len(parts) == 7:
             name = urllib.parse.unquote(parts[6])
             if query.get("alt") == "media":
-                return self._download(parts[4], name)
+                return self._download(parts[4], name, headers.get("Range"))
             if not (self.root / parts[4] / name).is_file():
                 return gcs_error(404, "notFound", f"No such object: {parts[4]}/{name}")
             return self._json(object_resource(self.root, parts[4], name, endpoint))
+        # objects.copy: POST /storage/v1/b/{bucket}/o/{object}/copyTo/b/{bucket}/o/{object}
+        if method == "POST" and parts[1:3] == ["storage", "v1"] and len(parts) == 12 \
+                and parts[7] == "copyTo":
+            return self._copy(parts[4], urllib.parse.unquote(parts[6]), parts[9],
+                              urllib.parse.unquote(parts[11]), endpoint)
         if method == "DELETE" and parts[1:3] == ["storage", "v1"] and len(parts) == 7:
             return self._delete(parts[4], urllib.parse.unquote(parts[6]))
         if method == "POST" and parts[1:3] == ["upload", "storage"] and len(parts) == 7:
@@ -154,15 +161,41 @@ class FakeGcs:
         path.unlink()
         return 204, {}, b""
 
-    def _download(self, bucket: str, name: str) -> tuple[int, dict, bytes]:
+    def _download(self, bucket: str, name: str,
+                  byte_range: str | None = None) -> tuple[int, dict, bytes]:
+        """The object; with ``Range: bytes=A-B`` (or ``A-``, or ``-N``: the last N bytes) the
+        part asked for as 206 with ``Content-Range``, as the service answers a ranged media
+        download (the hashes stay the whole object's), 416 past the end."""
         path = self.root / bucket / name
         if not path.is_file():
             return gcs_error(404, "notFound", f"No such object: {bucket}/{name}")
         data = path.read_bytes()
         hashes = (f"crc32c={_b64(google_crc32c.Checksum(data).digest())},"
                   f"md5={_b64(hashlib.md5(data).digest())}")
-        return 200, {"Content-Type": "application/octet-stream", "x-goog-hash": hashes,
-                     "x-goog-generation": str(path.stat().st_mtime_ns)}, data
+        headers = {"Content-Type": "application/octet-stream", "x-goog-hash": hashes,
+                   "x-goog-generation": str(path.stat().st_mtime_ns)}
+        found = re.fullmatch(r"bytes=(\d*)-(\d*)", byte_range or "")
+        if not found or found.groups() == ("", ""):
+            return 200, headers, data
+        first, last = found.groups()
+        if first == "":
+            start, end = max(len(data) - int(last), 0), len(data) - 1
+        else:
+            start = int(first)
+            end = min(int(last), len(data) - 1) if last else len(data) - 1
+        if start >= len(data):
+            return gcs_error(416, "requestedRangeNotSatisfiable",
+                             "The requested range cannot be satisfied.")
+        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+        return 206, headers, data[start:end + 1]
+
+    def _copy(self, bucket: str, name: str, to_bucket: str, to_name: str,
+              endpoint: str) -> tuple[int, dict, bytes]:
+        source = self.root / bucket / name
+        if not source.is_file() or not (self.root / to_bucket).is_dir():
+            return gcs_error(404, "notFound", f"No such object: {bucket}/{name}")
+        self._store(self.root / to_bucket / to_name, source.read_bytes())
+        return self._json(object_resource(self.root, to_bucket, to_name, endpoint))
 
     def _start_resumable(self, bucket: str, query: dict[str, str], body: bytes,
                          endpoint: str) -> tuple[int, dict, bytes]:
