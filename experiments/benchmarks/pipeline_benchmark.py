@@ -18,7 +18,10 @@ their medians and ratios are compared. Runs:
               only the absl pin that keeps its progress lines is applied);
   4. rerun  - run 1 again, unchanged (the up-to-date check);
   5. cached - run 1 again with --force (every component answered from TFX's cache);
-  6. large  - optional: full runs on N rows, each followed by a table of its components:
+  6. before - optional (--baseline REV): run 1 with another commit's checkout, alternated with
+              it, so "no slower than before" is measured in one invocation;
+  7. large  - optional: full runs on N rows (with --baseline, that commit's run first), each
+              followed by a table of its components:
               wall, CPU cores used (CPU time / wall, worker processes included) and peak RSS
               (the runner's per-component meter, pipelines/local/resources.py, written to
               run_summary.json as component_usage).
@@ -40,7 +43,8 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
 LARGE_COMPONENTS = ("DuckDBExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
-                    "Trainer", "EvalSample", "Evaluator", "Pusher")
+                    "Trainer", "SimpleTrainer", "EvalSample", "Evaluator",
+                    "SimpleModelEvaluator", "Pusher", "ModelCardGenerator")
 
 NAIVE_RUNNER = '''
 import json, os, sys, time
@@ -86,13 +90,15 @@ from models.preprocessing import preprocessing_fn  # noqa: F401
 '''
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, float]:
+def run(argv: list[str], env: dict[str, str], cwd: Path = REPO
+        ) -> tuple[float, float, int, float]:
     """(wall seconds, peak RSS MiB, exit code, CPU seconds) of one child process (its own
-    children included: os.wait4 sums the ones it waited for)."""
+    children included: os.wait4 sums the ones it waited for), run in ``cwd`` (the checkout
+    whose local_runner.py it runs)."""
     started = time.perf_counter()
     # Output goes to files, not pipes: a chatty child would fill a pipe and block forever.
     with open(os.devnull, "w") as devnull, tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=devnull, stderr=stderr)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=devnull, stderr=stderr)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         stderr.seek(0)
@@ -109,6 +115,16 @@ def generate(data_dir: Path, rows: int, env: dict[str, str]) -> None:
                    cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+def export(rev: str, dest: Path) -> Path:
+    """The tree of commit ``rev`` (``git archive``), to run as the baseline; the repository's
+    own state (worktrees, index) is left alone."""
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
 def summary(root: Path) -> dict:
     path = root / "run_summary.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -117,11 +133,11 @@ def summary(root: Path) -> dict:
 def comparison(results: list[tuple[str, float, float, dict]]) -> list[str]:
     """Medians of the alternated 1k runs, and stock/full and naive/full ratios, pair by pair."""
     walls = {kind: [w for name, w, _, _ in results if name.startswith(f"{kind} 1k #")]
-             for kind in ("full", "stock", "naive")}
+             for kind in ("full", "stock", "naive", "before")}
     fulls = walls["full"]
     lines = [f"{kind} 1k: median {statistics.median(w):.1f} s of {len(w)} runs"
              for kind, w in walls.items() if w]
-    for kind in ("stock", "naive"):
+    for kind in ("stock", "naive", "before"):
         if walls[kind]:
             pairs = ", ".join(f"{o / f:.2f}x" for f, o in zip(fulls, walls[kind], strict=True))
             lines.append(f"{kind} / full = "
@@ -149,8 +165,10 @@ def usage_table(name: str, wall: float, cpu: float, rss: float, info: dict) -> l
     return lines
 
 
-def small(args: argparse.Namespace, env: dict[str, str], work: Path, record) -> None:
-    """The 1k runs: full, stock and naive alternated, then an unchanged rerun and a cached one."""
+def small(args: argparse.Namespace, env: dict[str, str], work: Path, record,
+          baseline: Path | None) -> None:
+    """The 1k runs: full, stock, [before] and naive alternated, then an unchanged rerun and a
+    cached one."""
     data = work / "data-1k"
     generate(data, 1000, env)
     module_dir = work / "naive_module"
@@ -170,6 +188,9 @@ def small(args: argparse.Namespace, env: dict[str, str], work: Path, record) -> 
                work / f"full-{pair}")
         record(f"stock 1k #{pair}", *run(full_run(f"stock-{pair}"), stock_env)[:2],
                work / f"stock-{pair}")
+        if baseline is not None:
+            record(f"before 1k #{pair}", *run(full_run(f"before-{pair}"), env, baseline)[:2],
+                   work / f"before-{pair}")
         if not args.skip_naive:
             naive_root = work / f"naive-{pair}"
             naive_root.mkdir()
@@ -192,6 +213,9 @@ def main() -> int:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-small", action="store_true",
                         help="only the --large runs (no 1k full/stock/naive/rerun/cached runs)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run this commit's local_runner.py (e.g. main~3), alternated "
+                        "with each full 1k run and before each --large run, in this invocation")
     parser.add_argument("--runner-arg", dest="runner_args", action="append", default=[],
                         metavar="FLAG", help="a local_runner.py flag for the --large runs "
                         "(repeat it: --runner-arg=--beam-workers=2)")
@@ -220,18 +244,23 @@ def main() -> int:
         print(f"{name:>12}: {wall:7.1f} s wall, {rss:7.0f} MiB peak{extra}", flush=True)
         return rss
 
+    baseline = None if args.baseline is None else export(args.baseline, work / "baseline-src")
     if not args.skip_small:
-        small(args, env, work, record)
+        small(args, env, work, record, baseline)
     for rows in args.large:
         big = work / f"data-{rows}"
         generate(big, rows, env)
-        root = work / f"full-{rows}"
-        wall, rss, _, cpu = run(
-            [PYTHON, "local_runner.py", "--data", str(big), "--pipeline-root", str(root),
-             "--serving-dir", str(work / f"serving-{rows}"), *args.runner_args], env)
-        rss = record(f"full {rows:,}", wall, rss, root)
-        table = usage_table(f"full {rows:,}", wall, cpu, rss, summary(root))
-        tables += [*table, ""]
+        checkouts = [("full", REPO)] if baseline is None else [("before", baseline),
+                                                               ("full", REPO)]
+        for kind, checkout in checkouts:
+            root = work / f"{kind}-{rows}"
+            wall, rss, _, cpu = run(
+                [PYTHON, "local_runner.py", "--data", str(big), "--pipeline-root", str(root),
+                 "--serving-dir", str(work / f"{kind}-serving-{rows}"), *args.runner_args],
+                env, checkout)
+            rss = record(f"{kind} {rows:,}", wall, rss, root)
+            table = usage_table(f"{kind} {rows:,}", wall, cpu, rss, summary(root))
+            tables += [*table, ""]
 
     print()
     header = f"| run | wall s | peak RSS MiB | {' | '.join(COMPONENTS)} |"
