@@ -2,13 +2,14 @@
 
     .venv/bin/python experiments/benchmarks/predict_benchmark.py --rows 1000000
     .venv/bin/python experiments/benchmarks/predict_benchmark.py --rows 1000000 10000000 \
-        --model workspace/serving_model/clickflow
+        --model workspace/serving_model/clickflow [--beam]
 
 Each run is a separate process (imports and model loading included, as a user sees it),
 measured with os.wait4: wall, CPU cores used ((user + system) / wall) and peak RSS. The model
 is --model (a pushed model of a real run), else a small model of the pipeline's own code
 (pipelines.testing.small_model) exported into the work folder: the same signatures and graph
-shape, fewer weights.
+shape, fewer weights. With --beam the Beam job (``pipelines.predict.beam_job`` on the
+DirectRunner, what Dataflow runs) scores the same input after the local command.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def main() -> int:
         default=None,
         help="work folder (default: a new temporary one; generated data there is reused)",
     )
+    parser.add_argument(
+        "--beam",
+        action="store_true",
+        help="also run the Beam job (python -m pipelines.predict.beam_job, DirectRunner) on "
+        "each input, after the local command",
+    )
     args = parser.parse_args()
     env = dict(
         os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore"
@@ -82,8 +89,11 @@ def main() -> int:
                 env=env,
                 check=True,
             )
-    print("| rows | wall s | rows/s | cores | peak RSS MiB |")
-    print("|---|---|---|---|---|")
+    commands = {"local": "pipelines.predict"}
+    if args.beam:
+        commands["beam (DirectRunner)"] = "pipelines.predict.beam_job"
+    print("| command | rows | wall s | rows/s | cores | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
     for rows in args.rows:
         data = work / f"data-{rows}"
         if not data.exists():
@@ -105,30 +115,23 @@ def main() -> int:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        out = work / f"predictions-{rows}-{time.strftime('%H%M%S')}"
-        wall, cpu, rss, code, tail = measure(
-            [
-                PYTHON,
-                "-m",
-                "pipelines.predict",
-                "--model",
-                str(model),
-                "--input",
-                str(data),
-                "--output",
-                str(out),
-            ],
-            env,
-        )
-        if code != 0:
-            print(f"| {rows:,} | failed (exit {code}): {tail} |||")
-            continue
-        manifest = json.loads((out / "predictions.json").read_text())
-        assert manifest["rows"] == rows, manifest
-        print(
-            f"| {rows:,} | {wall:.1f} | {rows / wall:,.0f} | {cpu / wall:.2f} | {rss:.0f} |",
-            flush=True,
-        )
+        for label, module in commands.items():
+            out = work / f"predictions-{rows}-{module.rsplit('.', 1)[-1]}-{time.strftime('%H%M%S')}"
+            wall, cpu, rss, code, tail = measure(
+                [PYTHON, "-m", module, "--model", str(model), "--input", str(data),
+                 "--output", str(out)],
+                env,
+            )
+            if code != 0:
+                print(f"| {label} | {rows:,} | failed (exit {code}): {tail} ||||")
+                continue
+            manifest = json.loads((out / "predictions.json").read_text())
+            assert manifest["rows"] == rows, manifest
+            print(
+                f"| {label} | {rows:,} | {wall:.1f} | {rows / wall:,.0f} | {cpu / wall:.2f} | "
+                f"{rss:.0f} |",
+                flush=True,
+            )
     print(f"work folder: {work}")
     return 0
 
