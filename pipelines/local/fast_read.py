@@ -1,8 +1,8 @@
 """tf.Example TFRecord files read by TensorFlow's C++ reader, for the ``fast_tfrecord_source``
 patch (``pipelines.local.speedups``).
 
-tfx_bsl's ``TFExampleRecord.BeamSource`` (StatisticsGen, Transform, the Evaluator and
-EvalSample's readers all use it) reads with Beam's ``ReadFromTFRecord``: one Python call per
+tfx_bsl's ``TFExampleRecord.BeamSource`` (StatisticsGen, Transform and the Evaluator
+use it) reads with Beam's ``ReadFromTFRecord``: one Python call per
 record (framing, CRC and a Beam element each), then ``BatchElements`` groups the records again
 before they are decoded into Arrow. Here each matched file is one element, read whole by
 ``tf.data.TFRecordDataset`` in batches of serialized records, and the batches go to tfx_bsl's

@@ -162,7 +162,7 @@ def _no_state_cache() -> Undo:
 @_patch("fast_tfrecord_source", "tfx_bsl.tfxio.tf_example_record.TFExampleRecord.BeamSource "
         "(inherited from RecordBasedTFXIO)", BEAM, TFX, ("tfx-bsl", "1.16.1"))
 def _fast_tfrecord_source() -> Undo:
-    """StatisticsGen, Transform, EvalSample and the Evaluator read tf.Examples through
+    """StatisticsGen, Transform and the Evaluator read tf.Examples through
     ``TFExampleRecord.BeamSource``: Beam's ``ReadFromTFRecord`` makes one Python call and one
     Beam element per record, and ``BatchElements`` groups them again before decoding. Here
     each file is one element read by TensorFlow's C++ TFRecord reader in batches that go to
