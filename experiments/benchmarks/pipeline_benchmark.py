@@ -186,8 +186,9 @@ def small(args: argparse.Namespace, env: dict[str, str], work: Path, record,
     for pair in range(1, args.pairs + 1):
         record(f"full 1k #{pair}", *run(full_run(f"full-{pair}"), env)[:2],
                work / f"full-{pair}")
-        record(f"stock 1k #{pair}", *run(full_run(f"stock-{pair}"), stock_env)[:2],
-               work / f"stock-{pair}")
+        if not args.skip_stock:
+            record(f"stock 1k #{pair}", *run(full_run(f"stock-{pair}"), stock_env)[:2],
+                   work / f"stock-{pair}")
         if baseline is not None:
             record(f"before 1k #{pair}", *run(full_run(f"before-{pair}"), env, baseline)[:2],
                    work / f"before-{pair}")
@@ -211,6 +212,8 @@ def main() -> int:
                         help="full, stock and naive 1k runs, alternated, N of each; medians are "
                              "compared (a 2-core VM's speed drifts ~20%% between runs)")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-stock", action="store_true",
+                        help="no CLICKFLOW_SPEEDUPS=0 runs (e.g. for --baseline alone)")
     parser.add_argument("--skip-small", action="store_true",
                         help="only the --large runs (no 1k full/stock/naive/rerun/cached runs)")
     parser.add_argument("--baseline", metavar="REV",
