@@ -147,9 +147,15 @@ ready.mkdir(exist_ok=True)
 deadline = time.monotonic() + 60
 while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
     time.sleep(0.01)
+other = "b" if name == "a" else "a"
 for i in range(int(files)):
     writer.submit(_entry(f"{name}{i}", 50, at=time.time()))
     writer.flush()
+    # In step with the other writer (at most one file ahead): on a loaded machine one process
+    # could otherwise finish before the other starts, and then the other prunes all its files.
+    (ready / f"{name}{i}").touch()
+    while not (ready / f"{other}{i - 1}").exists() and i and time.monotonic() < deadline + 60:
+        time.sleep(0.005)
 writer.close()
 print(json.dumps({"written": writer.written, "dropped": writer.dropped}))
 """

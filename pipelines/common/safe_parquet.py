@@ -76,7 +76,7 @@ def is_refusal(err: BaseException) -> bool:
     return _REFUSED in str(err)
 
 
-def _read(reader: str, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+def _read(reader: str, path: Any, name: str | None = None, **kwargs: Any) -> Any:
     guard()
     import pyarrow.parquet as pq  # here, not at import: CLIs' --help stays as fast
 
@@ -84,7 +84,7 @@ def _read(reader: str, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         return getattr(pq, reader)(path, **kwargs)
     except Exception as err:
         if is_refusal(err):
-            raise UnsafeParquetError(path) from None
+            raise UnsafeParquetError(name or path) from None
         raise
 
 
@@ -120,6 +120,20 @@ def read_schema(path: str | os.PathLike[str]) -> pa.Schema:
     return _read("read_schema", path)
 
 
-def read_metadata(path: str | os.PathLike[str]) -> pq.FileMetaData:
-    """``pq.read_metadata``, guarded (it opens the Arrow schema too)."""
-    return _read("read_metadata", path)
+def read_metadata(path: Any, name: str | None = None) -> pq.FileMetaData:
+    """``pq.read_metadata`` of a path or an open binary file (``storage.open_read``), guarded
+    (it opens the Arrow schema too); ``name`` is what an UnsafeParquetError names."""
+    return _read("read_metadata", path, name)
+
+
+def parquet_file(source: Any, name: str | None = None) -> pq.ParquetFile:
+    """``pq.ParquetFile`` of a path or an open binary file, guarded, its Arrow schema already
+    built (where the pickle would run): batches read from it afterwards are safe."""
+    parquet = _read("ParquetFile", source, name)
+    try:
+        parquet.schema_arrow  # noqa: B018 - built here, inside the guard's translation
+    except Exception as err:
+        if is_refusal(err):
+            raise UnsafeParquetError(name or source) from None
+        raise
+    return parquet

@@ -50,6 +50,20 @@ def test_each_guarded_reader_refuses_it_naming_the_file(exploit, reader: str) ->
     assert "CVE-2023-47248" in line
 
 
+@pytest.mark.parametrize("reader", ["parquet_file", "read_metadata"])
+def test_an_open_file_is_refused_under_its_name(exploit, reader: str) -> None:
+    # The Beam batch-scoring job reads gs:// objects through storage.open_read: a file object,
+    # named by its URI in the error.
+    path, marker = exploit
+    code = ("import sys\nfrom pipelines.common import safe_parquet as s\n"
+            f"try:\n    s.{reader}(open(sys.argv[1], 'rb'), 'gs://b/crafted.parquet')\n"
+            "except s.UnsafeParquetError as err:\n    print(err)\n    sys.exit(3)\n")
+    result = fresh_python(["-c", code, str(path)])
+    assert not marker.exists()
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("gs://b/crafted.parquet: refused to read it")
+
+
 def test_the_guard_arms_the_whole_process(exploit) -> None:
     """After ``guard()`` even pyarrow called directly (as TFX or TFMA would) refuses."""
     path, marker = exploit

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from models import features
-from pipelines.common import storage
+from pipelines.common import safe_parquet, storage
 from pipelines.data import source as data_source
 from pipelines.predict import batch
 
@@ -61,7 +60,7 @@ def plan_input(where: storage.Location, model_inputs: tuple[str, ...]) -> Plan:
         planned.append(InputFile(str(uri), first))
         if fmt == "parquet":
             with storage.open_read(uri) as f:
-                first += pq.read_metadata(f).num_rows
+                first += safe_parquet.read_metadata(f, uri).num_rows
     return Plan(tuple(planned), fmt, mapping, schema, name)
 
 
@@ -90,7 +89,7 @@ def _checked_schema(uri: str, fmt: str, model_inputs: tuple[str, ...]) -> pa.Sch
             raise data_source.DataError(f"--input {uri}: the file is empty")
         f.seek(0)
         if fmt == "parquet":
-            parquet = pq.ParquetFile(f)
+            parquet = safe_parquet.parquet_file(f, uri)
             schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
         else:
             reader = pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=1 << 20))
@@ -124,7 +123,8 @@ def read_batches(
     CSV block), streamed: memory is bounded by a row group or a block."""
     with storage.open_read(file) as f:
         if fmt == "parquet":
-            for part in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, use_threads=False):
+            parquet = safe_parquet.parquet_file(f, file)
+            for part in parquet.iter_batches(batch_size=batch_rows, use_threads=False):
                 yield conform(part, schema)
             return
         types = dict(zip(schema.names, schema.types, strict=True))
