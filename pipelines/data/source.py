@@ -213,14 +213,21 @@ def _refuse_repeated(source: SourceFiles, con: duckdb.DuckDBPyConnection,
     listings.append((display_name(source), described))
     for column in wanted:
         for where, names in listings:
-            same = [(i, n) for i, n in enumerate(names) if _norm(n) == _norm(column)]
-            if len(same) > 1:
-                named = [f"{n!r} (column {i + 1})" for i, n in same]
-                both = ", ".join(named[:-1]) + " and " + named[-1]
-                raise DataError(
-                    f"{where}: the columns {both} {'both' if len(same) == 2 else 'all'} match "
-                    f"the expected column {column!r}; keep one of them (rename or delete the "
-                    f"{'other' if len(same) == 2 else 'others'})")
+            _refuse_repeated_names(where, names, (column,))
+
+
+def _refuse_repeated_names(where: str, names: list[str], wanted: tuple[str, ...]) -> None:
+    """DataError naming them when two of ``names`` (one file's columns) match one of
+    ``wanted``."""
+    for column in wanted:
+        same = [(i, n) for i, n in enumerate(names) if _norm(n) == _norm(column)]
+        if len(same) > 1:
+            named = [f"{n!r} (column {i + 1})" for i, n in same]
+            both = ", ".join(named[:-1]) + " and " + named[-1]
+            raise DataError(
+                f"{where}: the columns {both} {'both' if len(same) == 2 else 'all'} match "
+                f"the expected column {column!r}; keep one of them (rename or delete the "
+                f"{'other' if len(same) == 2 else 'others'})")
 
 
 def type_problems(con: duckdb.DuckDBPyConnection, source: SourceFiles, match: ColumnMatch,
@@ -412,7 +419,6 @@ def _as_list(column: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
-
 def arrow_kind_problem(column: str, arrow_type: pa.DataType) -> str | None:
     """Why a column of ``arrow_type`` cannot be the expected ``column`` (this module's wording),
     judged from the type alone: for files whose values are not read before use (a schema in
@@ -445,12 +451,3 @@ def arrow_column_map(schema: pa.Schema, where: str,
     if problems:
         raise DataError(f"{where}: " + "; ".join(problems))
     return mapping
-
-
-def _refuse_repeated_names(where: str, names: list[str], wanted: tuple[str, ...]) -> None:
-    for column in wanted:
-        same = [(i, n) for i, n in enumerate(names) if _norm(n) == _norm(column)]
-        if len(same) > 1:
-            named = ", ".join(f"{n!r} (column {i + 1})" for i, n in same)
-            raise DataError(f"{where}: the columns {named} all match the expected column "
-                            f"{column!r}; keep one of them (rename or delete the others)")

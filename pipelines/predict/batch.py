@@ -60,8 +60,8 @@ class Input:
     mapping: dict[str, str]  # model input -> the files' column
 
 
-def open_input(path: Path, model_inputs: tuple[str, ...]) -> Input:
-    """Checks ``--input`` like the runner checks ``--data`` (label optional); DataError."""
+def check_model_inputs(model_inputs: tuple[str, ...]) -> None:
+    """ModelError when the model takes an input that is not an ad-click column."""
     unknown = [name for name in model_inputs if name not in features.RAW_TYPES]
     if unknown:
         raise ModelError(
@@ -69,6 +69,21 @@ def open_input(path: Path, model_inputs: tuple[str, ...]) -> Input:
             f"({', '.join(features.RAW_COLUMNS)}); this command scores models "
             "of that schema"
         )
+
+
+def refuse_overwritten(where: object, names: list[str]) -> None:
+    """DataError when an input column has the name of a column scoring adds."""
+    clash = [c for c in names if c.lower() in ADDED]
+    if clash:
+        raise data_source.DataError(
+            f"--input {where}: the column(s) {', '.join(map(repr, clash))} would be overwritten "
+            f"by the predictions ({', '.join(ADDED)}); rename them"
+        )
+
+
+def open_input(path: Path, model_inputs: tuple[str, ...]) -> Input:
+    """Checks ``--input`` like the runner checks ``--data`` (label optional); DataError."""
+    check_model_inputs(model_inputs)
     source, _where = inputs.resolve_source(path, flag="--input")
     mapping = data_source.column_map(source, columns=model_inputs)
     con = data_source.connect()
@@ -76,12 +91,7 @@ def open_input(path: Path, model_inputs: tuple[str, ...]) -> Input:
         described = data_source.match_columns(con, source, model_inputs).described
     finally:
         con.close()
-    clash = [c for c in described if c.lower() in ADDED]
-    if clash:
-        raise data_source.DataError(
-            f"--input {path}: the column(s) {', '.join(map(repr, clash))} would be overwritten "
-            f"by the predictions ({', '.join(ADDED)}); rename them"
-        )
+    refuse_overwritten(path, list(described))
     return Input(source, mapping)
 
 

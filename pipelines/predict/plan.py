@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,19 +50,23 @@ def plan_input(where: storage.Location, model_inputs: tuple[str, ...]) -> Plan:
         files, fmt = data.source.files, data.source.fmt
         schema, mapping = batch.input_schema(data), data.mapping
         name = data_source.display_name(data.source)
+        rows = [_parquet_rows(f) if fmt == "parquet" else 0 for f in files]
     else:
+        batch.check_model_inputs(model_inputs)
         files, fmt = _gcs_files(str(where))
-        schemas = [_checked_schema(f, fmt, model_inputs) for f in files]
-        schema = pa.unify_schemas(schemas)
+        checked = [_checked_schema(f, fmt, model_inputs) for f in files]
+        schema = pa.unify_schemas([s for s, _ in checked])
+        rows = [n for _, n in checked]
         mapping = data_source.arrow_column_map(schema, str(where), model_inputs)
         name = data_source.display_name(data_source.SourceFiles(files, fmt))
-    first, planned = 0, []
-    for uri in files:
-        planned.append(InputFile(str(uri), first))
-        if fmt == "parquet":
-            with storage.open_read(uri) as f:
-                first += safe_parquet.read_metadata(f, uri).num_rows
-    return Plan(tuple(planned), fmt, mapping, schema, name)
+    firsts = itertools.accumulate(rows[:-1], initial=0)  # only Parquet inputs have several
+    planned = tuple(InputFile(str(uri), first) for uri, first in zip(files, firsts, strict=True))
+    return Plan(planned, fmt, mapping, schema, name)
+
+
+def _parquet_rows(path: str) -> int:
+    with storage.open_read(path) as f:
+        return safe_parquet.read_metadata(f, path).num_rows
 
 
 def _gcs_files(uri: str) -> tuple[tuple[str, ...], str]:
@@ -82,8 +87,9 @@ def _gcs_files(uri: str) -> tuple[tuple[str, ...], str]:
     return spans, "parquet"
 
 
-def _checked_schema(uri: str, fmt: str, model_inputs: tuple[str, ...]) -> pa.Schema:
-    """One gs:// file's schema, checked; DataError naming the file."""
+def _checked_schema(uri: str, fmt: str, model_inputs: tuple[str, ...]) -> tuple[pa.Schema, int]:
+    """One gs:// file's schema, checked, and its rows (a Parquet footer's count; a CSV's first
+    block's, for the empty-file check); DataError naming the file."""
     with storage.open_read(uri) as f:
         if f.seek(0, 2) == 0:
             raise data_source.DataError(f"--input {uri}: the file is empty")
@@ -97,15 +103,10 @@ def _checked_schema(uri: str, fmt: str, model_inputs: tuple[str, ...]) -> pa.Sch
             schema, rows = reader.schema, 0 if first is None else first.num_rows
             schema = _timestamp_as_text(schema)
     data_source.arrow_column_map(schema, uri, model_inputs)
-    clash = [n for n in schema.names if n.lower() in batch.ADDED]
-    if clash:
-        raise data_source.DataError(
-            f"--input {uri}: the column(s) {', '.join(map(repr, clash))} would be overwritten "
-            f"by the predictions ({', '.join(batch.ADDED)}); rename them"
-        )
+    batch.refuse_overwritten(uri, schema.names)
     if rows == 0:
         raise data_source.DataError(f"{uri} has no rows; expected at least one example")
-    return schema
+    return schema, rows
 
 
 def _timestamp_as_text(schema: pa.Schema) -> pa.Schema:
