@@ -28,11 +28,15 @@ def _read(folder: Path) -> tuple[pa.Table, dict]:
     return pa.concat_tables(shards).sort_by("row"), manifest
 
 
-def _both(data: Path, model: Path, tmp_path: Path, *beam_flags: str) -> tuple:
+def _both(data: Path, model: Path, tmp_path: Path, *beam_flags: str,
+          beam_input: str | None = None) -> tuple:
+    """The local command on ``data`` and the Beam job on ``beam_input`` (default: the same
+    files): each output read back."""
     local_out, beam_out = tmp_path / "local", tmp_path / "beam"
-    common = ["--input", str(data), "--model", str(model), "--batch-rows", "128"]
-    assert local_command.main([*common, "--output", str(local_out)]) == 0
-    assert beam_job.main([*common, "--output", str(beam_out), *beam_flags]) == 0
+    common = ["--model", str(model), "--batch-rows", "128"]
+    assert local_command.main([*common, "--input", str(data), "--output", str(local_out)]) == 0
+    assert beam_job.main([*common, "--input", beam_input or str(data), "--output",
+                          str(beam_out), *beam_flags]) == 0
     assert not list(tmp_path.glob(".beam.partial-*"))
     return _read(local_out), _read(beam_out)
 

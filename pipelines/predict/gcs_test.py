@@ -15,9 +15,8 @@ import pytest
 from pipelines.common import storage
 from pipelines.data import generator
 from pipelines.data.source import DataError
-from pipelines.predict import __main__ as local_command
 from pipelines.predict import batch, beam_job, model, plan
-from pipelines.predict.beam_job_test import SAME_FIELDS, _assert_same, _read
+from pipelines.predict.beam_job_test import SAME_FIELDS, _assert_same, _both
 from pipelines.testing import fake_bigquery
 
 
@@ -34,20 +33,8 @@ def bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_gcs_spans_are_scored_as_the_same_files_locally(pushed_model, tmp_path, bucket):
     generator.write_span(bucket / "data", 1, 700, 1, chunk_rows=300)
     generator.write_span(bucket / "data", 2, 500, 2)
-    common = ["--model", str(pushed_model), "--batch-rows", "128"]
-    assert (
-        local_command.main(
-            [*common, "--input", str(bucket / "data"), "--output", str(tmp_path / "local")]
-        )
-        == 0
-    )
-    assert (
-        beam_job.main([*common, "--input", "gs://bucket/data", "--output", str(tmp_path / "beam")])
-        == 0
-    )
-    (local, local_manifest), (beamed, beam_manifest) = (
-        _read(tmp_path / "local"),
-        _read(tmp_path / "beam"),
+    (local, local_manifest), (beamed, beam_manifest) = _both(
+        bucket / "data", pushed_model, tmp_path, beam_input="gs://bucket/data"
     )
     _assert_same(local, beamed)
     assert beamed.column("row").to_pylist() == list(range(1200))
@@ -158,19 +145,14 @@ def test_a_gcs_csv_is_scored_as_the_same_file_locally(pushed_model, tmp_path, bu
     )
     table = table.add_column(0, "request_id", pa.array([f"r-{i}" for i in range(300)]))
     pacsv.write_csv(table, bucket / "requests.csv")
-    common = ["--model", str(pushed_model), "--batch-rows", "128"]
-    assert (
-        local_command.main(
-            [*common, "--input", str(bucket / "requests.csv"), "--output", str(tmp_path / "local")]
-        )
-        == 0
+    (local, _), (beamed, manifest) = _both(
+        bucket / "requests.csv", pushed_model, tmp_path, beam_input="gs://bucket/requests.csv"
     )
-    assert (
-        beam_job.main(
-            [*common, "--input", "gs://bucket/requests.csv", "--output", str(tmp_path / "beam")]
-        )
-        == 0
-    )
-    (local, _), (beamed, manifest) = _read(tmp_path / "local"), _read(tmp_path / "beam")
     _assert_same(local, beamed)
     assert manifest["input"] == "gs://bucket/requests.csv" and manifest["rows"] == 300
+
+
+def test_a_model_with_inputs_of_another_schema_is_refused_on_gcs_too(bucket):
+    generator.write_span(bucket / "data", 1, 50, 1)
+    with pytest.raises(model.ModelError, match="the model's Clicks input"):
+        plan.plan_input("gs://bucket/data", ("Age", "Clicks"))
