@@ -156,8 +156,6 @@ def _predict(args: argparse.Namespace, config: CloudConfig, target: str) -> int:
         print(f"Wrote the {target} batch-scoring spec (fingerprint {compiled.fingerprint}) to "
               f"{compiled.path}")
         return 0
-    if target == "kfp":
-        config.require_kfp_host()
     run_name = _run_name(predict_job.display_name(config), args.run_name)
     url = _start(config, target, compiled, run_name)
     print(f"Started batch scoring {run_name!r} on {target} (Dataflow): {url}")
